@@ -1,0 +1,44 @@
+"""Base of loss weights: the shared ``shift`` and ``clamp_range`` behaviour."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from torch import Tensor
+
+from gdf_core.component import Component
+from gdf_core.tensors import log_shift, result_dtype, to_compute
+
+
+class LossWeightBase(Component):
+    """``weight(λ)``, evaluated at λ + 2·log(shift) and clamped to ``clamp_range`` when given.
+
+    ``clamp_range`` is a constructor parameter here (the original only took it
+    as a call argument, which a declarative spec cannot reach); the call
+    argument still overrides it.
+    """
+
+    kind = "loss_weight"
+
+    def __init__(self, *, clamp_range: Optional[tuple[float, float]] = None) -> None:
+        self.clamp_range = clamp_range
+
+    def weight(self, logsnr: Tensor) -> Tensor:
+        """The weight at λ, in the compute dtype; override this."""
+        raise NotImplementedError
+
+    def __call__(
+        self,
+        logsnr: Tensor,
+        *,
+        shift: float = 1.0,
+        clamp_range: Optional[tuple[float, float]] = None,
+    ) -> Tensor:
+        lam = to_compute(logsnr)
+        if shift != 1:
+            lam = lam + log_shift(shift)
+        weight = self.weight(lam)
+        bounds = clamp_range if clamp_range is not None else self.clamp_range
+        if bounds is not None:
+            weight = weight.clamp(*bounds)
+        return weight.to(result_dtype(logsnr))
