@@ -1,1 +1,104 @@
-"""Built-in targets."""
+"""Built-in targets: what the model is trained to predict, and how a prediction gives x0 and ε.
+
+Every formula is evaluated in float32 at least (float64 stays float64) and the
+result is returned in the dtype of the first tensor argument (``x0`` or ``x``).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from gdf_core.bases import TargetBase
+from gdf_core.hookspecs import hookimpl
+from gdf_core.tensors import result_dtype
+
+
+def _upcast(*tensors: Tensor) -> tuple[Tensor, ...]:
+    """The tensors in a common compute dtype: float64 if any is float64, float32 otherwise."""
+    wide = any(t.dtype == torch.float64 for t in tensors)
+    dtype = torch.float64 if wide else torch.float32
+    return tuple(t.to(dtype) for t in tensors)
+
+
+class EpsilonTarget(TargetBase):
+    """Predict the noise ε (Ho et al. 2020): x0 = (x − b·pred)/a, ε = pred."""
+
+    name = "epsilon"
+
+    def __call__(self, x0: Tensor, epsilon: Tensor, logsnr: Tensor, a: Tensor, b: Tensor) -> Tensor:
+        return epsilon.to(result_dtype(x0))
+
+    def x0(self, x: Tensor, pred: Tensor, logsnr: Tensor, a: Tensor, b: Tensor) -> Tensor:
+        xc, pc, ac, bc = _upcast(x, pred, a, b)
+        return ((xc - bc * pc) / ac).to(result_dtype(x))
+
+    def epsilon(self, x: Tensor, pred: Tensor, logsnr: Tensor, a: Tensor, b: Tensor) -> Tensor:
+        return pred.to(result_dtype(x))
+
+
+class X0Target(TargetBase):
+    """Predict the clean data x0: x0 = pred, ε = (x − a·pred)/b."""
+
+    name = "x0"
+
+    def __call__(self, x0: Tensor, epsilon: Tensor, logsnr: Tensor, a: Tensor, b: Tensor) -> Tensor:
+        return x0.to(result_dtype(x0))
+
+    def x0(self, x: Tensor, pred: Tensor, logsnr: Tensor, a: Tensor, b: Tensor) -> Tensor:
+        return pred.to(result_dtype(x))
+
+    def epsilon(self, x: Tensor, pred: Tensor, logsnr: Tensor, a: Tensor, b: Tensor) -> Tensor:
+        xc, pc, ac, bc = _upcast(x, pred, a, b)
+        return ((xc - ac * pc) / bc).to(result_dtype(x))
+
+
+class VTarget(TargetBase):
+    """Predict v = a·ε − b·x0 (Salimans & Ho 2022): x0 = (a·x − b·pred)/(a²+b²), ε = (b·x + a·pred)/(a²+b²).
+
+    The a² + b² normalisation makes the inversion exact for scalers that are not
+    variance preserving (e.g. ``lerp``).
+    """
+
+    name = "v"
+
+    def __call__(self, x0: Tensor, epsilon: Tensor, logsnr: Tensor, a: Tensor, b: Tensor) -> Tensor:
+        x0c, ec, ac, bc = _upcast(x0, epsilon, a, b)
+        return (ac * ec - bc * x0c).to(result_dtype(x0))
+
+    def x0(self, x: Tensor, pred: Tensor, logsnr: Tensor, a: Tensor, b: Tensor) -> Tensor:
+        xc, pc, ac, bc = _upcast(x, pred, a, b)
+        return ((ac * xc - bc * pc) / (ac * ac + bc * bc)).to(result_dtype(x))
+
+    def epsilon(self, x: Tensor, pred: Tensor, logsnr: Tensor, a: Tensor, b: Tensor) -> Tensor:
+        xc, pc, ac, bc = _upcast(x, pred, a, b)
+        return ((bc * xc + ac * pc) / (ac * ac + bc * bc)).to(result_dtype(x))
+
+
+class RectifiedFlowsTarget(TargetBase):
+    """Predict the velocity ε − x0 of rectified flow (Liu et al. 2022; Esser et al. 2024).
+
+    With a + b = 1 (``lerp``): x0 = x − b·pred, ε = x + a·pred.
+    """
+
+    name = "rectified_flows"
+
+    def __call__(self, x0: Tensor, epsilon: Tensor, logsnr: Tensor, a: Tensor, b: Tensor) -> Tensor:
+        x0c, ec = _upcast(x0, epsilon)
+        return (ec - x0c).to(result_dtype(x0))
+
+    def x0(self, x: Tensor, pred: Tensor, logsnr: Tensor, a: Tensor, b: Tensor) -> Tensor:
+        xc, pc, bc = _upcast(x, pred, b)
+        return (xc - bc * pc).to(result_dtype(x))
+
+    def epsilon(self, x: Tensor, pred: Tensor, logsnr: Tensor, a: Tensor, b: Tensor) -> Tensor:
+        xc, pc, ac = _upcast(x, pred, a)
+        return (xc + ac * pc).to(result_dtype(x))
+
+
+@hookimpl
+def gdf_register_targets() -> list[type]:
+    return [EpsilonTarget, X0Target, VTarget, RectifiedFlowsTarget]
+
+
+__all__ = ["EpsilonTarget", "RectifiedFlowsTarget", "VTarget", "X0Target"]

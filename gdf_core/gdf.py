@@ -1,0 +1,396 @@
+"""The GDF object: training draws (``diffuse``), inversion (``undiffuse``) and ``sample``.
+
+Keeps the original GDF's API (Stable Cascade), so its code runs with only the
+import changed, and adds specs, ``generator=`` for reproducible draws, any
+sampler (multi-call, multistep) by name, a callback and a progress bar.
+Differences from the original are listed in docs/differences.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Optional, Sequence, Union
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from gdf_core.errors import SpecError
+from gdf_core.noise import randn, randn_like
+from gdf_core.protocols import SamplingState
+from gdf_core.spec import build, load_spec, spec_of, validate_spec
+from gdf_core.tensors import batch_view, compute_dtype
+
+Guidance = Union[float, Sequence[float], None]
+
+
+@dataclass(frozen=True)
+class SampleStep:
+    """What ``sample``'s callback receives after every step."""
+
+    step: int
+    timesteps: int
+    t: float
+    logsnr: Tensor
+    x: Tensor
+    x0: Tensor
+    pred: Tensor
+
+
+class GDF:
+    """A diffusion recipe: schedule, input scaler, target, noise condition and loss weight.
+
+    Each component may be given as an instance, a class, a registry name or a
+    spec (``{"name": ..., **params}``). ``sampler`` and ``sample_schedule`` are
+    the defaults of ``sample`` (DDPM and the training schedule if unset).
+    """
+
+    def __init__(
+        self,
+        schedule: Any,
+        input_scaler: Any,
+        target: Any,
+        noise_cond: Any,
+        loss_weight: Any,
+        offset_noise: float = 0,
+        *,
+        sampler: Any = None,
+        sample_schedule: Any = None,
+    ) -> None:
+        self.schedule = build("schedule", schedule)
+        self.input_scaler = build("input_scaler", input_scaler)
+        self.target = build("target", target)
+        self.noise_cond = build("noise_cond", noise_cond)
+        self.loss_weight = build("loss_weight", loss_weight)
+        self.offset_noise = float(offset_noise)
+        self.sampler = None if sampler is None else build("sampler", sampler)
+        self.sample_schedule = None if sample_schedule is None else build("schedule", sample_schedule, path="sample_schedule")
+
+    # -- specs ---------------------------------------------------------------------
+    @classmethod
+    def from_spec(cls, source: Any) -> "GDF":
+        """Build a GDF from a dict, a preset name, a JSON/YAML/TOML file or text."""
+        data = validate_spec(load_spec(source))
+        limits = data.pop("limits", None)
+        gdf = cls(
+            **{
+                kind: build(kind, data[kind], path=kind)
+                for kind in ("schedule", "input_scaler", "target", "noise_cond", "loss_weight")
+            },
+            offset_noise=data.get("offset_noise", 0.0),
+            sampler=None if data.get("sampler") is None else build("sampler", data["sampler"], path="sampler"),
+            sample_schedule=None
+            if data.get("sample_schedule") is None
+            else build("schedule", data["sample_schedule"], path="sample_schedule"),
+        )
+        if limits is not None:
+            try:
+                gdf.setup_limits(**limits)
+            except TypeError as exc:
+                raise SpecError(f"invalid arguments to setup_limits: {exc}", path="limits") from None
+        return gdf
+
+    def to_spec(self) -> dict[str, Any]:
+        """Plain data that ``GDF.from_spec`` turns back into an equal GDF."""
+        spec: dict[str, Any] = {
+            kind: spec_of(getattr(self, kind))
+            for kind in ("schedule", "input_scaler", "target", "noise_cond", "loss_weight")
+        }
+        if self.offset_noise:
+            spec["offset_noise"] = self.offset_noise
+        if self.sampler is not None:
+            spec["sampler"] = spec_of(self.sampler)
+        if self.sample_schedule is not None:
+            spec["sample_schedule"] = spec_of(self.sample_schedule)
+        return spec
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, GDF):
+            return NotImplemented
+        return self.to_spec() == other.to_spec()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"GDF({self.to_spec()!r})"
+
+    # -- learned state of adaptive components ----------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """The learned state of the adaptive components (e.g. loss buckets), by kind."""
+        return {
+            kind: comp.state_dict()
+            for kind, comp in self._components().items()
+            if callable(getattr(comp, "state_dict", None))
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what ``state_dict`` returned."""
+        components = self._components()
+        for kind, comp_state in state.items():
+            comp = components.get(kind)
+            if comp is None or not callable(getattr(comp, "load_state_dict", None)):
+                raise ValueError(f"state for {kind!r}, but this GDF's {kind} has no learned state")
+            comp.load_state_dict(comp_state)
+
+    def _components(self) -> dict[str, Any]:
+        return {
+            "schedule": self.schedule,
+            "input_scaler": self.input_scaler,
+            "target": self.target,
+            "noise_cond": self.noise_cond,
+            "loss_weight": self.loss_weight,
+        }
+
+    # -- training --------------------------------------------------------------
+    def setup_limits(self, stretch_max: bool = True, stretch_min: bool = True, shift: float = 1) -> list[float]:
+        """Stretch the input scaler so the schedule's ends are exactly noise and data."""
+        setup = getattr(self.input_scaler, "setup_limits", None)
+        if setup is None:
+            raise TypeError(f"the input scaler {type(self.input_scaler).__name__} has no setup_limits")
+        return setup(self.schedule, self.input_scaler, stretch_max, stretch_min, shift)  # type: ignore[no-any-return]
+
+    def _coefficients(self, logsnr: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
+        a, b = self.input_scaler(logsnr)
+        dtype = compute_dtype(x)
+        return batch_view(a, x).to(dtype), batch_view(b, x).to(dtype)
+
+    def diffuse(
+        self,
+        x0: Tensor,
+        epsilon: Optional[Tensor] = None,
+        t: Optional[Tensor | float] = None,
+        shift: float = 1,
+        loss_shift: float = 1,
+        offset: Optional[Tensor] = None,
+        *,
+        generator: Optional[torch.Generator] = None,
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """Noise a batch: (noised, epsilon, target, logsnr, noise_cond, loss_weight).
+
+        λ comes from a training draw of the schedule (or from ``t``, shape (B,));
+        noised = a·x0 + b·ε. Float outputs have x0's dtype; the arithmetic is
+        done in float32 at least.
+        """
+        _check_tensor("x0", x0, min_dim=1)
+        batch = x0.shape[0]
+        if epsilon is None:
+            epsilon = randn_like(x0, generator)
+        elif epsilon.shape != x0.shape:
+            raise ValueError(f"epsilon has shape {tuple(epsilon.shape)} but x0 has {tuple(x0.shape)}")
+        if self.offset_noise > 0:
+            if offset is None:
+                offset_shape = (batch, x0.shape[1] if x0.dim() > 1 else 1) + (1,) * max(x0.dim() - 2, 0)
+                offset = randn(offset_shape, generator=generator, dtype=x0.dtype, device=x0.device)
+            epsilon = epsilon + offset * self.offset_noise
+        if t is None:
+            kwargs = {"generator": generator} if generator is not None else {}
+            logsnr = self.schedule(batch, shift=shift, **kwargs)
+        else:
+            t = torch.as_tensor(t)
+            if t.dim() == 0:
+                t = t.expand(batch)
+            if t.shape != (batch,):
+                raise ValueError(f"t must have shape ({batch},) (one per sample) or be a scalar; got {tuple(t.shape)}")
+            logsnr = self.schedule(t, shift=shift)
+        logsnr = logsnr.to(x0.device)
+        dtype = compute_dtype(x0)
+        a, b = self._coefficients(logsnr, x0)
+        x0_c, eps_c = x0.to(dtype), epsilon.to(dtype)
+        target = self.target(x0_c, eps_c, logsnr, a, b)
+        noised = x0_c * a + eps_c * b
+        cond = self.noise_cond(logsnr)
+        weight = self.loss_weight(logsnr, shift=loss_shift)
+        out = x0.dtype
+        return (
+            noised.to(out),
+            epsilon,
+            target.to(out),
+            logsnr.to(out),
+            cond.to(out) if cond.is_floating_point() else cond,
+            weight.to(out),
+        )
+
+    def undiffuse(self, x: Tensor, logSNR: Tensor, pred: Tensor) -> tuple[Tensor, Tensor]:
+        """(x0, ε) from a noised x at λ and the model's prediction, through the target."""
+        a, b = self._coefficients(logSNR, x)
+        dtype = compute_dtype(x)
+        x_c, pred_c = x.to(dtype), pred.to(dtype)
+        x0 = self.target.x0(x_c, pred_c, logSNR, a, b)
+        epsilon = self.target.epsilon(x_c, pred_c, logSNR, a, b)
+        return x0.to(x.dtype), epsilon.to(x.dtype)
+
+    # -- sampling --------------------------------------------------------------
+    def sample(
+        self,
+        model: Callable[..., Tensor],
+        model_inputs: dict[str, Any],
+        shape: Sequence[int],
+        unconditional_inputs: Optional[dict[str, Any]] = None,
+        sampler: Any = None,
+        schedule: Any = None,
+        t_start: float = 1.0,
+        t_end: float = 0.0,
+        timesteps: int = 20,
+        x_init: Optional[Tensor] = None,
+        cfg: Guidance = 3.0,
+        cfg_t_stop: Optional[float] = None,
+        cfg_t_start: Optional[float] = None,
+        cfg_rho: float = 0.7,
+        sampler_params: Optional[dict[str, Any]] = None,
+        shift: float = 1,
+        device: Any = "cpu",
+        *,
+        generator: Any = None,
+        callback: Optional[Callable[[SampleStep], None]] = None,
+        progress: bool = False,
+        dtype: torch.dtype = torch.float32,
+    ) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+        """Generate samples; a generator yielding (x0, x, pred) after every step.
+
+        ``model(x, noise_cond, **model_inputs)`` predicts the target. With ``cfg``
+        (a weight w, or a pair (w₁, w₀) interpolated as w₁·t + w₀·(1 − t)),
+        conditional and unconditional inputs run as one doubled batch and
+        pred = lerp(pred_uncond, pred_cond, w) (Ho & Salimans 2022), with
+        ``cfg_rho`` > 0 rescaling each sample's std towards the conditional
+        one's (Lin et al. 2024). ``send()`` a dict to change cfg, cfg_rho,
+        sampler, model_inputs, x or x_init between steps.
+        """
+        if not isinstance(model_inputs, dict):
+            raise TypeError(f"model_inputs must be a dict of keyword arguments of the model; got {type(model_inputs).__name__}")
+        if not isinstance(timesteps, int) or timesteps < 1:
+            raise ValueError(f"timesteps must be a positive int, got {timesteps!r}")
+        sampler_obj = self._sampler(sampler, sampler_params)
+        schedule_obj = build("schedule", schedule, path="schedule") if schedule is not None else (self.sample_schedule or self.schedule)
+        t_grid = torch.linspace(float(t_start), float(t_end), timesteps + 1, dtype=torch.float64)
+        t_values = t_grid.tolist()  # our own inputs, once, before the loop
+        if x_init is not None:
+            _check_tensor("x_init", x_init, min_dim=1)
+            x = x_init.clone().to(device)
+        else:
+            x = sampler_obj.init_x(tuple(shape), generator=generator, dtype=dtype, device=device)
+        batch = x.shape[0]
+        logsnrs = schedule_obj(t_grid, shift=shift).to(device)[:, None].expand(-1, batch)
+        cond_inputs = model_inputs
+        both_inputs = _batch_with_unconditional(model_inputs, unconditional_inputs) if cfg is not None else None
+        state = SamplingState(logsnrs=logsnrs)
+        bar = tqdm(total=timesteps, disable=not progress, desc="sampling", leave=False)
+        try:
+            for i in range(timesteps):
+                state.step = i
+                t_now = t_values[i]
+                guided = cfg is not None and (cfg_t_stop is None or t_now >= cfg_t_stop) and (
+                    cfg_t_start is None or t_now <= cfg_t_start
+                )
+                first: dict[str, Tensor] = {}
+                denoise = self._denoiser(
+                    model, cond_inputs, both_inputs, _guidance_weight(cfg, t_now) if guided else None, cfg_rho, first
+                )
+                x = sampler_obj.step(denoise, x, logsnrs[i], logsnrs[i + 1], scaler=self.input_scaler, state=state, generator=generator)
+                bar.update(1)
+                if callback is not None:
+                    callback(SampleStep(i, timesteps, t_now, logsnrs[i], x, first["x0"], first["pred"]))
+                altered = yield first["x0"], x, first["pred"]
+                if altered is not None:
+                    cfg = altered.get("cfg", cfg)
+                    cfg_rho = altered.get("cfg_rho", cfg_rho)
+                    if "sampler" in altered:
+                        sampler_obj = self._sampler(altered["sampler"], sampler_params)
+                        state = SamplingState(logsnrs=logsnrs)
+                    if "model_inputs" in altered:
+                        cond_inputs = altered["model_inputs"]
+                        both_inputs = _batch_with_unconditional(cond_inputs, unconditional_inputs)
+                    x = altered.get("x", x)
+                    x_init = altered.get("x_init", x_init)
+        finally:
+            bar.close()
+
+    def _sampler(self, sampler: Any, sampler_params: Optional[dict[str, Any]]) -> Any:
+        chosen = sampler if sampler is not None else (self.sampler if self.sampler is not None else "ddpm")
+        sampler_obj = build("sampler", chosen, path="sampler")
+        if sampler_params:
+            merged = {**getattr(sampler_obj, "params", {}), **sampler_params}
+            try:
+                sampler_obj = type(sampler_obj)(**merged)
+            except TypeError as exc:
+                raise SpecError(f"sampler_params do not fit {type(sampler_obj).__name__}: {exc}", path="sampler_params") from None
+        return sampler_obj
+
+    def _denoiser(
+        self,
+        model: Callable[..., Tensor],
+        cond_inputs: dict[str, Any],
+        both_inputs: Optional[dict[str, Any]],
+        weight: Optional[float],
+        cfg_rho: float,
+        first: dict[str, Tensor],
+    ) -> Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]:
+        def denoise(x: Tensor, logsnr: Tensor) -> tuple[Tensor, Tensor]:
+            cond = self.noise_cond(logsnr)
+            cond = cond.to(x.dtype) if cond.is_floating_point() else cond
+            if weight is None:
+                pred = model(x, cond, **cond_inputs)
+            else:
+                assert both_inputs is not None
+                pred_cond, pred_uncond = model(torch.cat([x, x]), cond.repeat(2), **both_inputs).chunk(2)
+                pred = torch.lerp(pred_uncond, pred_cond, weight)
+                if cfg_rho > 0:
+                    pred = _rescale(pred, pred_cond, cfg_rho)
+            x0, epsilon = self.undiffuse(x, logsnr, pred)
+            if not first:
+                first.update(x0=x0, pred=pred)
+            return x0, epsilon
+
+        return denoise
+
+
+def _rescale(pred_cfg: Tensor, pred_cond: Tensor, rho: float) -> Tensor:
+    """Guidance rescale (Lin et al. 2024, §3.4), with each sample's own std."""
+    dims = tuple(range(1, pred_cfg.dim()))
+    std_cond = pred_cond.std(dim=dims, keepdim=True) if dims else pred_cond.std()
+    std_cfg = pred_cfg.std(dim=dims, keepdim=True) if dims else pred_cfg.std()
+    return rho * (pred_cfg * std_cond / (std_cfg + 1e-9)) + (1 - rho) * pred_cfg
+
+
+def _guidance_weight(cfg: Guidance, t: float) -> float:
+    if isinstance(cfg, (list, tuple)):
+        if len(cfg) != 2:
+            raise ValueError(f"cfg must be a number or a pair (w at t=1, w at t=0); got {cfg!r}")
+        return float(cfg[0]) * t + float(cfg[1]) * (1 - t)
+    return float(cfg)  # type: ignore[arg-type]
+
+
+def _batch_with_unconditional(model_inputs: dict[str, Any], unconditional: Optional[dict[str, Any]]) -> dict[str, Any]:
+    """Each input with its unconditional counterpart appended along the batch (zeros if missing)."""
+    unconditional = unconditional or {}
+    both = {}
+    for key, value in model_inputs.items():
+        other = unconditional.get(key)
+        if isinstance(value, Tensor):
+            both[key] = torch.cat([value, torch.zeros_like(value) if other is None else other])
+        elif isinstance(value, (list, tuple)):
+            others = other if other is not None else [None] * len(value)
+            both[key] = [
+                torch.cat([v, torch.zeros_like(v) if o is None else o]) if isinstance(v, Tensor) else v
+                for v, o in zip(value, others)
+            ]
+        elif isinstance(value, dict):
+            others = other or {}
+            both[key] = {
+                k: torch.cat([v, others.get(k, torch.zeros_like(v))]) if isinstance(v, Tensor) else v
+                for k, v in value.items()
+            }
+        else:
+            both[key] = value
+    return both
+
+
+def _check_tensor(what: str, value: Any, *, min_dim: int) -> None:
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{what} must be a torch.Tensor, got {type(value).__name__}")
+    if not value.is_floating_point():
+        raise TypeError(f"{what} must be a floating-point tensor, got dtype {value.dtype}")
+    if value.dim() < min_dim:
+        raise ValueError(f"{what} must have a batch dimension; got shape {tuple(value.shape)}")
+
+
+__all__ = ["GDF", "SampleStep"]
