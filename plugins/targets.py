@@ -1,5 +1,9 @@
 """Built-in targets: what the model is trained to predict, and how a prediction gives x0 and ε.
 
+Difference from the original: ``rectified_flows`` divides its inversion by
+a + b, so it is exact for any scaler (identical to the original's for ``lerp``,
+where a + b = 1; the original's did not invert with ``vp``).
+
 Every formula is evaluated in float32 at least (float64 stays float64) and the
 result is returned in the dtype of the first tensor argument (``x0`` or ``x``).
 """
@@ -78,7 +82,9 @@ class VTarget(TargetBase):
 class RectifiedFlowsTarget(TargetBase):
     """Predict the velocity ε − x0 of rectified flow (Liu et al. 2022; Esser et al. 2024).
 
-    With a + b = 1 (``lerp``): x0 = x − b·pred, ε = x + a·pred.
+    x0 = (x − b·pred)/(a + b), ε = (x + a·pred)/(a + b): with a + b = 1 (``lerp``)
+    this is the original's x − b·pred and x + a·pred; the (a + b) normalisation
+    makes the inversion exact for any scaler (the original's is not with ``vp``).
     """
 
     name = "rectified_flows"
@@ -88,12 +94,12 @@ class RectifiedFlowsTarget(TargetBase):
         return (ec - x0c).to(result_dtype(x0))
 
     def x0(self, x: Tensor, pred: Tensor, logsnr: Tensor, a: Tensor, b: Tensor) -> Tensor:
-        xc, pc, bc = _upcast(x, pred, b)
-        return (xc - bc * pc).to(result_dtype(x))
+        xc, pc, ac, bc = _upcast(x, pred, a, b)
+        return ((xc - bc * pc) / (ac + bc)).to(result_dtype(x))
 
     def epsilon(self, x: Tensor, pred: Tensor, logsnr: Tensor, a: Tensor, b: Tensor) -> Tensor:
-        xc, pc, ac = _upcast(x, pred, a)
-        return (xc + ac * pc).to(result_dtype(x))
+        xc, pc, ac, bc = _upcast(x, pred, a, b)
+        return ((xc + ac * pc) / (ac + bc)).to(result_dtype(x))
 
 
 @hookimpl

@@ -1,1 +1,46 @@
-"""Built-in schedules."""
+"""Built-in schedules (t → λ)."""
+
+from gdf_core.hookspecs import hookimpl
+from gdf_plugins.schedules.adaptive import AdaptiveTrainSchedule
+from gdf_plugins.schedules.cosine import CosineSchedule, CosineSchedule2
+from gdf_plugins.schedules.edm import EDMSampleSchedule, EDMTrainSchedule
+from gdf_plugins.schedules.interpolated import InterpolatedSchedule
+from gdf_plugins.schedules.linear import LinearSchedule, RectifiedFlowsSchedule
+from gdf_plugins.schedules.piecewise_linear import PiecewiseLinearSchedule, StableDiffusionSchedule
+from gdf_plugins.schedules.sqrt import SqrtSchedule
+
+SCHEDULES: list[type] = [
+    CosineSchedule,
+    CosineSchedule2,
+    SqrtSchedule,
+    RectifiedFlowsSchedule,
+    EDMSampleSchedule,
+    EDMTrainSchedule,
+    LinearSchedule,
+    PiecewiseLinearSchedule,
+    StableDiffusionSchedule,
+    AdaptiveTrainSchedule,
+    InterpolatedSchedule,
+]
+
+
+@hookimpl
+def gdf_register_schedules() -> list[type]:
+    return list(SCHEDULES)
+
+
+__all__ = [
+    "AdaptiveTrainSchedule",
+    "CosineSchedule",
+    "CosineSchedule2",
+    "EDMSampleSchedule",
+    "EDMTrainSchedule",
+    "InterpolatedSchedule",
+    "LinearSchedule",
+    "PiecewiseLinearSchedule",
+    "RectifiedFlowsSchedule",
+    "SCHEDULES",
+    "SqrtSchedule",
+    "StableDiffusionSchedule",
+    "gdf_register_schedules",
+]

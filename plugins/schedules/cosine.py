@@ -21,10 +21,10 @@ def _clamp_or_norm(var: Tensor, clamp_range: tuple[float, float], norm_instead: 
 
 def _check_clamp_range(name: str, clamp_range: tuple[float, float]) -> tuple[float, float]:
     lo, hi = (float(v) for v in clamp_range)
-    if not 0 < lo < hi < 1:
+    if not 0 <= lo < hi <= 1:
         raise ValueError(
-            f"schedule {name!r}: clamp_range must satisfy 0 < low < high < 1 (it bounds ᾱ = a², "
-            f"whose logit is λ); got {tuple(clamp_range)}"
+            f"schedule {name!r}: clamp_range bounds ᾱ = a², so it must satisfy 0 ≤ low < high ≤ 1; "
+            f"got {tuple(clamp_range)}"
         )
     return lo, hi
 

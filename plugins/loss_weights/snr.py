@@ -1,0 +1,139 @@
+"""Loss weights that are closed-form functions of λ (the SNR is e^λ)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from gdf_core.bases import LossWeightBase
+
+
+class ConstantLossWeight(LossWeightBase):
+    """w = v for every λ."""
+
+    name = "constant"
+
+    def __init__(self, v: float = 1, **kwargs) -> None:
+        self.v = v
+        super().__init__(**kwargs)
+
+    def weight(self, logsnr: Tensor) -> Tensor:
+        return torch.full_like(logsnr, float(self.v))
+
+
+class SNRLossWeight(LossWeightBase):
+    """w = SNR = e^λ: an ε-prediction loss weighted by it is the x0-prediction loss."""
+
+    name = "snr"
+
+    def weight(self, logsnr: Tensor) -> Tensor:
+        return torch.exp(logsnr)
+
+
+class P2LossWeight(LossWeightBase):
+    """w = (k + e^(s·λ))^(−gamma), perception-prioritized weighting (Choi et al. 2022).
+
+    Evaluated as exp(−gamma·logaddexp(log k, s·λ)), which does not overflow at large λ.
+    """
+
+    name = "p2"
+
+    def __init__(self, k: float = 1.0, gamma: float = 1.0, s: float = 1.0, **kwargs) -> None:
+        if k < 0:
+            raise ValueError(f"loss_weight 'p2': k must be ≥ 0, got {k}")
+        self.k = k
+        self.gamma = gamma
+        self.s = s
+        super().__init__(**kwargs)
+
+    def weight(self, logsnr: Tensor) -> Tensor:
+        log_k = torch.full_like(logsnr, math.log(self.k) if self.k > 0 else -math.inf)
+        return torch.exp(-self.gamma * torch.logaddexp(log_k, self.s * logsnr))
+
+
+class SNRPlusOneLossWeight(LossWeightBase):
+    """w = SNR + 1 = e^λ + 1 (the weight that turns an ε loss into a v loss, Salimans & Ho 2022)."""
+
+    name = "snr_plus_one"
+
+    def weight(self, logsnr: Tensor) -> Tensor:
+        return torch.exp(logsnr) + 1
+
+
+class MinSNRLossWeight(LossWeightBase):
+    """w = min(e^λ, max_snr), Min-SNR-γ weighting (Hang et al. 2023)."""
+
+    name = "min_snr"
+
+    def __init__(self, max_snr: float = 5, **kwargs) -> None:
+        self.max_snr = max_snr
+        super().__init__(**kwargs)
+
+    def weight(self, logsnr: Tensor) -> Tensor:
+        return torch.exp(logsnr).clamp(max=self.max_snr)
+
+
+class MinSNRPlusOneLossWeight(LossWeightBase):
+    """w = min(e^λ + 1, max_snr), Min-SNR-γ for v-prediction (Hang et al. 2023)."""
+
+    name = "min_snr_plus_one"
+
+    def __init__(self, max_snr: float = 5, **kwargs) -> None:
+        self.max_snr = max_snr
+        super().__init__(**kwargs)
+
+    def weight(self, logsnr: Tensor) -> Tensor:
+        return (torch.exp(logsnr) + 1).clamp(max=self.max_snr)
+
+
+class TruncatedSNRLossWeight(LossWeightBase):
+    """w = max(e^λ, min_snr), truncated SNR weighting (Salimans & Ho 2022)."""
+
+    name = "truncated_snr"
+
+    def __init__(self, min_snr: float = 1, **kwargs) -> None:
+        self.min_snr = min_snr
+        super().__init__(**kwargs)
+
+    def weight(self, logsnr: Tensor) -> Tensor:
+        return torch.exp(logsnr).clamp(min=self.min_snr)
+
+
+class SechLossWeight(LossWeightBase):
+    """w = sech(λ/div) = 1/cosh(λ/div), written as 2·e^(−|x|)/(1 + e^(−2|x|)) so it never overflows."""
+
+    name = "sech"
+
+    def __init__(self, div: float = 2, **kwargs) -> None:
+        if div == 0:
+            raise ValueError("loss_weight 'sech': div must be non-zero (w = 1/cosh(λ/div))")
+        self.div = div
+        super().__init__(**kwargs)
+
+    def weight(self, logsnr: Tensor) -> Tensor:
+        decay = torch.exp(-(logsnr / self.div).abs())
+        return 2 * decay / (1 + decay * decay)
+
+
+class DebiasedLossWeight(LossWeightBase):
+    """w = e^(−λ/2) = 1/√SNR, debiased estimation loss (Yu et al. 2024)."""
+
+    name = "debiased"
+
+    def weight(self, logsnr: Tensor) -> Tensor:
+        return torch.exp(-logsnr / 2)
+
+
+class SigmoidLossWeight(LossWeightBase):
+    """w = σ(s·λ), a sigmoid weighting of λ (Kingma & Gao 2023)."""
+
+    name = "sigmoid"
+
+    def __init__(self, s: float = 1, **kwargs) -> None:
+        self.s = s
+        super().__init__(**kwargs)
+
+    def weight(self, logsnr: Tensor) -> Tensor:
+        return torch.sigmoid(self.s * logsnr)
