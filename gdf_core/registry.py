@@ -5,6 +5,8 @@ refreshable (``registry.refresh()``). A plugin that fails to import, or whose
 hook fails or returns something that is not a component of its kind, becomes a
 ``PluginLoadWarning`` naming the entry point and its distribution, with the
 traceback; the other plugins still load (``strict=True`` raises instead).
+Distributions are read one by one, so one with a malformed ``entry_points.txt``
+is reported and skipped rather than hiding every plugin.
 
 Environment:
 - ``GDF_DISABLE_PLUGIN_AUTOLOAD=1``: load only gdf's own built-in plugins, plus
@@ -13,7 +15,9 @@ Environment:
 
 from __future__ import annotations
 
+import importlib
 import os
+import re
 import traceback
 import warnings
 from dataclasses import dataclass, field
@@ -35,6 +39,8 @@ from gdf_core.protocols import KINDS
 ENTRY_POINT_GROUP = "gdf"
 BUILTIN_DISTRIBUTION = "gdf"
 IN_PROCESS = "<in-process>"
+#: The entry-point name of a distribution whose entry points cannot be read.
+UNREADABLE = "*"
 
 #: Methods a class must have to be a component of each kind (beyond ``name``).
 REQUIRED_METHODS: dict[str, tuple[str, ...]] = {
@@ -80,6 +86,16 @@ class PluginInfo:
     components: dict[str, list[str]] = field(default_factory=dict)
     presets: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    #: Why the entry point was not loaded (an environment variable), or None.
+    disabled: Optional[str] = None
+
+    @property
+    def where(self) -> str:
+        """How messages name this plugin: entry point, value and distribution."""
+        dist = f"{self.distribution or '?'} {self.version or ''}".rstrip()
+        if self.entry_point == UNREADABLE:
+            return f"the gdf plugins of distribution {dist}"
+        return f"gdf plugin {self.entry_point!r} ({self.value}) from distribution {dist}"
 
 
 def component_problem(kind: str, cls: Any) -> Optional[str]:
@@ -89,6 +105,11 @@ def component_problem(kind: str, cls: Any) -> Optional[str]:
     name = getattr(cls, "name", None)
     if not isinstance(name, str) or not name:
         return f"{cls.__qualname__} has no string class attribute 'name' (its registry name)"
+    if ":" in name or name != name.strip():
+        return f"{cls.__qualname__}.name {name!r} may not contain ':' (it separates a distribution from a name) or spaces"
+    declared = getattr(cls, "kind", kind)
+    if declared != kind:
+        return f"{cls.__qualname__} declares kind = {declared!r}"
     missing = [
         m
         for m in REQUIRED_METHODS[kind]
@@ -100,38 +121,90 @@ def component_problem(kind: str, cls: Any) -> Optional[str]:
 
 
 class Registry:
-    """Components and presets from every installed plugin, plus in-process registrations."""
+    """Components and presets from every installed plugin, plus in-process registrations.
 
-    def __init__(self, group: str = ENTRY_POINT_GROUP) -> None:
+    ``path`` is where distributions are looked for (default: ``sys.path``); a
+    plugin module is still imported through ``sys.path``.
+    """
+
+    def __init__(self, group: str = ENTRY_POINT_GROUP, *, path: Optional[list[str]] = None) -> None:
         self.group = group
+        self.path = path
         self._loaded = False
         self._components: dict[str, dict[str, list[Registration]]] = {k: {} for k in KINDS}
         self._presets: dict[str, list[tuple[Any, Registration]]] = {}
         self.plugins: list[PluginInfo] = []
-        self._local: list[tuple[str, Any, bool]] = []
+        self._local: list[tuple[Any, str, bool]] = []
 
     # -- discovery ---------------------------------------------------------
     def entry_points(self) -> list[Any]:
         """The entry points this registry loads, after the environment's filters."""
-        eps = list(importlib_metadata.entry_points(group=self.group))
-        if os.environ.get("GDF_DISABLE_PLUGIN_AUTOLOAD", "").strip() not in ("", "0"):
-            allowed = {s.strip() for s in os.environ.get("GDF_PLUGINS", "").split(",") if s.strip()}
-            eps = [
-                ep
-                for ep in eps
-                if _dist_name(ep) == BUILTIN_DISTRIBUTION or ep.name in allowed or _dist_name(ep) in allowed
-            ]
-        return eps
+        return [ep for ep, problem in self._discover() if problem is None]
+
+    def _discover(self) -> list[tuple[Any, Optional[str]]]:
+        """(entry point, why it is not loaded or None), distribution by distribution.
+
+        The first distribution of a name on the path wins, as for imports. A
+        distribution whose entry points cannot be read yields (its fake entry
+        point, the problem).
+        """
+        found: list[tuple[Any, Optional[str]]] = []
+        seen: set[str] = set()
+        kwargs = {} if self.path is None else {"path": self.path}
+        disabled = os.environ.get("GDF_DISABLE_PLUGIN_AUTOLOAD", "").strip() not in ("", "0")
+        allowed = {_normalize(s.strip()) for s in os.environ.get("GDF_PLUGINS", "").split(",") if s.strip()}
+        for dist in importlib_metadata.distributions(**kwargs):
+            # The folder's name is enough to tell duplicates (and much cheaper than METADATA).
+            key = getattr(dist, "_normalized_name", None) or _normalize(_metadata_name(dist) or "")
+            if not key or _normalize(key) in seen:
+                continue
+            seen.add(_normalize(key))
+            try:
+                eps = list(dist.entry_points.select(group=self.group))
+            except Exception as exc:
+                if _declares_group(dist, self.group):
+                    reason = f"were skipped: its entry_points.txt cannot be parsed ({_parse_problem(dist, exc)})"
+                    found.append((_Unreadable(dist, _metadata_name(dist) or key), reason))
+                continue
+            name = _metadata_name(dist) if eps else None
+            for ep in eps:
+                problem: Optional[str] = None
+                dist_name = _normalize(name or key)
+                if disabled and dist_name != BUILTIN_DISTRIBUTION and not (
+                    _normalize(ep.name) in allowed or dist_name in allowed
+                ):
+                    problem = "disabled by GDF_DISABLE_PLUGIN_AUTOLOAD (allow it with GDF_PLUGINS)"
+                found.append((ep, problem))
+        return found
 
     def load(self, *, strict: bool = False) -> "Registry":
-        """Discover and register every plugin once (later calls do nothing)."""
+        """Discover and register every plugin once; later calls only re-check ``strict``.
+
+        ``strict=True`` raises ``PluginLoadError`` for the first plugin that
+        failed, also when the plugins were already loaded (leniently) before.
+        """
         if self._loaded:
+            failed = [info for info in self.plugins if info.errors]
+            if strict and failed:
+                raise PluginLoadError(f"{failed[0].where} {failed[0].errors[0]}")
             return self
         self._loaded = True
-        pm = pluggy.PluginManager("gdf")
-        pm.add_hookspecs(hookspecs)
-        for ep in self.entry_points():
-            self._load_entry_point(pm, ep, strict)
+        try:
+            pm = pluggy.PluginManager("gdf")
+            pm.add_hookspecs(hookspecs)
+            for ep, problem in self._discover():
+                if problem is None:
+                    self._load_entry_point(pm, ep, strict)
+                elif isinstance(ep, _Unreadable):
+                    info = PluginInfo(ep.name, ep.value, ep.distribution, ep.version)
+                    self.plugins.append(info)
+                    self._fail(info, problem, strict)
+                else:
+                    info = PluginInfo(ep.name, ep.value, _dist_name(ep), _dist_version(ep), disabled=problem)
+                    self.plugins.append(info)
+        except PluginLoadError:
+            self._forget()  # a strict failure leaves nothing half-loaded
+            raise
         for cls_or_preset, kind, replace in self._local:
             if kind == "preset":
                 name, spec = cls_or_preset
@@ -141,25 +214,37 @@ class Registry:
         return self
 
     def refresh(self, *, strict: bool = False) -> "Registry":
-        """Forget what was discovered and discover again (in-process registrations are kept)."""
+        """Forget what was discovered and discover again (in-process registrations are kept).
+
+        Import caches are invalidated too, so a package installed since is found.
+        """
+        importlib.invalidate_caches()
+        self._forget()
+        return self.load(strict=strict)
+
+    def _forget(self) -> None:
         self._loaded = False
         self._components = {k: {} for k in KINDS}
         self._presets = {}
         self.plugins = []
-        return self.load(strict=strict)
+
+    @staticmethod
+    def _fail(info: PluginInfo, problem: str, strict: bool) -> None:
+        info.errors.append(problem)
+        message = f"{info.where} {problem}"
+        if strict:
+            raise PluginLoadError(message)
+        warnings.warn(message, PluginLoadWarning, stacklevel=5)
 
     def _load_entry_point(self, pm: pluggy.PluginManager, ep: Any, strict: bool) -> None:
         dist, version = _dist_name(ep), _dist_version(ep)
         info = PluginInfo(ep.name, ep.value, dist, version)
         self.plugins.append(info)
-        where = f"gdf plugin {ep.name!r} ({ep.value}) from distribution {dist or '?'} {version or ''}".rstrip()
+        # Two distributions may both call their entry point "plugin": pluggy's name is qualified.
+        plugin_name = f"{dist or '?'}:{ep.name}"
 
         def fail(problem: str) -> None:
-            info.errors.append(problem)
-            message = f"{where} {problem}"
-            if strict:
-                raise PluginLoadError(message)
-            warnings.warn(message, PluginLoadWarning, stacklevel=4)
+            self._fail(info, problem, strict)
 
         try:
             module = ep.load()
@@ -167,7 +252,7 @@ class Registry:
             fail(f"failed to import and was skipped:\n{traceback.format_exc()}")
             return
         try:
-            pm.register(module, name=ep.name)
+            pm.register(module, name=plugin_name)
         except Exception as exc:  # a hookimpl that matches no hookspec, a name clash
             fail(f"could not be registered with pluggy: {exc}")
             return
@@ -176,13 +261,17 @@ class Registry:
             for caller in pm.hook.__dict__.values()
             if isinstance(caller, pluggy.HookCaller) and not caller.has_spec()
             for impl in caller.get_hookimpls()
-            if impl.plugin_name == ep.name
+            if impl.plugin_name == plugin_name
         ]
         for hook in unknown:
             fail(f"implements {hook!r}, which is not a gdf hook (known: {', '.join(_hook_names())})")
+        for hook in _hook_names():
+            function = getattr(module, hook, None)
+            if callable(function) and not hasattr(function, "gdf_impl"):
+                fail(f"defines {hook} without the @gdf_core.hookimpl decorator, so it was ignored")
         for kind, hook_name in hookspecs.KIND_HOOKS.items():
             for impl in getattr(pm.hook, hook_name).get_hookimpls():
-                if impl.plugin_name != ep.name:
+                if impl.plugin_name != plugin_name:
                     continue
                 try:
                     result = impl.function()
@@ -197,16 +286,23 @@ class Registry:
                     self._add(Registration(kind, cls.name, cls, ep.name, dist, version))
                     info.components.setdefault(kind, []).append(cls.name)
         for impl in pm.hook.gdf_register_presets.get_hookimpls():
-            if impl.plugin_name != ep.name:
+            if impl.plugin_name != plugin_name:
                 continue
             try:
                 presets = impl.function() or {}
-                if not isinstance(presets, dict):
-                    raise TypeError(f"expected a dict of name → spec, got {type(presets).__name__}")
             except Exception:
                 fail(f"raised in gdf_register_presets:\n{traceback.format_exc()}")
                 continue
+            if not isinstance(presets, dict):
+                fail(f"returned from gdf_register_presets a {type(presets).__name__}, not a dict of preset name → spec")
+                continue
             for name, spec in presets.items():
+                if not isinstance(name, str) or ":" in name or not isinstance(spec, dict):
+                    fail(
+                        f"returned from gdf_register_presets an invalid preset {name!r}: a preset is a "
+                        f"name without ':' and a spec (a dict), got {type(spec).__name__}"
+                    )
+                    continue
                 self._add_preset(name, spec, Registration("preset", name, dict, ep.name, dist, version))
                 info.presets.append(name)
 
@@ -240,7 +336,7 @@ class Registry:
             raise TypeError(f"cannot register as a {kind}: {problem}")
         self._local.append((cls, kind, replace))
         if self._loaded:
-            self._add(Registration(kind, cls.name, cls, IN_PROCESS), replace=replace)
+            self._add(Registration(kind, getattr(cls, "name"), cls, IN_PROCESS), replace=replace)
         return cls
 
     def register_preset(self, name: str, spec: Any) -> None:
@@ -263,15 +359,14 @@ class Registry:
     def get(self, kind: str, name: str, *, path: Optional[str] = None) -> type:
         """The class registered as ``name`` (or ``distribution:name``) for ``kind``."""
         regs = self.registrations(kind)
-        dist = None
-        if ":" in name:
-            dist, name = name.split(":", 1)
+        dist, name = _split_qualified(name)
         entries = regs.get(name, [])
         if dist is not None:
-            entries = [e for e in entries if (e.distribution or "local") == dist]
+            entries = [e for e in entries if _normalize(e.distribution or "local") == _normalize(dist)]
         if not entries:
             raise UnknownComponentError(self._unknown_message(kind, name, dist), path=path)
         if len(entries) > 1:
+            entries = sorted(entries, key=lambda e: (e.qualified_name, e.cls.__module__))
             listed = "; ".join(f"{e.cls.__module__}.{e.cls.__qualname__} from {e.source}" for e in entries)
             choices = ", ".join(repr(e.qualified_name) for e in entries)
             raise DuplicateComponentError(
@@ -292,12 +387,24 @@ class Registry:
         return None
 
     def _unknown_message(self, kind: str, name: str, dist: Optional[str]) -> str:
+        elsewhere = self._components[kind].get(name, [])
+        if dist is not None and elsewhere:
+            choices = ", ".join(repr(e.qualified_name) for e in sorted(elsewhere, key=lambda e: e.qualified_name))
+            return f"no distribution {dist!r} registers the {kind} {name!r}; it is registered as {choices}"
         names = self.names(kind)
         where = f" from distribution {dist!r}" if dist else ""
         return (
             f"unknown {kind} {name!r}{where}{did_you_mean(name, names) or '.'} "
             f"Available {kind}s: {', '.join(names) or '(none)'}. If it comes from a plugin package, "
-            "that package may not be installed (`gdf plugins` lists what is)."
+            f"that package may not be installed (`gdf plugins` lists what is).{self._disabled_note()}"
+        )
+
+    def _disabled_note(self) -> str:
+        if not any(info.disabled for info in self.plugins):
+            return ""
+        return (
+            " GDF_DISABLE_PLUGIN_AUTOLOAD is set: only gdf's own plugins and those named in "
+            "GDF_PLUGINS were loaded."
         )
 
     def presets(self) -> dict[str, Any]:
@@ -306,19 +413,28 @@ class Registry:
         return {name: entries[0][0] for name, entries in self._presets.items()}
 
     def preset(self, name: str, *, path: Optional[str] = None) -> Any:
-        """The spec of preset ``name``."""
+        """The spec of preset ``name`` (or ``distribution:name``)."""
         self.load()
+        dist, name = _split_qualified(name)
         entries = self._presets.get(name, [])
+        if dist is not None:
+            entries = [(s, r) for s, r in entries if _normalize(r.distribution or "local") == _normalize(dist)]
         if not entries:
             names = sorted(self._presets)
+            where = f" from distribution {dist!r}" if dist else ""
             raise UnknownComponentError(
-                f"unknown preset {name!r}{did_you_mean(name, names) or '.'} Available presets: {', '.join(names)}",
+                f"unknown preset {name!r}{where}{did_you_mean(name, names) or '.'} "
+                f"Available presets: {', '.join(names) or '(none)'}. If it comes from a plugin package, "
+                f"that package may not be installed (`gdf plugins` lists what is).{self._disabled_note()}",
                 path=path,
             )
         if len(entries) > 1:
+            entries = sorted(entries, key=lambda entry: entry[1].qualified_name)
             raise DuplicateComponentError(
                 f"the preset {name!r} is registered by more than one plugin: "
-                + "; ".join(f"{reg.plugin} from {reg.source}" for _, reg in entries),
+                + "; ".join(f"{reg.plugin} from {reg.source}" for _, reg in entries)
+                + ". Choose one with a qualified name: "
+                + ", ".join(repr(reg.qualified_name) for _, reg in entries),
                 path=path,
             )
         return entries[0][0]
@@ -337,14 +453,71 @@ def _as_list(result: Any) -> list[Any]:
     return [result]
 
 
+def _normalize(name: str) -> str:
+    """A distribution name as PEP 503 compares it: ``GDF_Example`` == ``gdf-example``."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _split_qualified(name: str) -> tuple[Optional[str], str]:
+    """``"dist:name"`` → ("dist", "name"); ``"name"`` → (None, "name")."""
+    if ":" in name:
+        dist, name = name.split(":", 1)
+        return dist, name
+    return None, name
+
+
+def _metadata_name(dist: Any) -> Optional[str]:
+    try:
+        name = dist.metadata.get("Name")
+    except Exception:  # unreadable METADATA: not a distribution we can name
+        return None
+    return name or None
+
+
+def _declares_group(dist: Any, group: str) -> bool:
+    try:
+        text = dist.read_text("entry_points.txt") or ""
+    except Exception:
+        return False
+    return f"[{group}]" in text
+
+
+def _parse_problem(dist: Any, exc: Exception) -> str:
+    """The first line of an entry_points.txt that is not ``name = module:attr``, or the error."""
+    text = dist.read_text("entry_points.txt") or ""
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith(("#", ";", "[")) and "=" not in line:
+            return f"the line {line!r} is not 'name = module:attr'"
+    return f"{type(exc).__name__}: {exc}"
+
+
 def _dist_name(ep: Any) -> Optional[str]:
     dist = getattr(ep, "dist", None)
-    return None if dist is None else dist.metadata["Name"]
+    return None if dist is None else _metadata_name(dist)
 
 
 def _dist_version(ep: Any) -> Optional[str]:
     dist = getattr(ep, "dist", None)
     return None if dist is None else dist.version
+
+
+@dataclass(frozen=True)
+class _Unreadable:
+    """Stands for the entry points of a distribution whose entry_points.txt cannot be parsed."""
+
+    dist: Any
+    distribution: str
+
+    name = UNREADABLE
+
+    @property
+    def value(self) -> str:
+        return "entry_points.txt"
+
+    @property
+    def version(self) -> Optional[str]:
+        return self.dist.version
 
 
 def _hook_names() -> Iterable[str]:

@@ -142,7 +142,7 @@ def _format_validation_error(exc: pydantic.ValidationError, cls: type, path: str
         if err["type"] == "extra_forbidden":
             problems.append(
                 f"unexpected parameter {loc!r}{did_you_mean(loc, params) or '.'} "
-                f"{cls.name} takes: {', '.join(params) or 'no parameters'}"
+                f"{_name_of(cls)} takes: {', '.join(params) or 'no parameters'}"
             )
         elif err["type"] == "missing":
             problems.append(f"missing required parameter {loc!r}")
@@ -152,6 +152,10 @@ def _format_validation_error(exc: pydantic.ValidationError, cls: type, path: str
     if len(problems) == 1 and first_loc:
         problems = [problems[0].removeprefix(f"{first_loc}: ")]
     return SpecError("; ".join(problems), path=where)
+
+
+def _name_of(cls: type) -> str:
+    return str(getattr(cls, "name", cls.__name__))
 
 
 def _plain_spec(spec: Any, kind: str, path: str) -> tuple[str, dict[str, Any]]:
@@ -187,7 +191,7 @@ def build(
     if isinstance(spec, type):
         spec_cls = spec
         if getattr(spec_cls, "kind", kind) != kind:
-            raise SpecError(f"{spec_cls.__qualname__} is a {spec_cls.kind}, not a {kind}", path=path)
+            raise SpecError(f"{spec_cls.__qualname__} is a {getattr(spec_cls, 'kind')}, not a {kind}", path=path)
         return _instantiate(spec_cls, {}, path, reg)
     if not isinstance(spec, (str, dict)):
         if getattr(type(spec), "kind", kind) != kind or not isinstance(spec, protocol):
@@ -218,7 +222,7 @@ def _instantiate(cls: type, params: dict[str, Any], path: str, reg: Registry) ->
     try:
         return cls(**values)
     except (TypeError, ValueError) as exc:
-        raise SpecError(f"{cls.name} rejected its parameters: {exc}", path=path) from None
+        raise SpecError(f"{_name_of(cls)} rejected its parameters: {exc}", path=path) from None
 
 
 # -- whole GDF specs ---------------------------------------------------------------
@@ -335,3 +339,13 @@ __all__ = [
     "spec_of",
     "validate_spec",
 ]
+
+
+def json_schema(registry: Optional[Registry] = None) -> dict[str, Any]:
+    """The JSON Schema of a GDF spec covering every installed component (see ``gdf_core.schema``)."""
+    from gdf_core.schema import json_schema as _json_schema  # imported here: schema.py imports this module
+
+    return _json_schema(registry)
+
+
+__all__ += ["json_schema"]
