@@ -362,7 +362,7 @@ def _guidance_weight(cfg: Guidance, t: float) -> float:
 def _batch_with_unconditional(model_inputs: dict[str, Any], unconditional: Optional[dict[str, Any]]) -> dict[str, Any]:
     """Each input with its unconditional counterpart appended along the batch (zeros if missing)."""
     unconditional = unconditional or {}
-    both = {}
+    both: dict[str, Any] = {}
     for key, value in model_inputs.items():
         other = unconditional.get(key)
         if isinstance(value, Tensor):

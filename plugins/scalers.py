@@ -21,6 +21,7 @@ class VPScaler(ScalerBase):
     """
 
     name = "vp"
+    preserves = "variance"  # a² + b² = 1, checked by gdf_core.testing
 
     def scalers(self, logsnr: Tensor) -> tuple[Tensor, Tensor]:
         return torch.sigmoid(logsnr).sqrt(), torch.sigmoid(-logsnr).sqrt()
@@ -34,6 +35,7 @@ class LERPScaler(ScalerBase):
     """
 
     name = "lerp"
+    preserves = "sum"  # a + b = 1, checked by gdf_core.testing
 
     def scalers(self, logsnr: Tensor) -> tuple[Tensor, Tensor]:
         half = logsnr / 2

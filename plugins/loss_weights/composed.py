@@ -32,6 +32,7 @@ class ComposedLossWeight(LossWeightBase):
     """
 
     name = "composed"
+    example_spec = {"mul": ["p2", "sigmoid"], "div": "sech"}
 
     def __init__(
         self,

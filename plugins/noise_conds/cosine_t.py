@@ -20,6 +20,7 @@ class CosineTNoiseCond(NoiseCondBase):
     """
 
     name = "cosine_t"
+    inverts = "cosine"  # cond(cosine(t)) = t, checked by gdf_core.testing
 
     def __init__(self, s: float = 0.008, clamp_range: Optional[tuple[float, float]] = (0.0, 1.0), **kwargs) -> None:
         self.s = float(s)

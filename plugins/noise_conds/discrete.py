@@ -21,6 +21,7 @@ class DiscreteNoiseCond(NoiseCondBase):
     """
 
     name = "discrete"
+    example_spec = {"noise_cond": "cosine_t"}
 
     def __init__(
         self,

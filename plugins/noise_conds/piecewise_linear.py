@@ -30,6 +30,8 @@ class PiecewiseLinearNoiseCond(_InverseKnotNoiseCond):
     """The inverse of ``piecewise_linear`` with the same knots: t with ᾱ(t) = σ(λ), extrapolated linearly past the knots."""
 
     name = "piecewise_linear"
+    inverts = "piecewise_linear"
+    example_spec = {"x": [0.0, 0.3, 0.7, 1.0], "y": [0.999, 0.8, 0.2, 0.001]}
 
     def __init__(self, x: list[float], y: list[float], **kwargs) -> None:
         t_knots, var_knots = check_knots(self.name, x, y)
@@ -43,6 +45,7 @@ class StableDiffusionNoiseCond(_InverseKnotNoiseCond):
     """The inverse of ``stable_diffusion`` (Rombach et al. 2022): t ∈ [0, 1] with ᾱ(t) = σ(λ), clamped to [0, 1]."""
 
     name = "stable_diffusion"
+    inverts = "stable_diffusion"
 
     def __init__(
         self,

@@ -14,22 +14,22 @@ from gdf_core.bases import FirstOrderSampler
 from gdf_core.bases.sampler import scaled
 from gdf_core.noise import randn_like
 from gdf_core.protocols import InputScaler
-from gdf_core.tensors import to_compute
+from gdf_core.tensors import batch_view, to_compute
 
 
-def ancestral_sigma(a: Tensor, b: Tensor, a_next: Tensor, b_next: Tensor, eta: float) -> Tensor:
-    """ς = eta·(b′/b)·√(1 − a²/a′²): the fresh-noise scale of a DDIM step (Song et al. 2021, eq. 16).
+def ancestral_sigma(logsnr: Tensor, logsnr_next: Tensor, b_next: Tensor, eta: float) -> Tensor:
+    """ς = eta·b′·√(1 − e^(λ − λ′)): the fresh-noise scale of a DDIM step (Song et al. 2021, eq. 16).
 
-    Zero where b = 0 or a′ = 0 (the formula's limits there), never NaN.
+    The DDPM posterior std written in λ, so it holds for every scaler: for
+    ``vp`` it equals the paper's (b′/b)·√(1 − a²/a′²); the original's form was
+    wrong for ``lerp``. −expm1 keeps it exact for small steps; it is 0 at b′ = 0.
     """
-    ratio_b = torch.where(b > 0, b_next / torch.where(b > 0, b, torch.ones_like(b)), torch.zeros_like(b))
-    safe_a_next = torch.where(a_next > 0, a_next, torch.ones_like(a_next))
-    ratio_a = torch.where(a_next > 0, a / safe_a_next, torch.ones_like(a))
-    return eta * ratio_b * (1 - ratio_a * ratio_a).clamp(min=0).sqrt()
+    ratio = (-torch.expm1((logsnr - logsnr_next).clamp(max=0))).clamp(min=0)
+    return eta * b_next * ratio.sqrt()
 
 
 class DDIMSampler(FirstOrderSampler):
-    """x′ = a′·x0 + √(b′² − ς²)·ε + ς·z with ς = eta·(b′/b)·√(1 − a²/a′²) (Song et al. 2021, "DDIM").
+    """x′ = a′·x0 + √(b′² − ς²)·ε + ς·z with ς = eta·b′·√(1 − e^(λ−λ′)) (Song et al. 2021, "DDIM").
 
     eta = 0 is the deterministic DDIM step x′ = a′·x0 + b′·ε; eta = 1 is ancestral (DDPM) sampling.
     """
@@ -41,6 +41,11 @@ class DDIMSampler(FirstOrderSampler):
             raise ValueError(f"sampler {self.name!r}: eta scales the fresh noise and must be ≥ 0, got {eta}")
         self.eta = eta
         super().__init__(gdf)
+
+    @property  # type: ignore[override]
+    def stochastic(self) -> bool:
+        """Whether a step draws fresh noise: whenever eta > 0."""
+        return self.eta > 0
 
     def update(
         self,
@@ -57,8 +62,7 @@ class DDIMSampler(FirstOrderSampler):
         a_next, b_next = scaled(scaler, logsnr_next, x0c)
         if self.eta == 0:
             return (a_next * x0c + b_next * epsc).to(x.dtype)
-        a, b = scaled(scaler, logsnr, x0c)
-        sigma = ancestral_sigma(a, b, a_next, b_next, self.eta)
+        sigma = ancestral_sigma(batch_view(logsnr, x0c), batch_view(logsnr_next, x0c), b_next, self.eta).to(x0c.dtype)
         noise = randn_like(x0c, generator)
         direction = (b_next * b_next - sigma * sigma).clamp(min=0).sqrt()
         return (a_next * x0c + direction * epsc + sigma * noise).to(x.dtype)
@@ -68,7 +72,6 @@ class DDPMSampler(DDIMSampler):
     """Ancestral sampling (Ho et al. 2020): the DDIM step with eta = 1."""
 
     name = "ddpm"
-    stochastic = True
 
     def __init__(self, gdf: Any = None, *, eta: float = 1.0) -> None:
         super().__init__(gdf, eta=eta)
@@ -78,6 +81,7 @@ class LCMSampler(FirstOrderSampler):
     """x′ = a′·x0 + b′·z with fresh noise z: multistep consistency sampling (Luo et al. 2023, "LCM")."""
 
     name = "lcm"
+    denoiser = "consistency"  # checked with a consistency function, not E[x0 | x]
     stochastic = True
 
     def update(

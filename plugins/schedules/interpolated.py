@@ -19,6 +19,7 @@ class InterpolatedSchedule(ScheduleBase):
     """
 
     name = "interpolated"
+    example_spec = {"scheduler1": "cosine", "scheduler2": "linear"}
 
     def __init__(
         self,

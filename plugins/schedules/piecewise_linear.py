@@ -79,6 +79,7 @@ class PiecewiseLinearSchedule(_KnotSchedule):
     """
 
     name = "piecewise_linear"
+    example_spec = {"x": [0.0, 0.3, 0.7, 1.0], "y": [0.999, 0.8, 0.2, 0.001]}
 
     def __init__(self, x: list[float], y: list[float], **kwargs) -> None:
         self._t_knots, self._var_knots = check_knots(self.name, x, y)

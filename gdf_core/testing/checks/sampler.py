@@ -1,0 +1,204 @@
+"""Invariants of samplers, driven by the exact denoiser of Gaussian data (gdf_core.testing.gaussian).
+
+A deterministic sampler must follow the exact probability-flow map sample by
+sample; a stochastic one (class attribute ``stochastic = True``, or the option)
+must reach the right marginal (its mean and standard deviation). A sampler
+meant for consistency models (option or class attribute ``denoiser =
+"consistency"``, e.g. ``lcm``) is given the exact consistency function instead
+of the posterior mean. Both run from
+λ = ``logsnr_range[0]`` to ``logsnr_range[1]`` on a uniform λ grid of
+``steps`` steps, under the vp and lerp scalers (option ``scalers``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+import torch
+from hypothesis import strategies as st
+from torch import Tensor
+
+from gdf_core.protocols import SamplingState
+from gdf_core.sampling import solve
+from gdf_core.testing import strategies as gst
+from gdf_core.testing.checks._core import CheckReport, Invariant, Violation, fmt, option, run_check
+from gdf_core.testing.gaussian import ClosedFormScaler, Gaussian
+
+KIND = "sampler"
+#: Defaults of the convergence check: λ range, steps, tolerance (in data standard deviations).
+LOGSNR_RANGE, STEPS, TOLERANCE = (-8.0, 8.0), 128, 0.05
+#: Batch of the stochastic check, and its tolerance on mean and std (in marginal std units).
+STOCHASTIC_BATCH, STOCHASTIC_TOLERANCE = 2048, 0.1
+
+
+def grid(options: Mapping[str, Any], steps: Optional[int] = None) -> Tensor:
+    lo, hi = options.get("logsnr_range") or LOGSNR_RANGE
+    return torch.linspace(lo, hi, (steps or options.get("steps") or STEPS) + 1, dtype=torch.float32)
+
+
+def is_stochastic(sampler: Any, options: Mapping[str, Any]) -> bool:
+    return bool(option(sampler, options, "stochastic", False))
+
+
+def scalers_of(sampler: Any, options: Mapping[str, Any]) -> tuple[str, ...]:
+    return tuple(option(sampler, options, "scalers", None) or ("variance", "sum"))
+
+
+def converges_to_reference(sampler: Any, options: Mapping[str, Any], mean: float, std: float, seed: int) -> None:
+    for identity in scalers_of(sampler, options):
+        _converges(sampler, options, Gaussian(mean, std, ClosedFormScaler(identity)), seed)
+
+
+def _converges(sampler: Any, options: Mapping[str, Any], data: Gaussian, seed: int) -> None:
+    mean, std, identity = data.mean, data.std, data.scaler.identity
+    logsnrs = grid(options)
+    lo, hi = float(logsnrs[0]), float(logsnrs[-1])
+    g = torch.Generator().manual_seed(seed)
+    stochastic = is_stochastic(sampler, options)
+    batch = STOCHASTIC_BATCH if stochastic else 16
+    x_init = data.sample((batch, 1), lo, g)
+    denoise = data.consistency if option(sampler, options, "denoiser") == "consistency" else data.denoise
+    x = solve(sampler, denoise, x_init, logsnrs, scaler=data.scaler, generator=torch.Generator().manual_seed(seed + 1))
+    x = x.to(torch.float64)
+    where = f"{logsnrs.numel() - 1} steps from λ = {lo:g} to {hi:g}, {identity!r} scaler, data N({mean:.4g}, {std:.4g}²)"
+    if not stochastic:
+        reference = data.flow(x_init, lo, hi)
+        err = (x - reference).abs()
+        tol = (options.get("tolerance") or TOLERANCE) * std
+        if not (err <= tol).all():
+            i = int((~(err <= tol)).reshape(-1).nonzero()[0])
+            raise Violation(
+                f"does not follow the exact probability-flow map ({where}): sample {i} from x = "
+                f"{x_init.reshape(-1)[i].item():.6g} should reach {reference.reshape(-1)[i].item():.6g}, "
+                f"reached {x.reshape(-1)[i].item():.6g} (|error| {err.reshape(-1)[i].item():.3g} > {tol:.3g})"
+            )
+        return
+    want_mean, want_std = data.moments(hi)
+    got_mean, got_std = x.mean().item(), x.std().item()
+    tol = (options.get("tolerance") or STOCHASTIC_TOLERANCE) * want_std
+    if abs(got_mean - want_mean) > tol or abs(got_std - want_std) > tol:
+        raise Violation(
+            f"does not reach the marginal N({want_mean:.4g}, {want_std:.4g}²) ({where}, {batch} samples): "
+            f"reached mean {got_mean:.4g}, std {got_std:.4g} (tolerance {tol:.3g})"
+        )
+
+
+def _run(sampler: Any, shape: tuple, dtype: torch.dtype, device: torch.device, seed: int, steps: int = 3) -> tuple[Tensor, Tensor]:
+    data = Gaussian(0.5, 1.0, ClosedFormScaler("variance"))
+    x_init = torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64).to(dtype=dtype, device=device)
+    logsnrs = torch.linspace(-5.0, 5.0, steps + 1).to(device)
+    x = solve(sampler, data.denoise, x_init, logsnrs, scaler=data.scaler, generator=torch.Generator(device=device).manual_seed(seed))
+    return x_init, x
+
+
+def deterministic_for_fixed_generator(sampler: Any, options: Mapping[str, Any], shape: tuple, seed: int) -> None:
+    _, first = _run(sampler, shape, torch.float32, torch.device("cpu"), seed)
+    _, second = _run(sampler, shape, torch.float32, torch.device("cpu"), seed)
+    if not torch.equal(first, second):
+        diff = (first - second).abs().max().item()
+        raise Violation(f"two runs with generators seeded {seed} differ (max |difference| {diff:.3g}): {fmt(first)} vs {fmt(second)}")
+
+
+def draws_only_from_generator(sampler: Any, options: Mapping[str, Any], shape: tuple, seed: int) -> None:
+    before = torch.random.get_rng_state()
+    try:
+        _run(sampler, shape, torch.float32, torch.device("cpu"), seed)
+        used = not torch.equal(before, torch.random.get_rng_state())
+    finally:
+        torch.random.set_rng_state(before)
+    if used:
+        raise Violation("a run given a generator drew from torch's global random state")
+
+
+def keeps_dtype_device_shape(sampler: Any, options: Mapping[str, Any], shape: tuple, dtype: torch.dtype, device: torch.device) -> None:
+    x_init, x = _run(sampler, shape, dtype, device, 0)
+    if x.dtype != dtype or x.device.type != device.type or x.shape != x_init.shape:
+        raise Violation(
+            f"x of dtype {dtype}, shape {tuple(shape)} on {device} came back with dtype {x.dtype}, "
+            f"shape {tuple(x.shape)} on {x.device} (expected the same dtype, shape and device)"
+        )
+    if not torch.isfinite(x).all():
+        raise Violation(f"x of dtype {dtype} came back with non-finite values: {fmt(x)}")
+
+
+def no_input_mutation(sampler: Any, options: Mapping[str, Any], shape: tuple, seed: int) -> None:
+    data = Gaussian(0.5, 1.0, ClosedFormScaler("variance"))
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(seed))
+    logsnrs = torch.linspace(-5.0, 5.0, 4)[:, None].expand(-1, shape[0]).contiguous()
+    inputs = {"x": x, "λ": logsnrs[1], "λ′": logsnrs[2]}
+    before = {k: v.clone() for k, v in inputs.items()}
+    state = SamplingState(logsnrs=logsnrs, step=1)
+    sampler.step(data.denoise, x, logsnrs[1], logsnrs[2], scaler=data.scaler, state=state, generator=torch.Generator().manual_seed(seed))
+    for name, value in inputs.items():
+        if not torch.equal(before[name], value):
+            raise Violation(f"a step changed its input {name} in place: {fmt(before[name])} became {fmt(value)}")
+
+
+INVARIANTS: tuple[Invariant, ...] = (
+    Invariant(
+        "converges_to_reference",
+        "with the exact denoiser of Gaussian data, the sampler reaches the exact probability-flow map "
+        "(deterministic) or the exact marginal (stochastic)",
+        converges_to_reference,
+        lambda o: {
+            "mean": st.floats(-2.0, 2.0),
+            "std": st.one_of(st.sampled_from([0.1, 1.0]), st.floats(0.05, 2.0)),
+            "seed": gst.seeds(),
+        },
+        examples_cap=4,
+    ),
+    Invariant(
+        "deterministic_for_fixed_generator",
+        "two runs with equally seeded generators give the same x",
+        deterministic_for_fixed_generator,
+        lambda o: {"shape": gst.batch_shapes(max_dims=3), "seed": gst.seeds()},
+        examples_cap=10,
+    ),
+    Invariant(
+        "draws_only_from_generator",
+        "a run given a generator leaves torch's global random state untouched",
+        draws_only_from_generator,
+        lambda o: {"shape": gst.batch_shapes(max_dims=3), "seed": gst.seeds()},
+        examples_cap=10,
+    ),
+    Invariant(
+        "keeps_dtype_device_shape",
+        "x keeps its dtype, shape and device through a run, and stays finite",
+        keeps_dtype_device_shape,
+        lambda o: {"shape": gst.batch_shapes(max_dims=3), "dtype": gst.dtypes(), "device": gst.devices()},
+        examples_cap=10,
+    ),
+    Invariant(
+        "no_input_mutation",
+        "a step leaves x, λ and λ′ unchanged",
+        no_input_mutation,
+        lambda o: {"shape": gst.batch_shapes(max_dims=3), "seed": gst.seeds()},
+        examples_cap=10,
+    ),
+)
+
+
+def check_sampler(
+    sampler: Any,
+    *,
+    max_examples: Optional[int] = None,
+    raise_on_failure: bool = True,
+    only: Optional[list[str]] = None,
+    stochastic: Optional[bool] = None,
+    steps: Optional[int] = None,
+    logsnr_range: Optional[tuple[float, float]] = None,
+    tolerance: Optional[float] = None,
+    denoiser: Optional[str] = None,
+    scalers: Optional[tuple[str, ...]] = None,
+) -> CheckReport:
+    """Check a sampler (or a strategy of them) against every sampler invariant.
+
+    ``stochastic`` (default: the class attribute) picks the convergence test;
+    ``denoiser="consistency"`` drives it with the exact consistency function;
+    ``scalers`` (``"variance"``, ``"sum"``; default both) picks the scalers;
+    ``steps``, ``logsnr_range`` and ``tolerance`` tune it (defaults
+    128 steps over λ ∈ [−8, 8], 0.05 data std for deterministic and 0.1
+    marginal std for stochastic samplers).
+    """
+    options = {"stochastic": stochastic, "denoiser": denoiser, "scalers": scalers, "steps": steps, "logsnr_range": logsnr_range, "tolerance": tolerance}
+    return run_check(KIND, INVARIANTS, sampler, options=options, max_examples=max_examples, raise_on_failure=raise_on_failure, only=only)

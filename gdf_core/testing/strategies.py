@@ -1,0 +1,214 @@
+"""Hypothesis strategies for gdf's inputs (t, λ, shapes, dtypes, devices) and for component specs.
+
+Tensors are drawn as lists of floats and mapped to float64 tensors, so that
+hypothesis shrinks them element by element. ``component_specs(kind)`` draws a
+registered component's spec with random parameters from its own parameter
+schema (``gdf_core.spec.component_fields``): each parameter near its default,
+nested components drawn recursively; ``components(kind)`` builds them, keeping
+only the parameter sets the constructor accepts.
+"""
+
+from __future__ import annotations
+
+import math
+import typing
+from typing import Any, Optional, Sequence
+
+import torch
+from hypothesis import strategies as st
+from hypothesis.strategies import SearchStrategy
+
+#: t values hypothesis should try first: both ends and values next to them.
+T_EDGES: tuple[float, ...] = (0.0, 1.0, 1e-7, 1 - 1e-7, 1e-4, 1 - 1e-4, 0.5)
+
+#: λ values at the edges of what a schedule produces.
+LOGSNR_EDGES: tuple[float, ...] = (0.0, -20.0, 20.0, -1e-6, 1e-6)
+
+FLOAT_DTYPES: tuple[torch.dtype, ...] = (torch.float32, torch.float64, torch.bfloat16, torch.float16)
+
+
+def t_floats() -> SearchStrategy[float]:
+    """One t in [0, 1], the ends and their neighbours tried first."""
+    return st.one_of(st.sampled_from(T_EDGES), st.floats(0.0, 1.0))
+
+
+def t_values(min_size: int = 1, max_size: int = 16, *, sort: bool = False) -> SearchStrategy[torch.Tensor]:
+    """A float64 tensor of t values in [0, 1] (sorted ascending with ``sort``)."""
+    lists = st.lists(t_floats(), min_size=min_size, max_size=max_size)
+    return lists.map(lambda v: torch.tensor(sorted(v) if sort else v, dtype=torch.float64))
+
+
+def logsnr_floats(
+    min_value: float = -20.0, max_value: float = 20.0, *, allow_infinity: bool = False
+) -> SearchStrategy[float]:
+    """One λ in [min_value, max_value] (edges tried first), and ±inf with ``allow_infinity``."""
+    edges = [v for v in LOGSNR_EDGES if min_value <= v <= max_value] + [min_value, max_value]
+    parts = [st.sampled_from(edges), st.floats(min_value, max_value)]
+    if allow_infinity:
+        parts.append(st.sampled_from([-math.inf, math.inf]))
+    return st.one_of(*parts)
+
+
+def logsnrs(
+    min_value: float = -20.0,
+    max_value: float = 20.0,
+    *,
+    allow_infinity: bool = False,
+    min_size: int = 1,
+    max_size: int = 16,
+    sort: bool = False,
+) -> SearchStrategy[torch.Tensor]:
+    """A float64 tensor of λ values (sorted ascending with ``sort``)."""
+    lists = st.lists(logsnr_floats(min_value, max_value, allow_infinity=allow_infinity), min_size=min_size, max_size=max_size)
+    return lists.map(lambda v: torch.tensor(sorted(v) if sort else v, dtype=torch.float64))
+
+
+def batch_shapes(max_dims: int = 4, max_side: int = 4) -> SearchStrategy[tuple[int, ...]]:
+    """Shapes (B, ...) of a batch of samples: B ≥ 1, 1 to ``max_dims`` dims."""
+    return st.lists(st.integers(1, max_side), min_size=1, max_size=max_dims).map(tuple)
+
+
+def dtypes(low_precision: bool = True) -> SearchStrategy[torch.dtype]:
+    """float32, float64 and (``low_precision``) bfloat16 and float16."""
+    return st.sampled_from(FLOAT_DTYPES if low_precision else FLOAT_DTYPES[:2])
+
+
+def available_devices() -> list[torch.device]:
+    """The devices of this machine: cpu, and cuda / mps when present."""
+    devices = [torch.device("cpu")]
+    if torch.cuda.is_available():
+        devices.append(torch.device("cuda"))
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        devices.append(torch.device("mps"))
+    return devices
+
+
+def devices() -> SearchStrategy[torch.device]:
+    """Every available device (cpu first, so it is what hypothesis shrinks to)."""
+    return st.sampled_from(available_devices())
+
+
+def seeds() -> SearchStrategy[int]:
+    """A seed for a ``torch.Generator``."""
+    return st.integers(0, 2**31 - 1)
+
+
+# -- component specs ------------------------------------------------------------------
+def _near(default: float) -> SearchStrategy[float]:
+    """A float of the default's sign and order of magnitude, the default itself first."""
+    if default == 0:
+        return st.one_of(st.just(0.0), st.floats(0.0, 1.0))
+    return st.one_of(st.just(float(default)), st.floats(0.5, 2.0).map(lambda f: float(default) * f))
+
+
+def _near_int(default: int) -> SearchStrategy[int]:
+    if default <= 0:
+        return st.one_of(st.just(default), st.integers(0, 4))
+    return st.one_of(st.just(default), st.integers(max(1, default // 2), max(2, 2 * default)))
+
+
+def _value(annotation: Any, default: Any) -> Optional[SearchStrategy[Any]]:
+    """A strategy of parameter values near ``default``, or None when none can be drawn."""
+    if default is ...:
+        return None
+    if default is None:
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if args == [int]:
+            return st.one_of(st.none(), st.integers(2, 64))
+        return st.just(None)
+    if isinstance(default, bool):
+        return st.booleans()
+    if isinstance(default, int) and annotation is not float:
+        return _near_int(default)
+    if isinstance(default, (int, float)):
+        return _near(float(default))
+    if isinstance(default, (tuple, list)) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in default):
+        # Each element perturbed or kept, then put back in the default's order.
+        parts = [_near(float(v)) for v in default]
+        ascending = list(default) == sorted(default)
+        return st.tuples(*parts).map(lambda vs: tuple(sorted(vs)) if ascending else vs)
+    return st.just(default)
+
+
+def component_specs(
+    kind: str,
+    names: Optional[Sequence[str]] = None,
+    *,
+    registry: Any = None,
+    depth: int = 2,
+) -> SearchStrategy[dict[str, Any]]:
+    """Specs ``{"name": ..., **params}`` of registered ``kind`` components with random parameters.
+
+    A parameter without a default is drawn only if it is a nested component
+    (``depth`` levels deep); otherwise it comes from the class attribute
+    ``example_spec`` when the class has one, and the class is left out when not.
+    """
+    from gdf_core.registry import registry as default_registry
+    from gdf_core.spec import component_fields
+
+    reg = registry or default_registry
+    options = []
+    for name in sorted(names if names is not None else reg.names(kind)):
+        cls = reg.get(kind, name)
+        example = getattr(cls, "example_spec", None)
+        example = dict(example) if isinstance(example, dict) else {}
+        params: dict[str, SearchStrategy[Any]] = {}
+        drawable = True
+        for pname, (annotation, default, nested, is_list) in component_fields(cls).items():
+            if pname in example:
+                params[pname] = st.just(example[pname])
+            elif nested is not None:
+                if depth <= 0:
+                    drawable = drawable and default is not ...
+                    continue
+                inner = component_specs(nested, registry=reg, depth=depth - 1)
+                params[pname] = st.lists(inner, min_size=1, max_size=2) if is_list else inner
+            else:
+                strategy = _value(annotation, default)
+                if strategy is None:
+                    drawable = False
+                    break
+                params[pname] = strategy
+        if drawable:
+            options.append(st.fixed_dictionaries({"name": st.just(name), **params}))
+    if not options:
+        return st.nothing()
+    return st.one_of(*options)
+
+
+def components(
+    kind: str, names: Optional[Sequence[str]] = None, *, registry: Any = None
+) -> SearchStrategy[Any]:
+    """Built components of ``kind`` with random parameters; specs the constructor rejects are skipped."""
+    from gdf_core.spec import build
+
+    @st.composite
+    def draw_component(draw: Any) -> Any:
+        spec = draw(component_specs(kind, names, registry=registry))
+        try:
+            return build(kind, spec, registry=registry)
+        except (ValueError, TypeError):  # SpecError is a ValueError
+            from hypothesis import reject
+
+            reject()
+
+    return draw_component()
+
+
+__all__ = [
+    "FLOAT_DTYPES",
+    "LOGSNR_EDGES",
+    "T_EDGES",
+    "available_devices",
+    "batch_shapes",
+    "component_specs",
+    "components",
+    "devices",
+    "dtypes",
+    "logsnr_floats",
+    "logsnrs",
+    "seeds",
+    "t_floats",
+    "t_values",
+]

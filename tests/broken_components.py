@@ -1,0 +1,412 @@
+"""Deliberately broken components: each breaks one invariant of its kind, and the kit must say so.
+
+Each subclasses a sound built-in-like component and changes one thing; the
+comment on each names the invariant it breaks.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from gdf_core.bases import FirstOrderSampler, LossWeightBase, NoiseCondBase, ScalerBase, ScheduleBase, TargetBase
+from gdf_core.bases.sampler import scaled
+
+
+# -- schedules -----------------------------------------------------------------------
+class LinearLogSNR(ScheduleBase):
+    """A sound schedule: λ = 10 − 20·t."""
+
+    name = "test_linear"
+
+    def logsnr(self, t: Tensor) -> Tensor:
+        return 10 - 20 * t
+
+
+class IncreasingSchedule(LinearLogSNR):
+    """non_increasing_in_t: falls from λ(0) = 10 to λ(1) = −10, but rises for t in (0.4, 0.6)."""
+
+    name = "test_increasing"
+
+    def logsnr(self, t: Tensor) -> Tensor:
+        return 10 - 20 * t - 4 * torch.sin(2 * torch.pi * t)
+
+
+class RisingSchedule(LinearLogSNR):
+    """non_increasing_in_t: runs from noise to data (λ = −10 + 20·t; its limits clamp it to a constant)."""
+
+    name = "test_rising"
+
+    def logsnr(self, t: Tensor) -> Tensor:
+        return -10 + 20 * t
+
+
+class InfiniteEndSchedule(LinearLogSNR):
+    """finite_on_unit_interval: λ(1) = −inf (and no force_limits to clamp it)."""
+
+    name = "test_infinite_end"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(force_limits=False, **kwargs)
+
+    def logsnr(self, t: Tensor) -> Tensor:
+        return torch.log1p(-t) - torch.log(t)
+
+
+class WrongShiftSchedule(LinearLogSNR):
+    """shift_moves_logsnr: shifts by +2·log(shift) (the noise condition's sign) instead of −2·log(shift)."""
+
+    name = "test_wrong_shift"
+
+    def __call__(self, t: Any, *, shift: float = 1.0, generator: Any = None) -> Tensor:
+        return super().__call__(t, generator=generator, shift=1.0) + (2 * math.log(shift) if shift != 1 else 0.0)
+
+
+class IgnoresDiscreteSteps(LinearLogSNR):
+    """discrete_steps_levels: takes discrete_steps but never rounds t."""
+
+    name = "test_ignores_discrete_steps"
+
+    def _discretise(self, t: Tensor) -> Tensor:
+        return t.to(torch.float32).clamp(0, 1) if not t.is_floating_point() else t.clamp(0, 1)
+
+
+class MutatingSchedule(LinearLogSNR):
+    """no_input_mutation: clamps t in place."""
+
+    name = "test_mutating_schedule"
+
+    def __call__(self, t: Any, **kwargs: Any) -> Tensor:
+        if isinstance(t, Tensor):
+            t.clamp_(0.1, 0.9)
+        return super().__call__(t, **kwargs)
+
+
+class Float32Schedule(LinearLogSNR):
+    """keeps_dtype_device_shape: always answers in float32."""
+
+    name = "test_float32_schedule"
+
+    def __call__(self, t: Any, **kwargs: Any) -> Tensor:
+        return super().__call__(t, **kwargs).to(torch.float32)
+
+
+class EscapingDrawSchedule(LinearLogSNR):
+    """training_draws_within_limits: training draws reach past λ(0) = 10, the upper limit."""
+
+    name = "test_escaping_draws"
+
+    def __call__(self, t: Any, **kwargs: Any) -> Tensor:
+        if isinstance(t, int):
+            return self.draw(t, kwargs.get("generator")) + 5
+        return super().__call__(t, **kwargs)
+
+
+class SkewedDrawSchedule(LinearLogSNR):
+    """training_draws_distribution: draws t = U² instead of the documented uniform t."""
+
+    name = "test_skewed_draws"
+
+    def draw_t(self, batch_size: int, generator: Any = None) -> Tensor:
+        return torch.rand(batch_size, generator=generator) ** 2
+
+
+# -- input scalers -------------------------------------------------------------------
+class VP(ScalerBase):
+    """A sound VP scaler."""
+
+    name = "test_vp"
+    preserves = "variance"
+
+    def scalers(self, logsnr: Tensor) -> tuple[Tensor, Tensor]:
+        return torch.sigmoid(logsnr).sqrt(), torch.sigmoid(-logsnr).sqrt()
+
+
+class NotVarianceVP(VP):
+    """preserves_identity: a and b both scaled by 0.9, so a²/b² = e^λ holds but a² + b² = 0.81."""
+
+    name = "test_not_variance"
+
+    def scalers(self, logsnr: Tensor) -> tuple[Tensor, Tensor]:
+        a, b = super().scalers(logsnr)
+        return a * 0.9, b * 0.9
+
+
+class WrongLogSNRScaler(VP):
+    """logsnr_definition: a² + b² = 1 but at 2·λ (a²/b² = e^(2λ))."""
+
+    name = "test_wrong_logsnr"
+
+    def scalers(self, logsnr: Tensor) -> tuple[Tensor, Tensor]:
+        return super().scalers(2 * logsnr)
+
+
+class ReversedScaler(VP):
+    """monotone_in_logsnr: a falls and b rises as λ grows."""
+
+    name = "test_reversed"
+    preserves = None
+
+    def scalers(self, logsnr: Tensor) -> tuple[Tensor, Tensor]:
+        return super().scalers(-logsnr)
+
+
+class OverOneScaler(VP):
+    """coefficients_in_unit_interval: a reaches 1.5."""
+
+    name = "test_over_one"
+    preserves = None
+
+    def scalers(self, logsnr: Tensor) -> tuple[Tensor, Tensor]:
+        a, b = super().scalers(logsnr)
+        return a * 1.5, b * 1.5
+
+
+class BadStretchScaler(VP):
+    """limits_stretching: setup_limits records the ends swapped."""
+
+    name = "test_bad_stretch"
+
+    def setup_limits(self, schedule: Any, *args: Any, **kwargs: Any) -> list[float]:
+        limits = super().setup_limits(schedule, *args, **kwargs)
+        self.limits = (0.0, limits[1], 0.0, limits[3])
+        return list(self.limits)
+
+
+class Float64Scaler(VP):
+    """keeps_dtype_device_shape: a, b always float64."""
+
+    name = "test_float64_scaler"
+
+    def __call__(self, logsnr: Tensor) -> tuple[Tensor, Tensor]:
+        a, b = super().__call__(logsnr)
+        return a.double(), b.double()
+
+
+class MutatingScaler(VP):
+    """no_input_mutation: rounds λ in place."""
+
+    name = "test_mutating_scaler"
+
+    def __call__(self, logsnr: Tensor) -> tuple[Tensor, Tensor]:
+        logsnr.round_()
+        return super().__call__(logsnr)
+
+
+# -- targets -------------------------------------------------------------------------
+class Epsilon(TargetBase):
+    """A sound ε target."""
+
+    name = "test_epsilon"
+
+    def __call__(self, x0: Tensor, epsilon: Tensor, logsnr: Tensor, a: Tensor, b: Tensor) -> Tensor:
+        return epsilon.clone()
+
+    def x0(self, x: Tensor, pred: Tensor, logsnr: Tensor, a: Tensor, b: Tensor) -> Tensor:
+        return ((x - b * pred) / a).to(x.dtype)
+
+    def epsilon(self, x: Tensor, pred: Tensor, logsnr: Tensor, a: Tensor, b: Tensor) -> Tensor:
+        return pred.clone()
+
+
+class X0OffByFactor(Epsilon):
+    """x0_round_trip: x0 inverted with a factor 1.01 too many."""
+
+    name = "test_x0_off"
+
+    def x0(self, x: Tensor, pred: Tensor, logsnr: Tensor, a: Tensor, b: Tensor) -> Tensor:
+        return super().x0(x, pred, logsnr, a, b) * 1.01
+
+
+class WrongEpsilonTarget(Epsilon):
+    """epsilon_round_trip: returns the noised x for ε."""
+
+    name = "test_wrong_epsilon"
+
+    def epsilon(self, x: Tensor, pred: Tensor, logsnr: Tensor, a: Tensor, b: Tensor) -> Tensor:
+        return x.clone()
+
+
+class Float32Target(Epsilon):
+    """keeps_dtype_device_shape: x0 always in float32."""
+
+    name = "test_float32_target"
+
+    def x0(self, x: Tensor, pred: Tensor, logsnr: Tensor, a: Tensor, b: Tensor) -> Tensor:
+        return super().x0(x, pred, logsnr, a, b).float()
+
+
+class MutatingTarget(Epsilon):
+    """no_input_mutation: scales the prediction in place in epsilon()."""
+
+    name = "test_mutating_target"
+
+    def epsilon(self, x: Tensor, pred: Tensor, logsnr: Tensor, a: Tensor, b: Tensor) -> Tensor:
+        return pred.mul_(1.0).add_(0.5)
+
+
+# -- noise conditions ---------------------------------------------------------------
+class LinearT(NoiseCondBase):
+    """A sound inverse of the linear schedule λ = 10 − 20·t: t = (10 − λ)/20."""
+
+    name = "test_linear_t"
+    inverts = LinearLogSNR(force_limits=False)
+
+    def cond(self, logsnr: Tensor) -> Tensor:
+        return (10 - logsnr) / 20
+
+
+class NonMonotoneCond(NoiseCondBase):
+    """monotone_in_logsnr: λ²."""
+
+    name = "test_non_monotone"
+
+    def cond(self, logsnr: Tensor) -> Tensor:
+        return logsnr * logsnr
+
+
+class InfiniteCond(NoiseCondBase):
+    """finite: e^(−λ·5), which overflows for λ ≪ 0."""
+
+    name = "test_infinite_cond"
+
+    def cond(self, logsnr: Tensor) -> Tensor:
+        return torch.exp(-5 * logsnr).to(torch.float32)
+
+
+class WrongInverseCond(LinearT):
+    """inverts_schedule: off by 0.1 in t."""
+
+    name = "test_wrong_inverse"
+
+    def cond(self, logsnr: Tensor) -> Tensor:
+        return super().cond(logsnr) + 0.1
+
+
+class WrongShiftCond(LinearT):
+    """shift_moves_logsnr: shifts λ by −2·log(shift) (a schedule's sign)."""
+
+    name = "test_wrong_shift_cond"
+
+    def __call__(self, logsnr: Tensor) -> Tensor:
+        return self.cond(logsnr - 2 * math.log(self.shift)).to(logsnr.dtype)
+
+
+class Float64Cond(LinearT):
+    """keeps_dtype_device_shape: always float64."""
+
+    name = "test_float64_cond"
+
+    def __call__(self, logsnr: Tensor) -> Tensor:
+        return super().__call__(logsnr).double()
+
+
+class MutatingCond(LinearT):
+    """no_input_mutation: clamps λ in place."""
+
+    name = "test_mutating_cond"
+
+    def __call__(self, logsnr: Tensor) -> Tensor:
+        logsnr.clamp_(-5, 5)
+        return super().__call__(logsnr)
+
+
+# -- loss weights --------------------------------------------------------------------
+class SNRWeight(LossWeightBase):
+    """A sound weight: e^λ."""
+
+    name = "test_snr"
+
+    def weight(self, logsnr: Tensor) -> Tensor:
+        return logsnr.exp()
+
+
+class NegativeWeight(SNRWeight):
+    """finite_non_negative: λ itself, negative for λ < 0."""
+
+    name = "test_negative"
+
+    def weight(self, logsnr: Tensor) -> Tensor:
+        return logsnr.clone()
+
+
+class IgnoresShiftWeight(SNRWeight):
+    """shift_moves_logsnr: ignores shift."""
+
+    name = "test_ignores_shift"
+
+    def __call__(self, logsnr: Tensor, *, shift: float = 1.0, **kwargs: Any) -> Tensor:
+        return super().__call__(logsnr)
+
+
+class Float64Weight(SNRWeight):
+    """keeps_dtype_device_shape: always float64."""
+
+    name = "test_float64_weight"
+
+    def __call__(self, logsnr: Tensor, **kwargs: Any) -> Tensor:
+        return super().__call__(logsnr, **kwargs).double()
+
+
+class MutatingWeight(SNRWeight):
+    """no_input_mutation: zeroes λ in place."""
+
+    name = "test_mutating_weight"
+
+    def __call__(self, logsnr: Tensor, **kwargs: Any) -> Tensor:
+        out = super().__call__(logsnr, **kwargs)
+        logsnr.zero_()
+        return out
+
+
+# -- samplers ------------------------------------------------------------------------
+class DDIM(FirstOrderSampler):
+    """A sound deterministic DDIM step: x′ = a′·x0 + b′·ε."""
+
+    name = "test_ddim"
+
+    def update(self, x: Tensor, x0: Tensor, epsilon: Tensor, logsnr: Tensor, logsnr_next: Tensor, *, scaler: Any, generator: Any = None) -> Tensor:
+        a_next, b_next = scaled(scaler, logsnr_next, x)
+        return a_next * x0 + b_next * epsilon
+
+
+class WrongCoefficientDDIM(DDIM):
+    """converges_to_reference: ε weighted by 1.05·b′."""
+
+    name = "test_wrong_coefficient"
+
+    def update(self, x: Tensor, x0: Tensor, epsilon: Tensor, logsnr: Tensor, logsnr_next: Tensor, *, scaler: Any, generator: Any = None) -> Tensor:
+        a_next, b_next = scaled(scaler, logsnr_next, x)
+        return a_next * x0 + 1.05 * b_next * epsilon
+
+
+class GlobalNoiseSampler(DDIM):
+    """draws_only_from_generator and deterministic_for_fixed_generator: noise from the global RNG."""
+
+    name = "test_global_noise"
+    stochastic = True
+
+    def update(self, x: Tensor, x0: Tensor, epsilon: Tensor, logsnr: Tensor, logsnr_next: Tensor, *, scaler: Any, generator: Any = None) -> Tensor:
+        a_next, b_next = scaled(scaler, logsnr_next, x)
+        return a_next * x0 + b_next * torch.randn_like(x)
+
+
+class Float32Sampler(DDIM):
+    """keeps_dtype_device_shape: answers in float32."""
+
+    name = "test_float32_sampler"
+
+    def update(self, x: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        return super().update(x, *args, **kwargs).float()
+
+
+class MutatingSampler(DDIM):
+    """no_input_mutation: updates x in place."""
+
+    name = "test_mutating_sampler"
+
+    def update(self, x: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        return x.copy_(super().update(x, *args, **kwargs))
