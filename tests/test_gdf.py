@@ -13,8 +13,15 @@ ENDS = torch.tensor([0.0, 1e-6, 0.5, 1 - 1e-6, 1.0])
 
 
 def t_schedules():
-    return [n for n in registry.names("schedule") if getattr(registry.get("schedule", n), "supports_t", True)
-            and n not in ("piecewise_linear", "interpolated")] + ["interpolated"]
+    """Schedules of t with finite ends (training schedules; sampling schedules may reach λ = ±∞ by design)."""
+    names = []
+    for n in registry.names("schedule"):
+        cls = registry.get("schedule", n)
+        if not getattr(cls, "supports_t", True) or getattr(cls, "example_spec", None) is not None:
+            continue
+        if torch.isfinite(cls()(torch.tensor([0.0, 1.0]))).all():
+            names.append(n)
+    return names + ["interpolated"]
 
 
 def build_gdf(schedule, scaler, target, noise_cond="logsnr", loss_weight="constant"):

@@ -156,14 +156,14 @@ def component_specs(
         params: dict[str, SearchStrategy[Any]] = {}
         drawable = True
         for pname, (annotation, default, nested, is_list) in component_fields(cls).items():
-            if pname in example:
-                params[pname] = st.just(example[pname])
-            elif nested is not None:
-                if depth <= 0:
-                    drawable = drawable and default is not ...
-                    continue
+            if nested is not None and depth > 0:
                 inner = component_specs(nested, registry=reg, depth=depth - 1)
                 params[pname] = st.lists(inner, min_size=1, max_size=2) if is_list else inner
+            elif pname in example:
+                params[pname] = st.just(example[pname])
+            elif nested is not None:
+                drawable = drawable and default is not ...
+                continue
             else:
                 strategy = _value(annotation, default)
                 if strategy is None:
