@@ -16,10 +16,6 @@ from gdf_core.testing.suite import NeedsParameters, installed, subject
 OPTIONS = {
     "schedule:edm_train": {"reference_draw": lambda n, g: 2.4 - 2.4 * torch.randn(n, generator=g, dtype=torch.float64)},
     "schedule:adaptive": {"reference_draw": lambda n, g: -10 + 20 * torch.rand(n, generator=g, dtype=torch.float64)},
-    # Sampling schedules end on clean data: λ(0) = +∞ by design.
-    **{f"schedule:{name}": {"infinite_ends": True} for name in (
-        "beta", "cosine_logsnr", "exponential", "flow_shift", "karras", "linear_logsnr", "zero_terminal_snr",
-    )},
 }
 
 #: Non-default settings worth their own run (built-ins with required parameters

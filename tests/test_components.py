@@ -122,7 +122,7 @@ def test_hook_registers_every_component_under_its_registry_name_and_original_cla
     assert len(names) == len(set(names)), f"duplicate {kind} names: {names}"
     registered = {cls.name: cls.__name__ for cls in classes}
     assert EXPECTED_NAMES[kind].items() <= registered.items()
-    if kind != "sampler":  # other samplers join the original three in the same hook
+    if kind not in ("sampler", "schedule"):  # solvers and sampling schedules join the originals in the same hooks
         assert registered == EXPECTED_NAMES[kind]
     for cls in classes:
         assert cls.kind == kind
@@ -850,7 +850,8 @@ def test_sampler_step_calls_denoise_once_and_equals_update() -> None:
 
 
 def test_stochastic_samplers_are_marked_and_reproducible_with_a_generator() -> None:
-    assert (DDIMSampler.stochastic, DDPMSampler.stochastic, LCMSampler.stochastic) == (False, True, True)
+    flags = (DDIMSampler().stochastic, DDIMSampler(eta=0.5).stochastic, DDPMSampler().stochastic, LCMSampler.stochastic)
+    assert flags == (False, True, True, True)
     x, x0, eps = _batch()
     lam, lam_next = torch.tensor([0.0, 1.0, 2.0]), torch.tensor([1.0, 2.0, 3.0])
     runs = [

@@ -24,7 +24,8 @@ def ancestral_sigma(logsnr: Tensor, logsnr_next: Tensor, b_next: Tensor, eta: fl
     ``vp`` it equals the paper's (b′/b)·√(1 − a²/a′²); the original's form was
     wrong for ``lerp``. −expm1 keeps it exact for small steps; it is 0 at b′ = 0.
     """
-    ratio = (-torch.expm1((logsnr - logsnr_next).clamp(max=0))).clamp(min=0)
+    step = torch.nan_to_num(logsnr - logsnr_next, nan=0.0).clamp(max=0)  # λ = λ′ = +∞: no step, no noise
+    ratio = (-torch.expm1(step)).clamp(min=0)
     return eta * b_next * ratio.sqrt()
 
 
