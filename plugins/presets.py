@@ -45,8 +45,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         "target": "v",
         "noise_cond": "edm",
         "loss_weight": "constant",
-        "sample_schedule": {"name": "edm_sample", "sigma_range": [0.002, 80], "p": 7},
-        "sampler": "ddim",
+        # EDM's sampling grid (σ from 80 to 0.002, ρ = 7), ending exactly on clean data.
+        "sample_schedule": {"name": "karras", "sigma_min": 0.002, "sigma_max": 80, "rho": 7},
+        "sampler": "dpmpp_2m",
     },
     # Stable Cascade's v-prediction EDM variant (the seed's "v_edm" configuration).
     "v_edm": {
@@ -63,7 +64,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         "target": "rectified_flows",
         "noise_cond": "rectified_flows",
         "loss_weight": "constant",
-        "sampler": "ddim",
+        # Uniform t from pure noise (λ = −∞) to clean data (λ = +∞); SD3 uses shift 3 at high resolution.
+        "sample_schedule": {"name": "flow_shift", "shift": 1.0},
+        "sampler": "dpmpp_2m",
     },
 }
 

@@ -99,7 +99,7 @@ def test_validate_a_preset_prints_the_resolved_spec(gdf):
     result = gdf("validate", "edm")
     assert result.exit_code == 0
     assert result.stdout.startswith("valid: edm")
-    assert "edm_train" in result.stdout and "edm_sample" in result.stdout
+    assert "edm_train" in result.stdout and "karras" in result.stdout
 
 
 def test_validate_a_yaml_file(gdf, tmp_path):
