@@ -19,6 +19,7 @@ class NoiseCondEmbedding(nn.Module):
     def __init__(self, features: int = 16, low: float = 0.05, high: float = 200.0) -> None:
         super().__init__()
         freqs = torch.exp(torch.linspace(math.log(low), math.log(high), features))
+        self.freqs: Tensor
         self.register_buffer("freqs", freqs, persistent=False)
         self.dim = 2 * features + 1
 
