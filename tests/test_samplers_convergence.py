@@ -47,11 +47,34 @@ SETUPS = {
     ),
 }
 
+# Per-case overrides of a setup: setup name → (NFEs, minimum slope).
+#
+# heun on rectified flow: over NFE 31–127 its slope is 1.7 (local slopes
+# 1.63, 1.82), from NFE 127 on 1.94 then 1.98: second order, reached late.
+# The slow start is pre-asymptotic, not the λ = −∞ start (the same slopes
+# within 0.05 from t_max = 0.98, a finite λ), so it is fitted over NFE
+# 127–511, where it is ≥ 1.9; the issue's bar of ≥ 2 is approached from below
+# (1.98 over the last doubling), so it is not asserted.
+OVERRIDES = {
+    "heun": {"rectified_flow_shift3": ((128, 256, 512), 1.9)},
+}
+
 # (id, sampler, minimum slope, model calls per step: 2 for heun)
+#
+# Still short of the issue's bar (2.5 for third order) on rectified flow:
+# ``deis`` (ε̂ polynomial in log σ): on a grid whose σ goes linearly to 0
+# (rectified-flow time, last level t = 1/N) the steps in log σ near data do
+# not shrink (log 2, log 3/2, …), so the method is asymptotically second
+# order there: local slopes 1.9, 2.9, 1.4, 1.5, 1.8 over NFE 16 … 512, the
+# same from t_max = 0.98; the 2.1 below holds on NFE 32–128 only. ``lms`` (ε̂
+# polynomial in σ) fits 2.7 here but its local slope falls to 2.1 by NFE 512
+# from λ = −∞ (σ = ∞: ε̂ is smooth in 1/σ, not σ) while it stays at 3.1 from
+# t_max = 0.98. Both need a different interpolation variable near the ends
+# (as the data-prediction samplers' t²), not a different fit range.
 CASES = [
     ("ddim", DDIMSampler(), 0.9, 1),
     ("euler", EulerSampler(), 0.9, 1),  # the same step as ddim, written on its own
-    ("heun", HeunSampler(), 1.7, 2),
+    ("heun", HeunSampler(), 1.7, 2),  # rectified flow: see OVERRIDES
     ("dpmpp_2m", DPMPP2MSampler(), 1.9, 1),
     ("dpmpp_2m_logsnr_midpoint", DPMPP2MSampler("midpoint", interpolation="logsnr"), 1.1, 1),
     ("dpmpp_2m_sde_eta0", DPMPP2MSDESampler(eta=0.0), 1.1, 1),
@@ -95,9 +118,9 @@ def fitted_order(nfes, errors):
     return -sum((a - mx) * (b - my) for a, b in zip(lx, ly)) / sum((a - mx) ** 2 for a in lx)
 
 
-def errors_at(sampler, setup, x_start, ref, calls_per_step):
+def errors_at(sampler, setup, x_start, ref, calls_per_step, nfe_range=None):
     nfes, errors = [], []
-    for nfe in setup["nfes"]:
+    for nfe in nfe_range or setup["nfes"]:
         steps = (nfe + 1) // 2 if calls_per_step == 2 else nfe
         den = denoiser(MIXTURE, setup["scaler"], setup["target"])
         x = solve(sampler, den, x_start.clone(), setup["schedule"].levels(steps), scaler=setup["scaler"])
@@ -112,10 +135,34 @@ def test_error_falls_at_the_sampler_order(problems, setup_name, case):
     name, sampler, min_order, calls_per_step = case
     setup = SETUPS[setup_name]
     x_start, ref = problems[setup_name]
-    nfes, errors = errors_at(sampler, setup, x_start, ref, calls_per_step)
+    nfe_range, min_order = OVERRIDES.get(name, {}).get(setup_name, (None, min_order))
+    nfes, errors = errors_at(sampler, setup, x_start, ref, calls_per_step, nfe_range)
     assert all(math.isfinite(e) for e in errors), f"{name}: non-finite error {errors}"
     order = fitted_order(nfes, errors)
     table = ", ".join(f"NFE {n}: {e:.2e}" for n, e in zip(nfes, errors))
     assert order >= min_order, f"{name} on {setup_name}: fitted order {order:.2f} < {min_order} ({table})"
     if min_order < 1.0:  # first-order methods: not accidentally better either
         assert order < 1.3, f"{name} on {setup_name}: fitted order {order:.2f} for a first-order method"
+
+
+@pytest.mark.parametrize("setup_name", list(SETUPS))
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_grid_coefficients_match_per_step(setup_name, case):
+    """Steps on the run's grid take their coefficients from tables computed once for the whole
+    grid (``_maths.step_table``); steps given λ tensors that are not the grid's rows compute
+    them step by step. Both must give the same run."""
+    from gdf_core.protocols import SamplingState
+
+    name, sampler, _, _ = case
+    setup = SETUPS[setup_name]
+    levels = setup["schedule"].levels(9)
+    x_start = torch.randn(5, MIXTURE.dim, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    den = denoiser(MIXTURE, setup["scaler"], setup["target"])
+    on_grid = solve(sampler, den, x_start.clone(), levels, scaler=setup["scaler"])
+    state = SamplingState(logsnrs=levels[:, None].expand(-1, 5))
+    x = x_start.clone()
+    for i in range(9):
+        state.step = i
+        lam, lam_next = levels[i].expand(5).clone(), levels[i + 1].expand(5).clone()  # not views of the grid
+        x = sampler.step(den, x, lam, lam_next, scaler=setup["scaler"], state=state)
+    torch.testing.assert_close(on_grid, x, rtol=1e-12, atol=1e-12)

@@ -85,12 +85,26 @@ def bview(c: Tensor, x: Tensor) -> Tensor:
 
 
 def combine(terms: Sequence[tuple[Tensor, Tensor]]) -> Tensor:
-    """Σ c_i·v_i with (batch,) coefficients c_i broadcast against the v_i (≥ float32)."""
+    """Σ c_i·v_i with (batch,) coefficients c_i broadcast against the v_i (≥ float32).
+
+    One multiplication, then one fused ``addcmul_`` per further term into the
+    fresh result (one pass over x per term instead of two).
+    """
     out = None
     for c, v in terms:
-        term = bview(c, v) * v
-        out = term if out is None else out + term
+        cv = bview(c, v)
+        out = cv * v if out is None else out.addcmul_(cv, v)
     assert out is not None
+    return out
+
+
+def combine_rows(coeffs: Tensor, values: Sequence[Tensor]) -> Tensor:
+    """Σ_i coeffs[i]·values[i] for a stacked (terms, batch) coefficient tensor (one cast for all)."""
+    v0 = values[0]
+    cs = coeffs.to(v0.dtype).view(coeffs.shape[0], -1, *([1] * (v0.dim() - 1))).unbind(0)
+    out = cs[0] * v0
+    for c, v in zip(cs[1:], values[1:]):
+        out.addcmul_(c, v)
     return out
 
 
@@ -388,6 +402,72 @@ class Levels:
         self.sigma_next = torch.exp(-self.eta_next)
 
 
+# ---------------------------------------------------------------------------
+# The coefficients of a whole run at once
+# ---------------------------------------------------------------------------
+def _is_view_of(t: Tensor, g: Tensor) -> bool:
+    """Whether ``t`` is the very view ``g`` of the same storage (metadata only, no tensor values)."""
+    return (
+        t.data_ptr() == g.data_ptr()
+        and t.shape == g.shape
+        and t.stride() == g.stride()
+        and t.dtype == g.dtype
+        and t.device == g.device
+    )
+
+
+def grid_streak(state, logsnr: Tensor, logsnr_next: Tensor) -> int:
+    """How many consecutive steps, this one included, were taken on ``state.logsnrs`` (0: not this one).
+
+    A step is "on the grid" when its λ and λ′ are the rows ``state.step`` and
+    ``state.step + 1`` of ``state.logsnrs`` (as ``integrate`` and ``GDF.sample``
+    pass them): checked on the tensors' storage, never on their values. Call once
+    per step; ``step_table`` may then give the coefficients of a step whose
+    history spans at most that many levels.
+    """
+    grid, i = state.logsnrs, state.step
+    ok = (
+        grid is not None
+        and grid.dim() == 2
+        and 0 <= i < grid.shape[0] - 1
+        and _is_view_of(logsnr, grid[i])
+        and _is_view_of(logsnr_next, grid[i + 1])
+    )
+    prev = state.scratch.get("grid_streak")
+    if not ok:
+        n = 0
+    elif i > 0 and prev is not None and prev[0] == i - 1 and prev[2] is grid and prev[1] > 0:
+        n = prev[1] + 1
+    else:
+        n = 1
+    state.scratch["grid_streak"] = (i, n, grid)
+    return n
+
+
+def step_table(state, scaler, key, nodes: int, fn, step: int | None = None) -> Tensor:
+    """Row ``step`` (default ``state.step``) of ``fn`` evaluated once on the whole grid: (terms, batch).
+
+    ``fn(etas, lv)`` gives a step's coefficients from the η of its ``nodes`` levels
+    (newest first: this step's and the ``nodes − 1`` before it) and its ``Levels``;
+    every operation in it is elementwise, so calling it on tensors of shape
+    (rows, batch), one row per step, gives every step's coefficients at the cost
+    of one step's small-tensor operations. Computed on the first use in a run and
+    kept in ``state.scratch``; only for steps on the grid (``grid_streak`` ≥ nodes).
+    """
+    grid = state.logsnrs
+    step = state.step if step is None else step
+    tables = state.scratch.setdefault("grid_tables", {})
+    entry = tables.get((key, nodes))
+    if entry is None or entry[0] is not grid or entry[1] is not scaler:
+        n = grid.shape[0] - 1
+        lv = Levels(scaler, grid[nodes - 1 : n], grid[nodes : n + 1])
+        eta = half_logsnr(grid)
+        etas = [eta[nodes - 1 - k : n - k] for k in range(nodes)]
+        entry = (grid, scaler, torch.stack(torch.broadcast_tensors(*fn(etas, lv))))
+        tables[(key, nodes)] = entry
+    return entry[2][:, step - (nodes - 1)]
+
+
 def warmup_correction(state, x: Tensor, x0: Tensor, lv: Levels) -> Tensor:
     """x at the second level of a run, corrected once x̂0 there is known (no extra model call).
 
@@ -425,6 +505,9 @@ __all__ = [
     "bview",
     "coeff_dtype",
     "combine",
+    "combine_rows",
+    "grid_streak",
+    "step_table",
     "compute",
     "data_moments",
     "data_weights",

@@ -20,9 +20,13 @@ from gdf_plugins.samplers._maths import (
     INTERPOLATIONS,
     Levels,
     combine,
+    combine_rows,
     compute,
     data_weights,
+    grid_streak,
+    half_logsnr,
     scaler_coeffs,
+    step_table,
     warmup_correction,
 )
 from gdf_plugins.samplers.euler import ancestral_split
@@ -96,18 +100,30 @@ class _DPMPPMultistep(SamplerBase):
         generator: Any = None,
     ) -> Tensor:
         x0, _ = denoise(x, logsnr)
-        lv = Levels(scaler, logsnr, logsnr_next)
-        out = multistep_data_step(
-            x,
-            x0,
-            lv,
-            state,
-            self.default_order,
-            midpoint=self.solver_type == "midpoint",
-            interpolation=self.interpolation,
-            warmup=self.warmup_corrector,
+        if state.step == 0:
+            state.history.clear()
+        streak = grid_streak(state, logsnr, logsnr_next)
+        xc, x0c = compute(x), compute(x0)
+        lv = None
+        if self.warmup_corrector and state.step <= 1:
+            lv = Levels(scaler, logsnr, logsnr_next)
+            xc = warmup_correction(state, xc, x0c, lv)
+        state.history.insert(0, (half_logsnr(logsnr) if lv is None else lv.eta, x0c))
+        del state.history[self.default_order :]
+        n = len(state.history)
+        if streak >= n:  # on the grid: this step's row of the run's coefficients
+            c = step_table(state, scaler, ("data", self.solver_type, self.interpolation), n, self._coefficients)
+        else:
+            lv = Levels(scaler, logsnr, logsnr_next) if lv is None else lv
+            c = torch.stack(self._coefficients([e for e, _ in state.history], lv))
+        return combine_rows(c, [xc] + [d for _, d in state.history]).to(x.dtype)
+
+    def _coefficients(self, etas: list[Tensor], lv: Levels) -> list[Tensor]:
+        """[b′/b, a′·w_0, a′·w_1, …]: x′ = (b′/b)·x + a′·Σ_j w_j·x̂0_j."""
+        w = data_weights(
+            etas, lv.eta_next, midpoint=self.solver_type == "midpoint", interpolation=self.interpolation
         )
-        return out.to(x.dtype)
+        return [lv.b_ratio] + [lv.a_next * wj for wj in w]
 
 
 class DPMPP2MSampler(_DPMPPMultistep):

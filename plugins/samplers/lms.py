@@ -14,11 +14,22 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
+import torch
 from torch import Tensor
 
 from gdf_core.bases import SamplerBase
 from gdf_core.protocols import Denoiser, InputScaler, SamplingState
-from gdf_plugins.samplers._maths import Levels, bview, combine, compute, sigma_ab_weights, warmup_correction
+from gdf_plugins.samplers._maths import (
+    Levels,
+    bview,
+    combine_rows,
+    compute,
+    grid_streak,
+    half_logsnr,
+    sigma_ab_weights,
+    step_table,
+    warmup_correction,
+)
 from gdf_plugins.samplers.dpmpp import check_order
 
 #: weights(history levels, step) -> w_j for every history entry (j = 0 included).
@@ -44,20 +55,33 @@ def multistep_eps_step(
     if state.step == 0:
         state.history.clear()
     x0, eps = denoise(x, logsnr)
-    lv = Levels(scaler, logsnr, logsnr_next)
+    streak = grid_streak(state, logsnr, logsnr_next)
     x0c, epsc = compute(x0), compute(eps)
-    if warmup and order > 1:
+    lv = None
+    if warmup and order > 1 and state.step <= 1:
+        lv = Levels(scaler, logsnr, logsnr_next)
         corrected = warmup_correction(state, compute(x), x0c, lv)
         if state.step == 1:
             epsc = (corrected - bview(lv.a, x0c) * x0c) / bview(lv.b, x0c)
-    state.history.insert(0, (lv.eta, lv.sigma, epsc))
+    eta = half_logsnr(logsnr) if lv is None else lv.eta
+    state.history.insert(0, (eta, torch.exp(-eta), epsc))
     del state.history[order:]
-    terms = [(lv.a_next, x0c), (lv.b_next, epsc)]
-    if len(state.history) > 1:
-        w = weights(state.history, lv)
-        terms += [(lv.a_next * wj, e - epsc) for wj, (_, _, e) in zip(w[1:], state.history[1:])]
-    return combine(terms).to(x.dtype)
+    n = len(state.history)
 
+    def coefficients(etas: list[Tensor], lv: Levels) -> list[Tensor]:
+        # x′ = a′·x̂0 + b′·ε̂ + a′·Σ_(j≥1) w_j·(ε̂_j − ε̂), gathered per prediction:
+        # [a′, b′ − a′·Σ_(j≥1) w_j, a′·w_1, …] (one pass over x per prediction).
+        if len(etas) == 1:
+            return [lv.a_next, lv.b_next]
+        w = weights([(e, torch.exp(-e), None) for e in etas], lv)[1:]
+        return [lv.a_next, lv.b_next - lv.a_next * sum(w)] + [lv.a_next * wj for wj in w]
+
+    if streak >= n:  # on the grid: this step's row of the run's coefficients
+        c = step_table(state, scaler, ("eps", weights), n, coefficients)
+    else:
+        lv = Levels(scaler, logsnr, logsnr_next) if lv is None else lv
+        c = torch.stack(torch.broadcast_tensors(*coefficients([e for e, _, _ in state.history], lv)))
+    return combine_rows(c, [x0c, epsc] + [e for _, _, e in state.history[1:]]).to(x.dtype)
 
 def _sigma_weights(history: Sequence[tuple[Tensor, Tensor, Tensor]], lv: Levels) -> list[Tensor]:
     return sigma_ab_weights([s for _, s, _ in history], lv.sigma_next)

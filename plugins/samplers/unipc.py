@@ -14,12 +14,15 @@ from gdf_plugins.samplers._maths import (
     ETA_FLOOR,
     INTERPOLATIONS,
     Levels,
-    combine,
+    combine_rows,
     compute,
     data_moments_for,
     data_nodes,
     final_weights,
+    grid_streak,
+    half_logsnr,
     quadrature,
+    step_table,
 )
 from gdf_plugins.samplers.dpmpp import check_order
 
@@ -110,26 +113,40 @@ class UniPCSampler(SamplerBase):
             state.history.clear()
             state.scratch.pop("unipc_prev", None)
         x0, _ = denoise(x, logsnr)
+        streak = grid_streak(state, logsnr, logsnr_next)
         x0c, xc = compute(x0), compute(x)
         prev = state.scratch.get("unipc_prev")
         if self.corrector and prev is not None:
-            x_prev, lv_prev, used = prev
-            etas = [e for e, _ in used]
-            w = unipc_weights(
-                etas, lv_prev.eta_next, variant=self.variant, corrector=True, interpolation=self.interpolation
-            )
-            ds = [d for _, d in used] + [x0c]
-            xc = combine([(lv_prev.b_ratio, x_prev)] + [(lv_prev.a_next * wj, d) for wj, d in zip(w, ds)])
-        lv = Levels(scaler, logsnr, logsnr_next)
-        state.history.insert(0, (lv.eta, x0c))
-        del state.history[self.order:]
+            # UniC: redo the previous step with this level's x̂0 as a node.
+            x_prev, lv_prev, used, prev_streak = prev
+            n = len(used)
+            if prev_streak >= n and streak > 0:
+                c = step_table(state, scaler, ("unic", self.variant, self.interpolation), n, self._corrector,
+                               step=state.step - 1)
+            else:
+                lv_prev = Levels(scaler, *lv_prev) if isinstance(lv_prev, tuple) else lv_prev
+                c = torch.stack(self._corrector([e for e, _ in used], lv_prev))
+            xc = combine_rows(c, [x_prev] + [d for _, d in used] + [x0c])
+        state.history.insert(0, (half_logsnr(logsnr), x0c))
+        del state.history[self.order :]
         used = list(state.history)
-        w = unipc_weights(
-            [e for e, _ in used], lv.eta_next, variant=self.variant, corrector=False, interpolation=self.interpolation
-        )
-        out = combine([(lv.b_ratio, xc)] + [(lv.a_next * wj, d) for wj, (_, d) in zip(w, used)])
-        state.scratch["unipc_prev"] = (xc, lv, used)
+        n = len(used)
+        if streak >= n:  # on the grid: this step's row of the run's coefficients
+            c = step_table(state, scaler, ("unip", self.variant, self.interpolation), n, self._predictor)
+        else:
+            c = torch.stack(self._predictor([e for e, _ in used], Levels(scaler, logsnr, logsnr_next)))
+        out = combine_rows(c, [xc] + [d for _, d in used])
+        state.scratch["unipc_prev"] = (xc, (logsnr, logsnr_next), used, streak)
         return out.to(x.dtype)
 
+    def _predictor(self, etas: list[Tensor], lv: Levels) -> list[Tensor]:
+        """[b′/b, a′·w_0, …]: UniP-p's x′ = (b′/b)·x + a′·Σ_j w_j·x̂0_j."""
+        w = unipc_weights(etas, lv.eta_next, variant=self.variant, corrector=False, interpolation=self.interpolation)
+        return [lv.b_ratio] + [lv.a_next * wj for wj in w]
+
+    def _corrector(self, etas: list[Tensor], lv: Levels) -> list[Tensor]:
+        """[b′/b, a′·w_0, …, a′·w_new]: UniC's weights, the new level's x̂0 last."""
+        w = unipc_weights(etas, lv.eta_next, variant=self.variant, corrector=True, interpolation=self.interpolation)
+        return [lv.b_ratio] + [lv.a_next * wj for wj in w]
 
 __all__ = ["UniPCSampler", "unipc_weights"]
