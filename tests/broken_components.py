@@ -410,3 +410,14 @@ class MutatingSampler(DDIM):
 
     def update(self, x: Tensor, *args: Any, **kwargs: Any) -> Tensor:
         return x.copy_(super().update(x, *args, **kwargs))
+
+
+class BranchingSampler(DDIM):
+    """no_host_reads: branches in Python on whether λ′ is positive."""
+
+    name = "test_branching_sampler"
+
+    def update(self, x: Tensor, x0: Tensor, epsilon: Tensor, logsnr: Tensor, logsnr_next: Tensor, *, scaler: Any, generator: Any = None) -> Tensor:
+        if (logsnr_next > 0).all():
+            return super().update(x, x0, epsilon, logsnr, logsnr_next, scaler=scaler, generator=generator)
+        return super().update(x, x0, epsilon, logsnr, logsnr_next, scaler=scaler, generator=generator)

@@ -72,6 +72,7 @@ BROKEN = [
     (bc.GlobalNoiseSampler(), {}, "draws_only_from_generator", "global random state"),
     (bc.Float32Sampler(), {}, "keeps_dtype_device_shape", "came back with dtype torch.float32"),
     (bc.MutatingSampler(), {}, "no_input_mutation", "changed its input x in place"),
+    (bc.BranchingSampler(), {}, "no_host_reads", "the first: bool(tensor)"),
 ]
 
 #: A sound component of each kind (with the options that switch on every invariant).
@@ -278,3 +279,34 @@ def test_third_party_broken_component_fails_with_the_invariant_message(pytester:
     result = pytester.runpytest_subprocess("test_broken.py", "-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*schedule *toy_rising* breaks *non_increasing_in_t*: λ does not fall from t = 0 to t = 1*", "*falsifying example (shrunk): t=*"])
+
+
+def test_host_read_recorder_sees_every_way_of_reading_values() -> None:
+    import numpy as np
+
+    from gdf_core.testing.host_reads import HostReadRecorder
+
+    x = torch.tensor([0.5, -1.0])
+    reads = {
+        ".item()": lambda: x[0].item(),
+        ".tolist()": lambda: x.tolist(),
+        ".numpy()": lambda: x.numpy(),
+        "bool(tensor)": lambda: 1 if (x > 0).any() else 0,
+        "float(tensor)": lambda: float(x[0]),
+        "int(tensor)": lambda: int(x[0]),
+        "a tensor used as a Python index": lambda: [1, 2][torch.tensor(1)],
+        "formatted": lambda: f"{x[0]:.2f}",
+        "numpy.asarray": lambda: np.asarray(x),
+        "torch.equal": lambda: torch.equal(x, x),
+        "torch.allclose": lambda: torch.allclose(x, x),
+    }
+    for what, read in reads.items():
+        with HostReadRecorder() as recorder:
+            read()
+        assert recorder.reads and what in recorder.reads[0][0], (what, recorder.reads)
+    with HostReadRecorder() as recorder:
+        torch.where(x > 0, x, -x).mul_(2).sum()
+        with recorder.ignored():
+            x.sum().item()
+        recorder.ignoring(lambda: float(x[1]))()
+    assert recorder.reads == []

@@ -23,6 +23,7 @@ from gdf_core.sampling import solve
 from gdf_core.testing import strategies as gst
 from gdf_core.testing.checks._core import CheckReport, Invariant, Violation, fmt, option, run_check
 from gdf_core.testing.gaussian import ClosedFormScaler, Gaussian
+from gdf_core.testing.host_reads import HostReadRecorder
 
 KIND = "sampler"
 #: Defaults of the convergence check: λ range, steps, tolerance (in data standard deviations).
@@ -134,6 +135,28 @@ def no_input_mutation(sampler: Any, options: Mapping[str, Any], shape: tuple, se
             raise Violation(f"a step changed its input {name} in place: {fmt(before[name])} became {fmt(value)}")
 
 
+def no_host_reads(sampler: Any, options: Mapping[str, Any], shape: tuple, seed: int) -> None:
+    """Steps on a run's grid, then steps given λ tensors of their own: no value read into Python."""
+    data = Gaussian(0.5, 1.0, ClosedFormScaler("variance"))
+    x_init = torch.randn(shape, generator=torch.Generator().manual_seed(seed))
+    logsnrs = torch.linspace(-5.0, 5.0, 4)
+    with HostReadRecorder() as recorder:
+        denoise, scaler = recorder.ignoring(data.denoise), recorder.ignoring(data.scaler)
+        generator = torch.Generator().manual_seed(seed)
+        solve(sampler, denoise, x_init, logsnrs, scaler=scaler, generator=generator)
+        grid = logsnrs[:, None].expand(-1, shape[0])
+        state, x = SamplingState(logsnrs=grid), x_init
+        for i in range(grid.shape[0] - 1):
+            state.step = i
+            x = sampler.step(denoise, x, grid[i].clone(), grid[i + 1].clone(), scaler=scaler, state=state, generator=generator)
+    if recorder.reads:
+        what, where = recorder.reads[0]
+        raise Violation(
+            f"a step read tensor values into Python ({len(recorder.reads)} reads; the first: {what} at {where}): "
+            "a device sync per step and a branch on values; keep the step in tensor operations (torch.where)"
+        )
+
+
 INVARIANTS: tuple[Invariant, ...] = (
     Invariant(
         "converges_to_reference",
@@ -174,6 +197,13 @@ INVARIANTS: tuple[Invariant, ...] = (
         no_input_mutation,
         lambda o: {"shape": gst.batch_shapes(max_dims=3), "seed": gst.seeds()},
         examples_cap=10,
+    ),
+    Invariant(
+        "no_host_reads",
+        "a step never reads tensor values into Python (.item(), .tolist(), bool(tensor), torch.equal, ...)",
+        no_host_reads,
+        lambda o: {"shape": gst.batch_shapes(max_dims=3), "seed": gst.seeds()},
+        examples_cap=3,
     ),
 )
 
