@@ -120,6 +120,34 @@ def gdf_rows(problem: Problem) -> list[dict[str, Any]]:
     return rows
 
 
+def textbook_rows(problem: Problem) -> list[dict[str, Any]]:
+    """EDM's Euler and Heun (Karras et al. 2022, Alg. 1) written out in the VE variable y = x/a, float64.
+
+    An independent check of the two simplest algorithms on the Karras grid: Heun's
+    last step (into σ = 0) is Euler, as in Alg. 1 (gdf's heun extrapolates there).
+    """
+    sigmas_of = KarrasSchedule(sigma_min=problem.sigma_min, sigma_max=problem.sigma_max, rho=7.0)
+    rows = []
+    for name, calls in (("Euler", 1), ("Heun", 2)):
+        errors: dict[str, Any] = {}
+        for nfe in NFES:
+            sig = [float(s) for s in torch.exp(-sigmas_of.levels(steps_for(nfe, calls)) / 2)]
+            y = problem.x_start.clone() * math.sqrt(sig[0] ** 2 + 1)
+            used = 0
+            for s, s_next in zip(sig[:-1], sig[1:]):
+                d = problem.eps_model(y / math.sqrt(s * s + 1), s)
+                used += 1
+                if calls == 1 or s_next == 0:
+                    y = y + (s_next - s) * d
+                    continue
+                d_next = problem.eps_model((y + (s_next - s) * d) / math.sqrt(s_next**2 + 1), s_next)
+                used += 1
+                y = y + (s_next - s) * (d + d_next) / 2
+            errors[str(nfe)] = {"nfe": used, "error": rms_error(y, problem.reference)}
+        rows.append({"impl": "textbook EDM Alg. 1", "sampler": name, "grid": "karras", "errors": errors})
+    return rows
+
+
 def diffusers_rows(problem: Problem) -> list[dict[str, Any]]:
     try:
         import diffusers
@@ -196,7 +224,9 @@ def best_lines(rows: list[dict[str, Any]]) -> str:
     for n in NFES:
         best: dict[str, tuple[float, str]] = {}
         for r in rows:
-            kind = "gdf" if r["impl"] == "gdf" else "diffusers"
+            kind = r["impl"].split()[0]
+            if kind not in ("gdf", "diffusers"):
+                continue
             e = r["errors"][str(n)]["error"]
             if math.isfinite(e) and (kind not in best or e < best[kind][0]):
                 best[kind] = (e, f"{r['sampler']}@{r['grid']}")
@@ -222,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     t0 = time.time()
     problem = Problem(args.dim, args.components, args.samples, args.seed, args.spread, tuple(args.stds))
-    rows = gdf_rows(problem)
+    rows = gdf_rows(problem) + textbook_rows(problem)
     if not args.no_diffusers:
         rows += diffusers_rows(problem)
     print(
