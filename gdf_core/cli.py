@@ -106,7 +106,7 @@ def list_components(kind: Optional[str]) -> None:
     for k in _kind_argument(kind):
         if k == "preset":
             for name, spec in sorted(registry.presets().items()):
-                reg = registry._presets[name][0][1]
+                reg = registry.preset_registration(name)
                 table.add_row("preset", name, reg.source, _preset_summary(spec))
             continue
         for name, regs in sorted(registry.registrations(k).items()):
@@ -206,7 +206,7 @@ def _draw_summary(cls: type) -> str:
 
 
 def _show_preset(console: Console, name: str) -> None:
-    reg = registry._presets[name][0][1]
+    reg = registry.preset_registration(name)
     console.rule(f"[bold]preset [cyan]{name}[/]")
     console.print(f"from:   {reg.source}, plugin {reg.plugin}")
     console.print(yaml.safe_dump(load_spec(name), sort_keys=False).rstrip(), markup=False)

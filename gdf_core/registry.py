@@ -412,6 +412,11 @@ class Registry:
         self.load()
         return {name: entries[0][0] for name, entries in self._presets.items()}
 
+    def preset_registration(self, name: str) -> Registration:
+        """Where preset ``name`` came from (its first registration); KeyError if there is none."""
+        self.load()
+        return self._presets[name][0][1]
+
     def preset(self, name: str, *, path: Optional[str] = None) -> Any:
         """The spec of preset ``name`` (or ``distribution:name``)."""
         self.load()
