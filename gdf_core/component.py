@@ -10,6 +10,7 @@ registry fall back to the constructor signature.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from typing import Any, ClassVar
 
@@ -53,9 +54,13 @@ def to_plain(value: Any) -> Any:
 
 
 def component_spec(component: Any) -> str | dict[str, Any]:
-    """The spec of any component: its name, or ``{"name": ..., **non-default params}``."""
+    """The spec of any component: its name, or ``{"name": ..., **non-default params}``.
+
+    The name is qualified (``distribution:name``) where two distributions register it.
+    """
     cls = type(component)
-    spec: dict[str, Any] = {"name": cls.name}
+    name = importlib.import_module("gdf_core.registry").registry.spec_name(cls)  # at call time: no import cycle
+    spec: dict[str, Any] = {"name": name}
     for pname, param in constructor_parameters(cls).items():
         if not hasattr(component, pname):
             raise TypeError(
@@ -66,7 +71,7 @@ def component_spec(component: Any) -> str | dict[str, Any]:
         if param.default is not inspect.Parameter.empty and value == to_plain(param.default):
             continue
         spec[pname] = value
-    return spec if len(spec) > 1 else cls.name
+    return spec if len(spec) > 1 else name
 
 
 class Component:

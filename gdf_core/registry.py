@@ -376,6 +376,18 @@ class Registry:
             )
         return entries[0].cls
 
+    def spec_name(self, cls: type) -> str:
+        """The name a spec gives ``cls``: ``cls.name``, or ``distribution:name`` where that name is ambiguous."""
+        kind = getattr(cls, "kind", None)
+        if kind not in KINDS:
+            return cls.name  # type: ignore[attr-defined, no-any-return]
+        entries = self.registrations(kind).get(cls.name, [])  # type: ignore[attr-defined]
+        if len(entries) > 1:
+            for entry in entries:
+                if entry.cls is cls:
+                    return entry.qualified_name
+        return cls.name  # type: ignore[attr-defined, no-any-return]
+
     def registration_of(self, cls: type) -> Optional[Registration]:
         """Where a registered class came from, or None."""
         kind = getattr(cls, "kind", None)

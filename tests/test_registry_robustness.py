@@ -7,6 +7,7 @@ discovers them like any installed package.
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
 import subprocess
@@ -382,3 +383,15 @@ def test_gdf_from_spec_with_an_uninstalled_component_names_the_available_ones():
         f"schedule: unknown schedule 'logit_normal'. Available schedules: {names}. If it comes from a "
         "plugin package, that package may not be installed (`gdf plugins` lists what is)."
     )
+
+
+def test_to_spec_qualifies_an_ambiguous_name_so_that_the_spec_builds_again(installed, monkeypatch):
+    registry_module = importlib.import_module("gdf_core.registry")  # (gdf_core.registry is also the instance)
+    reg = installed("twins")
+    monkeypatch.setattr(registry_module, "registry", reg)
+    beta = build("schedule", {"name": "gdf-fixture-beta:twin", "shift": 2.0}, registry=reg)
+    assert beta.to_spec() == {"name": "gdf-fixture-beta:twin", "shift": 2.0}
+    again = build("schedule", beta.to_spec(), registry=reg)
+    assert type(again) is type(beta) and again == beta
+    monkeypatch.undo()  # the full registry: an unambiguous name stays plain
+    assert build("schedule", {"name": "cosine", "shift": 2.0}).to_spec() == {"name": "cosine", "shift": 2.0}
