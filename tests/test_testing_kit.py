@@ -310,3 +310,17 @@ def test_host_read_recorder_sees_every_way_of_reading_values() -> None:
             x.sum().item()
         recorder.ignoring(lambda: float(x[1]))()
     assert recorder.reads == []
+
+
+def test_the_pytest_plugin_loads_in_every_run_without_importing_torch(pytester: pytest.Pytester) -> None:
+    """pytest loads gdf's plugin in any project of an environment that has gdf: start-up stays light."""
+    pytester.makepyfile(test_light='''
+        import sys
+
+        def test_start_up(pytestconfig):
+            assert pytestconfig.pluginmanager.hasplugin("gdf")
+            heavy = sorted(m for m in ("torch", "hypothesis", "gdf_core") if m in sys.modules)
+            assert heavy == []
+    ''')
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
