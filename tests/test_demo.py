@@ -94,9 +94,34 @@ def test_a_tiny_demo_writes_the_picture_and_the_table(tmp_path):
 
 
 def test_the_demo_is_reproducible(tmp_path):
-    runs = [
-        run_demo("rectified_flow", samplers=["ddim"], nfes=[2], steps=10, n_samples=50, out=tmp_path / str(i),
-                 progress=False, console=Console(quiet=True)).rows[0]["swd"]
-        for i in range(2)
-    ]
+    """Whatever the global RNG's state before the run (the model's initial weights included)."""
+    runs = []
+    for i in range(2):
+        torch.manual_seed(100 + i)
+        state = torch.random.get_rng_state()
+        runs.append(run_demo("rectified_flow", samplers=["ddim"], nfes=[2], steps=10, n_samples=50,
+                             out=tmp_path / str(i), progress=False, console=Console(quiet=True)).rows[0]["swd"])
+        assert torch.equal(torch.random.get_rng_state(), state)  # the caller's RNG is untouched
     assert runs[0] == runs[1]
+
+
+def test_the_demo_runs_on_the_threads_it_is_given_and_restores_torchs_setting(tmp_path, monkeypatch):
+    import gdf_core.demo.run as run_module
+
+    seen = []
+    real_train = run_module.train
+
+    def recording_train(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(run_module, "train", recording_train)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        run_demo("ddpm", samplers=["ddim"], nfes=[2], steps=5, n_samples=50, out=tmp_path, progress=False,
+                 console=Console(quiet=True), threads=1)
+        assert seen == [1]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

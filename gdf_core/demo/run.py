@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 import torch
 from rich.console import Console
@@ -68,6 +69,18 @@ def steps_for_nfe(gdf: GDF, sampler: str, nfe: int) -> int:
     return best
 
 
+@contextlib.contextmanager
+def torch_threads(threads: Optional[int]) -> Iterator[None]:
+    """torch's intra-op CPU threads set to ``threads`` (None: unchanged) inside the block."""
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def run_demo(
     spec: Any = "stable_cascade",
     *,
@@ -89,92 +102,96 @@ def run_demo(
     Writes ``<out>/demo_<name>.png`` and ``.json`` (name from the preset or
     file), prints a table of the sliced Wasserstein distance (SWD) of each
     sample set to a fresh draw of the data, and returns a ``DemoResult``.
+    Runs on ``threads`` torch threads (None: torch's setting); with a fixed
+    count, the same arguments give the same model, samples and figures.
     """
-    console = console or Console()
-    if data not in DATASETS:
-        raise ValueError(f"unknown data set {data!r}; choose one of {', '.join(DATASETS)}")
-    gdf = GDF.from_spec(spec)
-    samplers = list(samplers) if samplers else default_samplers()
-    if not samplers:
-        raise ValueError("no sampler is installed (`gdf list sampler` is empty)")
-    for name in samplers:
-        registry.get("sampler", name, path="sampler")  # unknown names fail before training
-    label = _label(spec)
-    console.print(f"[bold]gdf demo[/]: spec [cyan]{label}[/] on [cyan]{data}[/]: {_summary(gdf)}")
-
-    model = MLPDenoiser()
-    result = train(
-        gdf,
-        model,
-        lambda n, g: DATASETS[data](n, g),
-        steps=steps,
-        seconds=seconds,
-        batch_size=batch_size,
-        seed=seed,
-        progress=progress,
-    )
-    console.print(f"trained {result.steps} steps in {result.seconds:.1f} s, final loss {_tail_mean(result.losses):.4f}")
-
-    truth = draw(data, n_samples, seed=seed + 1)
-    reference = sliced_wasserstein(truth, draw(data, n_samples, seed=seed + 2))
-    demo = DemoResult(gdf=gdf, train=result, reference_swd=reference)
-    samples, swd, used_steps = {}, {}, {}
-    with torch.no_grad():
+    with torch_threads(threads), torch.random.fork_rng(devices=[]):  # the caller's global RNG is left as it was
+        torch.manual_seed(seed)  # the model's initial weights
+        console = console or Console()
+        if data not in DATASETS:
+            raise ValueError(f"unknown data set {data!r}; choose one of {', '.join(DATASETS)}")
+        gdf = GDF.from_spec(spec)
+        samplers = list(samplers) if samplers else default_samplers()
+        if not samplers:
+            raise ValueError("no sampler is installed (`gdf list sampler` is empty)")
         for name in samplers:
-            for nfe in nfes:
-                n_steps = steps_for_nfe(gdf, name, nfe)
-                start = time.perf_counter()
-                x = None
-                for _, x, _ in gdf.sample(
-                    result.model,
-                    {},
-                    (n_samples, 2),
-                    sampler=name,
-                    timesteps=n_steps,
-                    cfg=None,
-                    generator=torch.Generator().manual_seed(seed + 3),
-                ):
-                    pass
-                elapsed = time.perf_counter() - start
-                assert x is not None
-                key = (name, nfe)
-                samples[key], used_steps[key] = x, n_steps
-                swd[key] = sliced_wasserstein(x, truth)
-                demo.rows.append(
-                    {"sampler": name, "nfe": nfe, "steps": n_steps, "swd": swd[key], "seconds": round(elapsed, 4)}
-                )
+            registry.get("sampler", name, path="sampler")  # unknown names fail before training
+        label = _label(spec)
+        console.print(f"[bold]gdf demo[/]: spec [cyan]{label}[/] on [cyan]{data}[/]: {_summary(gdf)}")
 
-    console.print(_table(demo.rows, samplers, nfes, reference, label, data))
-    out = Path(out)
-    stem = f"demo_{_slug(label)}"
-    demo.png = draw_demo(
-        out / f"{stem}.png",
-        data=truth,
-        samples=samples,
-        swd=swd,
-        steps=used_steps,
-        samplers=samplers,
-        nfes=nfes,
-        losses=result.losses,
-        title=f"gdf demo: {label} on {data}, {result.steps} training steps",
-        reference_swd=reference,
-    )
-    demo.json = out / f"{stem}.json"
-    demo.json.write_text(
-        json.dumps(
-            {
-                "spec": label,
-                "gdf": gdf.to_spec(),
-                "data": data,
-                "train": {"steps": result.steps, "seconds": round(result.seconds, 2), "final_loss": _tail_mean(result.losses)},
-                "reference_swd": reference,
-                "results": demo.rows,
-            },
-            indent=2,
+        model = MLPDenoiser()
+        result = train(
+            gdf,
+            model,
+            lambda n, g: DATASETS[data](n, g),
+            steps=steps,
+            seconds=seconds,
+            batch_size=batch_size,
+            seed=seed,
+            progress=progress,
         )
-    )
-    console.print(f"wrote {demo.png} and {demo.json}")
-    return demo
+        console.print(f"trained {result.steps} steps in {result.seconds:.1f} s, final loss {_tail_mean(result.losses):.4f}")
+
+        truth = draw(data, n_samples, seed=seed + 1)
+        reference = sliced_wasserstein(truth, draw(data, n_samples, seed=seed + 2))
+        demo = DemoResult(gdf=gdf, train=result, reference_swd=reference)
+        samples, swd, used_steps = {}, {}, {}
+        with torch.no_grad():
+            for name in samplers:
+                for nfe in nfes:
+                    n_steps = steps_for_nfe(gdf, name, nfe)
+                    start = time.perf_counter()
+                    x = None
+                    for _, x, _ in gdf.sample(
+                        result.model,
+                        {},
+                        (n_samples, 2),
+                        sampler=name,
+                        timesteps=n_steps,
+                        cfg=None,
+                        generator=torch.Generator().manual_seed(seed + 3),
+                    ):
+                        pass
+                    elapsed = time.perf_counter() - start
+                    assert x is not None
+                    key = (name, nfe)
+                    samples[key], used_steps[key] = x, n_steps
+                    swd[key] = sliced_wasserstein(x, truth)
+                    demo.rows.append(
+                        {"sampler": name, "nfe": nfe, "steps": n_steps, "swd": swd[key], "seconds": round(elapsed, 4)}
+                    )
+
+        console.print(_table(demo.rows, samplers, nfes, reference, label, data))
+        out = Path(out)
+        stem = f"demo_{_slug(label)}"
+        demo.png = draw_demo(
+            out / f"{stem}.png",
+            data=truth,
+            samples=samples,
+            swd=swd,
+            steps=used_steps,
+            samplers=samplers,
+            nfes=nfes,
+            losses=result.losses,
+            title=f"gdf demo: {label} on {data}, {result.steps} training steps",
+            reference_swd=reference,
+        )
+        demo.json = out / f"{stem}.json"
+        demo.json.write_text(
+            json.dumps(
+                {
+                    "spec": label,
+                    "gdf": gdf.to_spec(),
+                    "data": data,
+                    "train": {"steps": result.steps, "seconds": round(result.seconds, 2), "final_loss": _tail_mean(result.losses)},
+                    "reference_swd": reference,
+                    "results": demo.rows,
+                },
+                indent=2,
+            )
+        )
+        console.print(f"wrote {demo.png} and {demo.json}")
+        return demo
 
 
 def _table(rows: list[dict[str, Any]], samplers: Sequence[str], nfes: Sequence[int], reference: float, label: str, data: str) -> Table:
