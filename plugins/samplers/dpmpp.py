@@ -29,7 +29,7 @@ from gdf_plugins.samplers._maths import (
     step_table,
     warmup_correction,
 )
-from gdf_plugins.samplers.euler import ancestral_split
+from gdf_plugins.samplers.euler import AncestralSamplerBase, ancestral_split
 
 
 def check_order(name: str, order: int, highest: int) -> int:
@@ -161,7 +161,7 @@ class DPMPP3MSampler(_DPMPPMultistep):
         super().__init__("taylor", interpolation, warmup_corrector)
 
 
-class DPMPP2SAncestralSampler(SamplerBase):
+class DPMPP2SAncestralSampler(AncestralSamplerBase):
     """DPM-Solver++(2S), single-step second order, with ancestral noise (Lu et al. 2022b, Alg. 1).
 
     Per step: the ancestral split (σ_down, σ_up) of ``euler_ancestral``; a
@@ -172,13 +172,6 @@ class DPMPP2SAncestralSampler(SamplerBase):
     """
 
     name = "dpmpp_2s_ancestral"
-    stochastic = True
-
-    def __init__(self, eta: float = 1.0, s_noise: float = 1.0) -> None:
-        if eta < 0:
-            raise ValueError(f"sampler {self.name!r}: eta must be ≥ 0, got {eta}")
-        self.eta = eta
-        self.s_noise = s_noise
 
     def step(
         self,

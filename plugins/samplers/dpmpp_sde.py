@@ -20,26 +20,22 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
-from gdf_core.bases import SamplerBase
 from gdf_core.noise import randn_like
 from gdf_core.protocols import Denoiser, InputScaler, SamplingState
 from gdf_plugins.samplers._maths import Levels, combine
 from gdf_plugins.samplers.dpmpp import multistep_data_step
+from gdf_plugins.samplers.euler import AncestralSamplerBase
 
 
-class _DPMPPSDE(SamplerBase):
-    stochastic = True
+class _DPMPPSDE(AncestralSamplerBase):
     default_order = 2
 
     def __init__(
         self, eta: float = 1.0, s_noise: float = 1.0, solver_type: Literal["taylor", "midpoint"] = "taylor"
     ) -> None:
-        if eta < 0:
-            raise ValueError(f"sampler {self.name!r}: eta must be ≥ 0, got {eta}")
+        super().__init__(eta, s_noise)
         if solver_type not in ("taylor", "midpoint"):
             raise ValueError(f"sampler {self.name!r}: solver_type must be 'taylor' or 'midpoint', got {solver_type!r}")
-        self.eta = eta
-        self.s_noise = s_noise
         self.solver_type = solver_type
 
     def step(

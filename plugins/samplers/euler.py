@@ -62,7 +62,19 @@ def ancestral_split(h: Tensor, eta: float) -> tuple[Tensor, Tensor]:
     return down, up
 
 
-class EulerAncestralSampler(SamplerBase):
+class AncestralSamplerBase(SamplerBase):
+    """Samplers that add fresh noise each step: ``eta`` scales its share (0: none), ``s_noise`` its size."""
+
+    stochastic = True
+
+    def __init__(self, eta: float = 1.0, s_noise: float = 1.0) -> None:
+        if eta < 0:
+            raise ValueError(f"sampler {self.name!r}: eta must be ≥ 0, got {eta}")
+        self.eta = eta
+        self.s_noise = s_noise
+
+
+class EulerAncestralSampler(AncestralSamplerBase):
     """Ancestral Euler: an Euler step to σ_down, then fresh noise of scale σ_up (Ho et al. 2020;
     the ancestral split of Song et al. 2021, "DDIM", eq. 16, in σ as in Karras et al. 2022).
 
@@ -71,13 +83,6 @@ class EulerAncestralSampler(SamplerBase):
     """
 
     name = "euler_ancestral"
-    stochastic = True
-
-    def __init__(self, eta: float = 1.0, s_noise: float = 1.0) -> None:
-        if eta < 0:
-            raise ValueError(f"sampler {self.name!r}: eta must be ≥ 0, got {eta}")
-        self.eta = eta
-        self.s_noise = s_noise
 
     def step(
         self,
