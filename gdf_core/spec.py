@@ -94,7 +94,7 @@ def _hints(cls: type) -> dict[str, Any]:
         if init is None or klass is object:
             continue
         try:
-            hints.update(typing.get_type_hints(init))
+            hints.update(typing.get_type_hints(init, include_extras=True))
         except Exception:  # unresolvable hints: the parameter is taken as Any
             pass
     return hints
