@@ -24,6 +24,8 @@ from gdf_core.protocols import KINDS
 from gdf_core.registry import Registration, registry
 from gdf_core.spec import component_fields, load_spec
 from gdf_core.testing.command import check
+from gdf_core.accuracy.command import bench
+from gdf_core.tuning_command import tune
 
 #: Errors that are the user's to fix: shown as one line, no traceback.
 USER_ERRORS: tuple[type[BaseException], ...] = (SpecError, PluginLoadError, FileNotFoundError, IsADirectoryError, PermissionError)
@@ -280,38 +282,10 @@ def demo(spec: str, data: str, samplers: Optional[str], nfe: list[int], steps: i
              n_samples=samples, seed=seed, out=out, progress=progress, console=_console(), threads=threads)
 
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
-
-
-@main.command(short_help="Run a benchmark script of the source tree.",
-              context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@click.argument("name", default="oracle_accuracy")
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def bench(name: str, args: tuple[str, ...]) -> None:
-    """Run benchmarks/NAME.py (default: oracle_accuracy, the samplers' accuracy table).
-
-    Extra ARGS go to the script, e.g. `gdf bench callback_overhead --steps 20`.
-    The benchmarks live in the source tree (a clone), not in an installed wheel.
-    """
-    import runpy
-
-    available = sorted(p.stem for p in BENCHMARKS.glob("*.py") if not p.name.startswith("_"))
-    script = BENCHMARKS / f"{name.removesuffix('.py')}.py"
-    if not script.is_file():
-        from gdf_core.errors import did_you_mean
-
-        where = f"Available: {', '.join(available)}" if available else f"no benchmarks found in {BENCHMARKS} (run from a clone of gdf)"
-        raise SpecError(f"no benchmark named {name!r}{did_you_mean(name, available) or '.'} {where}")
-    saved = sys.argv
-    sys.argv = [str(script), *args]
-    try:
-        runpy.run_path(str(script), run_name="__main__")
-    finally:
-        sys.argv = saved
-
-
 # Commands that other parts of gdf provide: the testing kit and the plugin tools.
 main.add_command(check)
+main.add_command(bench)
+main.add_command(tune)
 main.add_command(plugins)
 main.add_command(schema)
 
