@@ -45,7 +45,11 @@ def default_samplers() -> list[str]:
     names = []
     for name, regs in sorted(registry.registrations("sampler").items()):
         for reg in regs:
-            if not getattr(reg.cls, "stochastic", False):
+            try:  # ``stochastic`` may be a property of the parameters (ddim's eta): ask an instance
+                stochastic = bool(getattr(reg.cls(), "stochastic", False))
+            except Exception:  # needs parameters: run it as it is and let the table show it
+                stochastic = False
+            if not stochastic:
                 names.append(reg.qualified_name if len(regs) > 1 else name)
     return names
 
