@@ -63,11 +63,11 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     result = train(gdf, MLPDenoiser(), lambda n, g: two_moons(n, g), steps=10**9, seconds=args.seconds,
                    seed=args.seed, progress=False)
-    model = result.model.eval()
+    model = result.model.eval().double()  # float64: the reference must converge well below the errors measured
     print(f"trained {result.steps} steps in {result.seconds:.0f} s on two moons ({args.spec})")
     start, last = -2 * math.log(args.sigma_max), -2 * math.log(args.sigma_min)
-    x_eval = torch.randn(args.samples, 2, generator=torch.Generator().manual_seed(args.seed + 2))
-    x_tune = torch.randn(args.tune_samples, 2, generator=torch.Generator().manual_seed(args.seed + 1))
+    x_eval = torch.randn(args.samples, 2, generator=torch.Generator().manual_seed(args.seed + 2), dtype=torch.float64)
+    x_tune = torch.randn(args.tune_samples, 2, generator=torch.Generator().manual_seed(args.seed + 1), dtype=torch.float64)
     with torch.no_grad():
         fine = exponential(400, args.sigma_min, args.sigma_max)
         reference, _ = sample_on_grid(gdf, model, "unipc", fine, x_eval)
