@@ -1,9 +1,9 @@
 """Tuned grids on a real trained model: distance to the model's own ODE solution at few model calls.
 
-    python benchmarks/tuned_grid_real_model.py --seconds 60 --json tuned_real.json
+    python benchmarks/tuned_grid_real_model.py --json tuned_real.json
 
 Trains the demo's MLP denoiser (``gdf_core.demo``: 2-D two moons, the
-``stable_cascade`` recipe, ε-prediction) for ``--seconds``, then, from the same
+``stable_cascade`` recipe, ε-prediction) for ``--steps``, then, from the same
 noise, compares each sampler at NFE 5 and 10 on the Karras, exponential and
 tuned grids (all over σ ∈ [σmin, σmax], then σ = 0). The reference is the
 model's own probability-flow ODE solution from that noise (``unipc`` on 400
@@ -47,10 +47,10 @@ def rms(x: torch.Tensor, y: torch.Tensor) -> float:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=60.0, help="training time")
+    parser.add_argument("--steps", type=int, default=1500, help="training steps")
     parser.add_argument("--spec", default="stable_cascade")
-    parser.add_argument("--sigma-min", type=float, default=0.01)
-    parser.add_argument("--sigma-max", type=float, default=80.0)
+    parser.add_argument("--sigma-min", type=float, default=0.0292, help="last level (Stable Diffusion's)")
+    parser.add_argument("--sigma-max", type=float, default=14.61, help="first level (Stable Diffusion's)")
     parser.add_argument("--samples", type=int, default=1000, help="noise samples measured")
     parser.add_argument("--tune-samples", type=int, default=256, help="noise samples tuned on")
     parser.add_argument("--nfe", type=int, nargs="+", default=[5, 10])
@@ -61,7 +61,7 @@ def main(argv=None) -> int:
     torch.manual_seed(args.seed)
     gdf = GDF.from_spec(args.spec)
     t0 = time.perf_counter()
-    result = train(gdf, MLPDenoiser(), lambda n, g: two_moons(n, g), steps=10**9, seconds=args.seconds,
+    result = train(gdf, MLPDenoiser(), lambda n, g: two_moons(n, g), steps=args.steps,
                    seed=args.seed, progress=False)
     model = result.model.eval().double()  # float64: the reference must converge well below the errors measured
     print(f"trained {result.steps} steps in {result.seconds:.0f} s on two moons ({args.spec})")

@@ -121,7 +121,7 @@ class BrownianNoise:
         for path, lo, hi in zip(self.paths(), lam.tolist(), lam_next.tolist()):
             lo, hi = min(lo, hi), max(lo, hi)
             if hi - lo <= self.tol:  # a step of (nearly) no width: its noise is scaled by ~0 anyway
-                out.append(torch.zeros(self.shape, dtype=torch.float64))
+                out.append(torch.zeros(tuple(like.shape[1:]), dtype=torch.float64))
                 continue
             out.append(path(lo, hi) / math.sqrt(hi - lo))
         return torch.stack(out).to(dtype=like.dtype, device=like.device)

@@ -64,7 +64,7 @@ def randn_like(
                 f"{type(generator).__name__} gives noise per step: the sampler must call "
                 "randn_like(x, generator, logsnrs=(logsnr, logsnr_next))"
             )
-        return generator.increment(x, *logsnrs)
+        return generator.increment(x, *logsnrs)  # type: ignore[union-attr]
     return randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
 
 

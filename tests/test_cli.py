@@ -33,7 +33,7 @@ def assert_user_error(result, *fragments: str) -> None:
     assert result.stdout == ""
 
 
-@pytest.mark.parametrize("command", [[], ["list"], ["show"], ["validate"], ["plot"], ["demo"], ["bench"], ["check"], ["plugins"], ["schema"]])
+@pytest.mark.parametrize("command", [[], ["list"], ["show"], ["validate"], ["plot"], ["demo"], ["bench"], ["tune"], ["check"], ["plugins"], ["schema"]])
 def test_every_command_has_help(gdf, command):
     result = gdf(*command, "--help")
     assert result.exit_code == 0
@@ -41,7 +41,7 @@ def test_every_command_has_help(gdf, command):
 
 
 def test_every_documented_command_is_attached():
-    assert {"list", "show", "validate", "plot", "demo", "bench", "check", "plugins", "schema"} <= set(main.commands)
+    assert {"list", "show", "validate", "plot", "demo", "bench", "tune", "check", "plugins", "schema"} <= set(main.commands)
 
 
 # -- list ------------------------------------------------------------------------
@@ -187,14 +187,23 @@ def test_demo_rejects_a_bad_nfe_list(gdf):
 
 
 # -- bench, check, plugins, schema ---------------------------------------------------
-def test_bench_runs_a_benchmark_script(gdf):
-    result = gdf("bench", "callback_overhead", "--steps", "2", "--repeats", "1", "--batch", "8")
+def test_bench_prints_the_accuracy_table_with_orders(gdf, tmp_path):
+    out = tmp_path / "bench.json"
+    result = gdf("bench", "-s", "ddim", "-s", '{"name": "unipc", "order": 2}', "--dim", "2", "--components", "2",
+                 "--samples", "8", "--nfe", "5,10,20", "-g", "karras", "--no-peers", "--no-progress", "--json", str(out))
     assert result.exit_code == 0, result.output
-    assert "baseline" in result.stdout and "ratio" in result.stdout
+    assert "unipc(order=2)" in result.stdout and "order" in result.stdout and "NFE  10" in result.stdout
+    import json
+
+    rows = json.loads(out.read_text())["results"]
+    assert [r["sampler"] for r in rows] == ["ddim", "unipc(order=2)"]
+    assert rows[0]["order"] < rows[1]["order"]
 
 
-def test_bench_an_unknown_benchmark_lists_the_available_ones(gdf):
-    assert_user_error(gdf("bench", "callback_overhed"), "no benchmark named 'callback_overhed'", "did you mean 'callback_overhead'?")
+def test_bench_with_an_unknown_grid_or_sampler_is_a_user_error(gdf):
+    assert_user_error(gdf("bench", "-g", "karas", "--no-peers", "--no-progress"), "unknown grid 'karas'")
+    assert_user_error(gdf("bench", "-s", "dpmpp_9m", "--dim", "2", "--samples", "4", "--nfe", "5", "--no-peers",
+                          "--no-progress"), "dpmpp_9m")
 
 
 def test_check_runs_the_invariants_of_one_component(gdf):

@@ -19,13 +19,13 @@ from gdf_core.tuning import gits_path, steps_for_nfe, tune
 
 @pytest.fixture(scope="module")
 def problem():
-    return OracleProblem(dim=2, components=3, samples=48, seed=3)
+    return OracleProblem(dim=2, components=3, samples=24, seed=3)
 
 
-def tuned_on(problem, sampler, nfe, seed=11, **kwargs):
-    return tune(problem.gdf, problem.model(), sampler=sampler, nfe=nfe, x_init=problem.noise(48, seed),
+def tuned_on(problem, sampler, nfe, seed=11, candidates=16, sweeps=2, **kwargs):
+    return tune(problem.gdf, problem.model(), sampler=sampler, nfe=nfe, x_init=problem.noise(24, seed),
                 logsnr_range=(problem.logsnr_start, -2 * math.log(problem.sigma_min), math.inf),
-                candidates=20, sweeps=3, **kwargs)
+                candidates=candidates, sweeps=sweeps, **kwargs)
 
 
 def test_gits_dynamic_programming_finds_the_cheapest_path_of_exactly_k_steps():
@@ -61,12 +61,12 @@ def test_tuned_grid_is_not_worse_than_the_best_standard_grid_on_fresh_noise(prob
 
 
 def test_tuning_is_deterministic_for_a_seed(problem):
-    first, second = tuned_on(problem, "deis", 4), tuned_on(problem, "deis", 4)
+    first, second = tuned_on(problem, "deis", 3, candidates=8), tuned_on(problem, "deis", 3, candidates=8)
     assert first.logsnrs == second.logsnrs and first.error == second.error
 
 
 def test_the_result_is_a_spec_whose_sample_walks_the_tuned_levels(problem):
-    result = tuned_on(problem, "dpmpp_2m", 4)
+    result = tuned_on(problem, "dpmpp_2m", 3, candidates=8, sweeps=1)
     result.recipe = {"preset": "ddpm"}
     spec = yaml.safe_load(yaml.safe_dump(result.spec()))
     gdf = GDF.from_spec(spec)

@@ -96,7 +96,7 @@ def bench(spec: str, samplers: tuple[str, ...], grids: tuple[str, ...], nfe: lis
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     problem = OracleProblem(load_spec_argument(spec), dim=dim, components=components, samples=samples, seed=seed,
-                            spread=spread, stds=tuple(stds), sigma_max=sigma_max or SD_SIGMA_MAX,
+                            spread=spread, stds=(stds[0], stds[1]), sigma_max=sigma_max or SD_SIGMA_MAX,
                             sigma_min=sigma_min or SD_SIGMA_MIN)
     sampler_specs = [_component(s) for s in samples_or_default(samplers)]
     grid_specs = [g if g in (*GRID_FAMILIES, "tuned") else _component(g) for g in (grids or ("karras", "exponential"))]
