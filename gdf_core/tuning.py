@@ -17,8 +17,14 @@ so any scaler and target work:
    Your Steps (Sabour et al. 2024, §3.3) refines its levels, but on the
    error against the teacher rather than a KL bound. It starts from the best
    of the GITS grid and the standard grids (Karras ρ = 7, uniform in λ, the
-   recipe's own), and accepts only improvements: the result is never worse
-   than the best of them on the tuning noise.
+   recipe's own), and accepts only improvements.
+3. **Selection on held-out noise.** Stages 1–2 fit one part of the noise
+   (half by default); the other part chooses among every grid the
+   refinement accepted, the GITS grid and the standard grids. At many steps a
+   grid can fit the error of a few hard samples (in 64 dimensions at NFE 20,
+   3e-4 on the noise tuned on and 4.8e-3 on fresh noise, where Karras has
+   2e-3); the held-out choice keeps that out, and the result is never worse
+   than the best standard grid on the held-out noise.
 
 The ends of the run (λ at t = 1 and t = 0 of the recipe's sampling schedule,
 and its last finite level before a λ = +∞ end) are kept, so the tuned grid
@@ -178,6 +184,7 @@ def tune(
     teacher: Any = "unipc",
     teacher_substeps: int = 4,
     sweeps: int = 4,
+    validation: float = 0.5,
     progress: bool = False,
     dtype: torch.dtype = torch.float32,
 ) -> TunedGrid:
@@ -189,7 +196,12 @@ def tune(
     start, last finite λ, λ at the end) overrides the recipe's sampling
     schedule's. ``candidates`` levels make the fine grid of GITS; the teacher
     is ``teacher`` with ``teacher_substeps`` steps between candidates.
+    ``validation``: the share of the noise held out; GITS and the refinement
+    fit the rest, the held-out part chooses among the grids found and the
+    standard ones (its errors are the ones reported).
     """
+    if not 0 <= validation < 1:
+        raise ValueError(f"validation must be in [0, 1), got {validation!r}")
     recipe = gdf if not isinstance(gdf, GDF) else None
     gdf = gdf if isinstance(gdf, GDF) else GDF.from_spec(gdf)
     sampler_obj = build("sampler", sampler, path="sampler")
@@ -227,27 +239,37 @@ def tune(
     fine = TabulatedSchedule(logsnrs=levels).levels((n - 1) * teacher_substeps).tolist()
     states = [x_init, *runner.run(teacher, fine, x_init, keep_every=teacher_substeps)]
     bar.update(1)
+    # GITS' costs and the refinement use the first part of the noise; the choice among the
+    # grids found (and the errors reported) use the held-out rest, so that a grid that only
+    # fits the tuning noise is not chosen.
+    fit = max(1, x_init.shape[0] - int(round(validation * x_init.shape[0]))) if x_init.shape[0] > 1 else 1
+    held_out = slice(fit, None) if fit < x_init.shape[0] else slice(0, None)
     costs = torch.full((n, n), math.inf, dtype=torch.float64)
     for i in range(n - 1):
         for j in range(i + 1, n):
-            costs[i, j] = _rms(runner.run(sampler_obj, [levels[i], levels[j]], states[i])[0], states[j])
+            costs[i, j] = _rms(runner.run(sampler_obj, [levels[i], levels[j]], states[i][:fit])[0], states[j][:fit])
         bar.update(1)
     bar.close()
     path = gits_path(costs, steps)
     gits = [levels[i] for i in path]
     target = states[-1]
 
-    def error(grid: Sequence[float]) -> float:
-        return _rms(runner.run(sampler_obj, grid, x_init)[0], target)
+    def error(grid: Sequence[float], part: slice = slice(0, fit)) -> float:
+        return _rms(runner.run(sampler_obj, grid, x_init[part])[0], target[part])
 
     baseline_grids = _standard_grids(steps, start, last, end, own)
-    baselines = {name: error(grid) for name, grid in baseline_grids.items()}
-    gits_error = error(gits)
-    best_name = min(baselines, key=baselines.__getitem__) if baselines else None
-    grid, best = (list(gits), gits_error)
-    if best_name is not None and baselines[best_name] < best:
-        grid, best = list(baseline_grids[best_name]), baselines[best_name]
-    grid, best = _refine(grid, best, error, last, sweeps=sweeps, progress=progress)
+    fitted = {name: error(grid) for name, grid in baseline_grids.items()}
+    start_name = min(fitted, key=fitted.__getitem__) if fitted else None
+    grid, best = list(gits), error(gits)
+    if start_name is not None and fitted[start_name] < best:
+        grid, best = list(baseline_grids[start_name]), fitted[start_name]
+    path_grids = _refine(grid, best, error, last, sweeps=sweeps, progress=progress)
+    # the held-out noise picks among the refinement's path, GITS' grid and the standard grids
+    baselines = {name: error(g, held_out) for name, g in baseline_grids.items()}
+    gits_error = error(gits, held_out)
+    scored = [(error(g, held_out), g) for g in path_grids] + [(gits_error, gits)]
+    scored += [(baselines[name], list(g)) for name, g in baseline_grids.items()]
+    best, grid = min(scored, key=lambda item: item[0])
     return TunedGrid(
         logsnrs=[float(v) for v in grid], sampler=sampler_spec, nfe=nfe, steps=steps, error=best,
         gits_logsnrs=gits, gits_error=gits_error, baselines=baselines, baseline_grids=baseline_grids,
@@ -256,9 +278,13 @@ def tune(
 
 
 def _refine(grid: list[float], best: float, error: Callable[[Sequence[float]], float], last: float, *,
-            sweeps: int, progress: bool) -> tuple[list[float], float]:
-    """Move one interior level at a time towards a neighbour (fractions 1/2, 1/4, … of the gap) while the error falls."""
+            sweeps: int, progress: bool) -> list[list[float]]:
+    """Move one interior level at a time towards a neighbour (fractions 1/2, 1/4, … of the gap) while the error falls.
+
+    Returns the grids accepted along the way, the start first.
+    """
     interior = range(1, len(grid) - 1)
+    accepted = [list(grid)]
     bar = tqdm(total=sweeps, disable=not progress or not len(interior), desc="tune: refine", leave=False)
     delta = 0.5
     for _ in range(sweeps):
@@ -275,12 +301,13 @@ def _refine(grid: list[float], best: float, error: Callable[[Sequence[float]], f
                 e = error(trial)
                 if e < best:
                     grid, best, improved = trial, e, True
+                    accepted.append(list(trial))
                     break
         bar.update(1)
         if not improved:
             delta /= 2
     bar.close()
-    return grid, best
+    return accepted
 
 
 __all__ = ["TunedGrid", "candidate_levels", "gits_path", "steps_for_nfe", "tune"]
