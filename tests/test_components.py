@@ -56,6 +56,7 @@ from gdf_plugins.schedules import (
     RectifiedFlowsSchedule,
     SqrtSchedule,
     StableDiffusionSchedule,
+    TabulatedSchedule,
     gdf_register_schedules,
 )
 from gdf_plugins.targets import EpsilonTarget, RectifiedFlowsTarget, VTarget, X0Target, gdf_register_targets
@@ -134,6 +135,7 @@ def all_instances() -> list[Any]:
     needs_args = {
         PiecewiseLinearSchedule: lambda: PiecewiseLinearSchedule(x=[0.0, 0.5, 1.0], y=[0.99, 0.5, 0.01]),
         InterpolatedSchedule: lambda: InterpolatedSchedule(CosineSchedule(), RectifiedFlowsSchedule(), shifts=[1.0, 2.0]),
+        TabulatedSchedule: lambda: TabulatedSchedule(logsnrs=[-6.0, -1.0, 2.0, 7.0, float("inf")]),
         PiecewiseLinearNoiseCond: lambda: PiecewiseLinearNoiseCond(x=[0.0, 0.5, 1.0], y=[0.99, 0.5, 0.01]),
         DiscreteNoiseCond: lambda: DiscreteNoiseCond(CosineTNoiseCond(), steps=500),
         ComposedLossWeight: lambda: ComposedLossWeight(div=SNRLossWeight(), mul=[P2LossWeight(), SigmoidLossWeight()]),

@@ -19,11 +19,11 @@ from gdf_core.tuning import gits_path, steps_for_nfe, tune
 
 @pytest.fixture(scope="module")
 def problem():
-    return OracleProblem(dim=2, components=3, samples=24, seed=3)
+    return OracleProblem(dim=2, components=3, samples=16, seed=3)
 
 
-def tuned_on(problem, sampler, nfe, seed=11, candidates=16, sweeps=2, **kwargs):
-    return tune(problem.gdf, problem.model(), sampler=sampler, nfe=nfe, x_init=problem.noise(24, seed),
+def tuned_on(problem, sampler, nfe, seed=11, candidates=14, sweeps=2, **kwargs):
+    return tune(problem.gdf, problem.model(), sampler=sampler, nfe=nfe, x_init=problem.noise(32, seed),
                 logsnr_range=(problem.logsnr_start, -2 * math.log(problem.sigma_min), math.inf),
                 candidates=candidates, sweeps=sweeps, **kwargs)
 
