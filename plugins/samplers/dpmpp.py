@@ -188,7 +188,7 @@ class DPMPP2SAncestralSampler(AncestralSamplerBase):
         x0c, xc = compute(x0), compute(x)
         lv = Levels(scaler, logsnr, logsnr_next)
         down, up = ancestral_split(lv.h, self.eta)
-        z = randn_like(x0c, generator)
+        z = randn_like(x0c, generator, logsnrs=(logsnr, logsnr_next))
         noise = (lv.b_next * up * self.s_noise, z)
         if state.is_last_step:
             return combine([(lv.a_next, x0c), (lv.b_next * down, compute(eps)), noise]).to(x.dtype)

@@ -65,7 +65,7 @@ class _DPMPPSDE(AncestralSamplerBase):
         if self.eta == 0:
             return out.to(x.dtype)
         spread = lv.b_next * torch.sqrt(-torch.expm1(-2 * self.eta * lv.h)) * self.s_noise
-        z = randn_like(out, generator)
+        z = randn_like(out, generator, logsnrs=(logsnr, logsnr_next))
         return combine([(torch.ones_like(spread), out), (spread, z)]).to(x.dtype)
 
 

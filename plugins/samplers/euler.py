@@ -99,7 +99,7 @@ class EulerAncestralSampler(AncestralSamplerBase):
         lv = Levels(scaler, logsnr, logsnr_next)
         down, up = ancestral_split(lv.h, self.eta)
         x0c = compute(x0)
-        z = randn_like(x0c, generator)
+        z = randn_like(x0c, generator, logsnrs=(logsnr, logsnr_next))
         return combine(
             [(lv.a_next, x0c), (lv.b_next * down, compute(eps)), (lv.b_next * up * self.s_noise, z)]
         ).to(x.dtype)

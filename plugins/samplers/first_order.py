@@ -64,7 +64,7 @@ class DDIMSampler(FirstOrderSampler):
         if self.eta == 0:
             return (a_next * x0c + b_next * epsc).to(x.dtype)
         sigma = ancestral_sigma(batch_view(logsnr, x0c), batch_view(logsnr_next, x0c), b_next, self.eta).to(x0c.dtype)
-        noise = randn_like(x0c, generator)
+        noise = randn_like(x0c, generator, logsnrs=(logsnr, logsnr_next))
         direction = (b_next * b_next - sigma * sigma).clamp(min=0).sqrt()
         return (a_next * x0c + direction * epsc + sigma * noise).to(x.dtype)
 
@@ -98,4 +98,4 @@ class LCMSampler(FirstOrderSampler):
     ) -> Tensor:
         x0c = to_compute(x0)
         a_next, b_next = scaled(scaler, logsnr_next, x0c)
-        return (a_next * x0c + b_next * randn_like(x0c, generator)).to(x.dtype)
+        return (a_next * x0c + b_next * randn_like(x0c, generator, logsnrs=(logsnr, logsnr_next))).to(x.dtype)
