@@ -16,7 +16,7 @@ import math
 import pytest
 import torch
 
-from gdf_core.sampling import solve
+from gdf_core.integrate import solve
 from gdf_core.testing.oracle import GaussianMixture, denoiser, reference_solution, rms_error
 from gdf_plugins.samplers import (
     DDIMSampler,
@@ -31,7 +31,7 @@ from gdf_plugins.samplers import (
     UniPCSampler,
 )
 from gdf_plugins.scalers import LERPScaler, VPScaler
-from gdf_plugins.schedules.sampling import FlowShiftSchedule, KarrasSchedule
+from gdf_plugins.schedules.grids import FlowShiftSchedule, KarrasSchedule
 from gdf_plugins.targets import EpsilonTarget, RectifiedFlowsTarget
 
 MIXTURE = GaussianMixture.random(dim=4, components=3, seed=1, std_range=(0.4, 0.8))

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from torch import Tensor
 
 from gdf_core.protocols import SamplingState
-from gdf_core.sampling import solve
+from gdf_core.integrate import solve
 from gdf_core.testing import strategies as gst
 from gdf_core.testing.checks._core import CheckReport, Invariant, Violation, fmt, option, run_check
 from gdf_core.testing.gaussian import ClosedFormScaler, Gaussian
