@@ -379,7 +379,7 @@ class GDF:
         t_values = _linspace(t_start, t_end, timesteps + 1)  # host values of our own inputs, no tensor read
         if x_init is not None:
             _check_tensor("x_init", x_init, min_dim=1)
-            x = x_init.clone().to(device)
+            x = x_init.to(device)  # never modified in place: no copy
         else:
             x = sampler_obj.init_x(tuple(shape), generator=generator, dtype=dtype, device=device)
         t_grid = torch.linspace(t_start, t_end, timesteps + 1, dtype=torch.float64)

@@ -18,12 +18,17 @@ from torch import Tensor
 _SERIES_TERMS = 22
 
 
+@functools.lru_cache(maxsize=64)
+def _as_tensor(coefficients: tuple[tuple[float, ...], ...], dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor]:
+    """(exponents, table.T) of a series table, made once per dtype and device."""
+    table = torch.tensor(coefficients, dtype=dtype, device=device)
+    return torch.arange(table.shape[1], device=device, dtype=dtype), table.T.contiguous()
+
+
 def power_series(x: Tensor, coefficients: tuple[tuple[float, ...], ...]) -> list[Tensor]:
     """Σ_m c[k][m]·x^m for each row k, in one matrix product (x of any shape)."""
-    terms = len(coefficients[0])
-    powers = x.unsqueeze(-1) ** torch.arange(terms, device=x.device, dtype=x.dtype)
-    table = torch.tensor(coefficients, dtype=x.dtype, device=x.device)  # (rows, terms)
-    return list((powers @ table.T).unbind(-1))
+    exponents, table_t = _as_tensor(coefficients, x.dtype, x.device)
+    return list((x.unsqueeze(-1) ** exponents @ table_t).unbind(-1))
 
 
 @functools.lru_cache(maxsize=None)
