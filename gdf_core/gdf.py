@@ -260,9 +260,9 @@ class GDF:
         ``model_inputs``, ``x`` (the current x) or ``sampler`` (a new run of that
         sampler from the current level); any other key is an error.
         """
-        run = self._prepare_run(
+        run = self.prepare_sample(
             model, model_inputs, shape, unconditional_inputs, sampler, schedule, t_start, t_end, timesteps,
-            x_init, cfg, cfg_t_stop, cfg_t_start, cfg_rho, sampler_params, shift, device, generator, dtype,
+            x_init, cfg, cfg_t_stop, cfg_t_start, cfg_rho, sampler_params, shift, device, generator=generator, dtype=dtype,
         )
         guidance = {"cfg": cfg, "cfg_rho": cfg_rho, "cfg_t_stop": cfg_t_stop, "cfg_t_start": cfg_t_start}
         steps = integrate(run.sampler, run.denoiser, run.x, run.logsnrs, scaler=self.input_scaler, generator=generator, state=run.state)
@@ -336,35 +336,38 @@ class GDF:
         deterministic sampler, ``torch.compile(gdf.sample_final, fullgraph=True)``
         traces it as one graph.
         """
-        run = self._prepare_run(
+        run = self.prepare_sample(
             model, model_inputs, shape, unconditional_inputs, sampler, schedule, t_start, t_end, timesteps,
-            x_init, cfg, cfg_t_stop, cfg_t_start, cfg_rho, sampler_params, shift, device, generator, dtype,
+            x_init, cfg, cfg_t_stop, cfg_t_start, cfg_rho, sampler_params, shift, device, generator=generator, dtype=dtype,
         )
-        return solve(run.sampler, run.denoiser, run.x, run.logsnrs, scaler=self.input_scaler, generator=generator, state=run.state)
+        return run.solve(generator=generator)
 
-    def _prepare_run(
+    def prepare_sample(
         self,
         model: Callable[..., Tensor],
         model_inputs: dict[str, Any],
         shape: Sequence[int],
-        unconditional_inputs: Optional[dict[str, Any]],
-        sampler: Any,
-        schedule: Any,
-        t_start: float,
-        t_end: float,
-        timesteps: int,
-        x_init: Optional[Tensor],
-        cfg: Guidance,
-        cfg_t_stop: Optional[float],
-        cfg_t_start: Optional[float],
-        cfg_rho: float,
-        sampler_params: Optional[dict[str, Any]],
-        shift: float,
-        device: Any,
-        generator: Any,
-        dtype: torch.dtype,
-    ) -> "_Run":
-        """Everything before the loop: components, start, grid (and its t values on the host), plan, denoiser."""
+        unconditional_inputs: Optional[dict[str, Any]] = None,
+        sampler: Any = None,
+        schedule: Any = None,
+        t_start: float = 1.0,
+        t_end: float = 0.0,
+        timesteps: int = 20,
+        x_init: Optional[Tensor] = None,
+        cfg: Guidance = 3.0,
+        cfg_t_stop: Optional[float] = None,
+        cfg_t_start: Optional[float] = None,
+        cfg_rho: float = DEFAULT_RESCALE,
+        sampler_params: Optional[dict[str, Any]] = None,
+        shift: float = 1,
+        device: Any = "cpu",
+        *,
+        generator: Any = None,
+        dtype: torch.dtype = torch.float32,
+    ) -> "PreparedSample":
+        """Everything of a ``sample`` run before its loop: components, start, grid (with its t values on
+        the host), the sampler's plan and the denoiser. ``.solve()`` runs the loop and returns the
+        final x; ``torch.compile(prepared.solve, fullgraph=True)`` compiles exactly the loop."""
         if not isinstance(model_inputs, dict):
             raise TypeError(f"model_inputs must be a dict of keyword arguments of the model; got {type(model_inputs).__name__}")
         if isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps < 1:
@@ -397,7 +400,7 @@ class GDF:
             state=state,
         )
         assert state.logsnrs is not None
-        return _Run(sampler_obj, denoiser, x, state.logsnrs, state, t_values)
+        return PreparedSample(sampler_obj, denoiser, x, state.logsnrs, state, t_values, self.input_scaler)
 
     def _sampler(self, sampler: Any, sampler_params: Optional[dict[str, Any]]) -> Any:
         if sampler is None and self.sampler is not None and not sampler_params:
@@ -418,13 +421,20 @@ _SENDABLE = frozenset({"cfg", "cfg_rho", "cfg_t_stop", "cfg_t_start", "model_inp
 
 
 @dataclass(frozen=True)
-class _Run:
+class PreparedSample:
+    """A ``sample`` run up to its loop (``GDF.prepare_sample``); ``solve()`` runs the loop once."""
+
     sampler: Any
     denoiser: ModelDenoiser
     x: Tensor
     logsnrs: Tensor
     state: SamplingState
     t_values: list[float]
+    scaler: Any
+
+    def solve(self, generator: Any = None) -> Tensor:
+        """The final x (the loop of ``gdf_core.integrate.solve``; the run's state is used up)."""
+        return solve(self.sampler, self.denoiser, self.x, self.logsnrs, scaler=self.scaler, generator=generator, state=self.state)
 
 
 def _guidance(cfg: Guidance, cfg_rho: float, cfg_t_stop: Optional[float], cfg_t_start: Optional[float]) -> Optional[ClassifierFreeGuidance]:
@@ -449,4 +459,4 @@ def _check_tensor(what: str, value: Any, *, min_dim: int) -> None:
         raise ValueError(f"{what} must have a batch dimension; got shape {tuple(value.shape)}")
 
 
-__all__ = ["GDF", "SampleStep"]
+__all__ = ["GDF", "PreparedSample", "SampleStep"]

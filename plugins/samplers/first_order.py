@@ -17,7 +17,7 @@ from gdf_core.noise import randn_like
 from gdf_core.protocols import Denoiser, InputScaler, SamplingState
 from gdf_plugins.samplers.domains import NonNegative, check_non_negative
 from gdf_plugins.samplers.maths.combine import combine_rows, compute
-from gdf_plugins.samplers.maths.levels import scaler_coeffs
+from gdf_plugins.samplers.maths.levels import half_logsnr, same_level, scaler_coeffs
 
 
 def ancestral_sigma(logsnr: Tensor, logsnr_next: Tensor, b_next: Tensor, eta: float) -> Tensor:
@@ -124,11 +124,14 @@ class LCMSampler(_PlannedFirstOrder):
     stochastic = True
 
     def coefficients(self, scaler: InputScaler, logsnr: Tensor, logsnr_next: Tensor) -> Tensor:
-        return torch.stack(torch.broadcast_tensors(*scaler_coeffs(scaler, logsnr_next)))
+        """[stay, a′, b′]: x′ = a′·x0 + b′·z, or x itself across a repeated level (stay = 1)."""
+        a_next, b_next = scaler_coeffs(scaler, logsnr_next)
+        stay = same_level(half_logsnr(logsnr), half_logsnr(logsnr_next)).to(a_next.dtype)
+        return torch.stack(torch.broadcast_tensors(stay, a_next * (1 - stay), b_next * (1 - stay)))
 
     def apply(self, c: Tensor, x: Tensor, x0: Tensor, epsilon: Tensor, generator: Any) -> Tensor:
         x0c = compute(x0)
-        return combine_rows(c, [x0c, randn_like(x0c, generator)]).to(x.dtype)
+        return combine_rows(c, [compute(x), x0c, randn_like(x0c, generator)]).to(x.dtype)
 
 
 __all__ = ["DDIMSampler", "DDPMSampler", "LCMSampler", "ancestral_sigma"]
