@@ -211,3 +211,84 @@ def test_every_deterministic_sampler_converges_on_the_presets_own_grid(preset: s
             if not (e1 < e0 or e1 <= 4 * floor):
                 failures.append(f"{name}: {n0} → {n1} steps, relative error {e0:.3g} → {e1:.3g} (floor {floor:.2g})")
     assert not failures, f"{preset}: " + "; ".join(failures)
+
+
+# -- send() ----------------------------------------------------------------------------
+def _labelled(x: Tensor, cond: Tensor, label: Tensor) -> Tensor:
+    """The label scales and shifts the prediction, so guidance changes its std (and cfg_rho acts)."""
+    return smooth_model(x, cond) * (1 + 0.5 * label.view(-1, 1)) + 0.3 * label.view(-1, 1)
+
+
+def _run_with(send_at: int, message: dict[str, Any], **kwargs: Any) -> list[tuple[Tensor, Tensor, Tensor]]:
+    gdf = GDF.from_spec("stable_cascade")
+    x_init = torch.randn(2, 2, generator=torch.Generator().manual_seed(3))
+    base = {"sampler": "ddim", "timesteps": 6, "x_init": x_init, "cfg": 2.0, "cfg_rho": 0.0, **kwargs}
+    gen = gdf.sample(_labelled, {"label": torch.ones(2)}, (2, 2), **base)
+    out = [next(gen)]
+    for i in range(1, 6):
+        out.append(gen.send(message if i == send_at else None))
+    return out
+
+
+def _straight(**kwargs: Any) -> list[tuple[Tensor, Tensor, Tensor]]:
+    gdf = GDF.from_spec("stable_cascade")
+    x_init = torch.randn(2, 2, generator=torch.Generator().manual_seed(3))
+    base = {"sampler": "ddim", "timesteps": 6, "x_init": x_init, "cfg": 2.0, "cfg_rho": 0.0, **kwargs}
+    return list(gdf.sample(_labelled, {"label": torch.ones(2)}, (2, 2), **base))
+
+
+def test_send_x_replaces_the_current_x() -> None:
+    gdf = GDF.from_spec("stable_cascade")
+    x_init = torch.randn(2, 2, generator=torch.Generator().manual_seed(3))
+    gen = gdf.sample(_labelled, {"label": torch.ones(2)}, (2, 2), sampler="dpmpp_2m", timesteps=6, x_init=x_init, cfg=None)
+    next(gen)
+    replacement = torch.zeros(2, 2)
+    after = [gen.send({"x": replacement})] + list(gen)
+    # the step after the send starts from the replacement: the same as a run of the remaining steps from it
+    # would give for a first-order sampler; here check that it starts from zeros: x̂0 of that call is the model's at 0
+    assert torch.isfinite(after[-1][1]).all()
+    fresh = list(gdf.sample(_labelled, {"label": torch.ones(2)}, (2, 2), sampler="dpmpp_2m", timesteps=6, x_init=x_init, cfg=None))
+    assert not torch.allclose(after[-1][1], fresh[-1][1])
+    with pytest.raises(ValueError, match="shape"):
+        gen2 = gdf.sample(_labelled, {"label": torch.ones(2)}, (2, 2), timesteps=3, x_init=x_init, cfg=None)
+        next(gen2)
+        gen2.send({"x": torch.zeros(3, 2)})
+
+
+def test_send_sampler_starts_a_new_run_of_it_from_the_current_level() -> None:
+    """ddim then (sent) euler: ddim and euler are the same step, so the run equals an all-ddim run."""
+    gdf = GDF.from_spec("stable_cascade")
+    x_init = torch.randn(2, 2, generator=torch.Generator().manual_seed(3))
+    gen = gdf.sample(_labelled, {"label": torch.ones(2)}, (2, 2), sampler="ddim", timesteps=6, x_init=x_init, cfg=None)
+    next(gen)
+    switched = [gen.send({"sampler": "euler"})] + list(gen)
+    plain = list(gdf.sample(_labelled, {"label": torch.ones(2)}, (2, 2), sampler="ddim", timesteps=6, x_init=x_init, cfg=None))
+    torch.testing.assert_close(switched[-1][1], plain[-1][1], rtol=1e-5, atol=1e-6)
+    assert len(switched) == 5
+
+
+def test_send_cfg_applies_from_the_next_step_exactly() -> None:
+    """cfg None sent after step 0 = a run whose guidance stops after t[1] (cfg_t_stop between t[1] and t[0])."""
+    sent = _run_with(1, {"cfg": None})
+    stopped = _straight(cfg_t_stop=0.9)  # t = 1, 5/6, …: only step 0 (t = 1) guided
+    torch.testing.assert_close(sent[-1][1], stopped[-1][1])
+    rho = _run_with(1, {"cfg_rho": 0.7})
+    assert not torch.allclose(rho[-1][1], _straight()[-1][1])
+    torch.testing.assert_close(rho[0][1], _straight()[0][1])
+    for key, value in (("cfg_t_stop", 2.0), ("cfg_t_start", -1.0)):  # t ∈ [0, 1]: guidance off from step 1
+        torch.testing.assert_close(_run_with(1, {key: value})[-1][1], stopped[-1][1])
+
+
+def test_send_model_inputs_applies_from_the_next_step() -> None:
+    sent = _run_with(1, {"model_inputs": {"label": -torch.ones(2)}})
+    assert not torch.allclose(sent[-1][1], _straight()[-1][1])
+    torch.testing.assert_close(sent[0][1], _straight()[0][1])
+
+
+@pytest.mark.parametrize("key", ["x_init", "shift", "cfgg"])
+def test_send_refuses_a_key_it_does_not_act_on(key: str) -> None:
+    gdf = GDF.from_spec("stable_cascade")
+    gen = gdf.sample(_labelled, {"label": torch.ones(2)}, (2, 2), timesteps=3, cfg=None)
+    next(gen)
+    with pytest.raises(ValueError, match=f"unknown key.*{key}"):
+        gen.send({key: 1})
