@@ -70,6 +70,11 @@ class UniPCSampler(MultistepSampler):
     form = "data"
     warmup_corrector = False
 
+    @property
+    def corrects_previous_step(self) -> bool:
+        """UniC refines step i − 1 with the call of step i, also when step i is a repeated level."""
+        return self.corrector
+
     def __init__(
         self,
         order: Annotated[int, Field(ge=1, le=3)] = 3,
