@@ -69,6 +69,8 @@ class ModelDenoiser:
 
     def __call__(self, x: Tensor, logsnr: Tensor) -> tuple[Tensor, Tensor]:
         step = self.offset + self.state.step
+        if step != self._first_step:
+            self.first = None  # the previous step's record is the caller's now: not kept through this call
         t = self.t_values[step]
         cond = self.noise_cond(logsnr)
         if cond.is_floating_point() and cond.dtype != x.dtype:

@@ -124,9 +124,10 @@ class LCMSampler(_PlannedFirstOrder):
     stochastic = True
 
     def coefficients(self, scaler: InputScaler, logsnr: Tensor, logsnr_next: Tensor) -> Tensor:
-        """[stay, a′, b′]: x′ = a′·x0 + b′·z, or x itself across a repeated level (stay = 1)."""
+        """[stay, a′, b′]: x′ = a′·x0 + b′·z, or x itself across a repeated level (stay = 1; at λ = λ′ = +∞, x0)."""
         a_next, b_next = scaler_coeffs(scaler, logsnr_next)
-        stay = same_level(half_logsnr(logsnr), half_logsnr(logsnr_next)).to(a_next.dtype)
+        eta, eta_next = half_logsnr(logsnr), half_logsnr(logsnr_next)
+        stay = (same_level(eta, eta_next) & ~torch.isposinf(eta_next)).to(a_next.dtype)
         return torch.stack(torch.broadcast_tensors(stay, a_next * (1 - stay), b_next * (1 - stay)))
 
     def apply(self, c: Tensor, x: Tensor, x0: Tensor, epsilon: Tensor, generator: Any) -> Tensor:
