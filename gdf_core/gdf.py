@@ -278,6 +278,7 @@ class GDF:
                 if callback is not None:
                     callback(SampleStep(i, timesteps, run.t_values[i], run.logsnrs[i], x, first.x0, first.pred))
                 altered = yield first.x0, x, first.pred
+                first = None  # not kept through the next step (the caller holds what it wants)
                 if altered is None:
                     continue
                 unknown = sorted(set(altered) - _SENDABLE)
