@@ -264,7 +264,7 @@ class GDF:
             model, model_inputs, shape, unconditional_inputs, sampler, schedule, t_start, t_end, timesteps,
             x_init, cfg, cfg_t_stop, cfg_t_start, cfg_rho, sampler_params, shift, device, generator=generator, dtype=dtype,
         )
-        guidance = {"cfg": cfg, "cfg_rho": cfg_rho, "cfg_t_stop": cfg_t_stop, "cfg_t_start": cfg_t_start}
+        guidance: dict[str, Any] = {"cfg": cfg, "cfg_rho": cfg_rho, "cfg_t_stop": cfg_t_stop, "cfg_t_start": cfg_t_start}
         steps = integrate(run.sampler, run.denoiser, run.x, run.logsnrs, scaler=self.input_scaler, generator=generator, state=run.state)
         bar = tqdm(total=timesteps, disable=not progress, desc="sampling", leave=False)
         pending: Optional[Tensor] = None
@@ -301,6 +301,7 @@ class GDF:
                     new = self._sampler(altered["sampler"], sampler_params)
                     state = start(new, run.logsnrs[i + 1 :], x.shape[0], self.input_scaler)
                     run.denoiser.follow(state, i + 1)
+                    assert state.logsnrs is not None
                     steps = integrate(new, run.denoiser, x if pending is None else pending, state.logsnrs,
                                       scaler=self.input_scaler, generator=generator, state=state)
                     pending = None

@@ -65,7 +65,7 @@ class ClassifierFreeGuidance:
             if value is not None:
                 _finite(f"cfg_{what}", value)
 
-    def start(self) -> None:
+    def start(self) -> Any:
         """The per-run state: none for CFG."""
         return None
 
