@@ -1,0 +1,49 @@
+"""examples/train: a few steps of the digits example, and its checkpoint resumes exactly."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+pytest.importorskip("sklearn")
+pytest.importorskip("matplotlib")
+
+SCRIPT = Path(__file__).parents[1] / "examples" / "train" / "train_digits.py"
+
+
+@pytest.fixture(scope="module")
+def example():
+    spec = importlib.util.spec_from_file_location("train_digits", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+FAST = ["--batch", "16", "--channels", "8", "--no-progress", "--ckpt-every", "2"]
+
+
+def test_a_few_steps_train_sample_and_draw(example, tmp_path) -> None:
+    metrics = example.main([*FAST, "--steps", "3", "--out", str(tmp_path), "--per-class", "1", "--sample-steps", "2"])
+    assert len(metrics["loss"]) == 3 and all(v == v and v > 0 for v in metrics["loss"])
+    assert (tmp_path / "samples.png").stat().st_size > 1000 and (tmp_path / "loss.png").stat().st_size > 1000
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert saved["world_size"] == 1 and 0 <= saved["classifier_accuracy"] <= 1
+
+
+def test_resume_from_the_checkpoint_is_exact(example, tmp_path) -> None:
+    example.main([*FAST, "--steps", "4", "--out", str(tmp_path / "straight"), "--no-samples"])
+    example.main([*FAST, "--steps", "2", "--out", str(tmp_path / "resumed"), "--no-samples"])
+    metrics = example.main([*FAST, "--steps", "4", "--out", str(tmp_path / "resumed"), "--no-samples", "--resume"])
+    assert metrics["resumed_at"] == 2
+    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
+    b = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=True)
+    assert a["step"] == b["step"] == 4 and a["extra"]["loss"] == b["extra"]["loss"]
+    for part in ("model", "ema"):
+        for key in a[part]:
+            assert torch.equal(a[part][key], b[part][key]), (part, key)
+    assert torch.equal(a["gdf"]["loss_weight"]["bucket_losses"], b["gdf"]["loss_weight"]["bucket_losses"])
+    assert a["optimizer"]["state"][0]["step"] == b["optimizer"]["state"][0]["step"]
