@@ -166,7 +166,8 @@ class GDF:
             if callable(getattr(comp, "state_dict", None)) and callable(getattr(comp, "load_state_dict", None)):
                 found[path] = comp
                 return
-            for pname, (_, _, nested, _) in component_fields(type(comp)).items():
+            fields: dict[str, Any] = component_fields(type(comp))  # type: ignore[arg-type]
+            for pname, (_, _, nested, _) in fields.items():
                 if nested is None:
                     continue
                 value = getattr(comp, pname, None)

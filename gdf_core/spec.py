@@ -65,7 +65,7 @@ class GDFSpec(BaseModel):
     limits: Optional[dict[str, Any]] = Field(
         default=None, description="setup_limits(**limits) after building (limits stretching)"
     )
-    shift: Optional[Any] = Field(
+    shift: Optional[Union[float, dict[str, Any]]] = Field(
         default=None, description="the GDF's shift (a number > 0 or {name: resolution, ...}), read by diffuse and sample"
     )
 
