@@ -257,3 +257,18 @@ def test_stratified_needs_a_quantile_function() -> None:
     gdf = GDF(Opaque(), "vp", "epsilon", "cosine_t", "constant")
     with pytest.raises(TypeError, match="quantile"):
         gdf.diffuse(torch.zeros(4, 1), stratified=True)
+
+
+def test_kit_bounds_a_by_the_declared_max_a() -> None:
+    from gdf_core.testing.checks.input_scaler import check_input_scaler
+
+    only = ["coefficients_in_unit_interval"]
+    assert check_input_scaler(EDMScaler(0.5), only=only, raise_on_failure=False).passed  # a reaches 1/σ_d = 2 = max_a
+
+    class Overstated(EDMScaler):
+        """Declares a ≤ 1.5 but reaches 2 (broken on purpose)."""
+
+        max_a = 1.5
+
+    report = check_input_scaler(Overstated(0.5), only=only, raise_on_failure=False)
+    assert not report.passed and "not in [0, 1.5]" in str(report.failures[0])
