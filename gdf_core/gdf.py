@@ -232,6 +232,8 @@ class GDF:
         batch = x0.shape[0]
         if shift is None:
             shift = self.shift_for(x0.shape)
+        if stratified and t is not None:
+            raise ValueError("diffuse: give t or stratified=True, not both (stratified draws choose t themselves)")
         if epsilon is None:
             epsilon = randn_like(x0, generator)
         elif epsilon.shape != x0.shape:

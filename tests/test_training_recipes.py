@@ -247,6 +247,11 @@ def test_stratified_draws_keep_the_training_distribution_and_lower_the_variance(
     assert strat.mean(1).var() < 0.5 * iid.mean(1).var()  # the batch mean of λ varies less
 
 
+def test_stratified_and_t_together_are_refused() -> None:
+    with pytest.raises(ValueError, match="give t or stratified=True"):
+        GDF.from_spec("ddpm").diffuse(torch.zeros(4, 1), t=torch.full((4,), 0.5), stratified=True)
+
+
 def test_stratified_needs_a_quantile_function() -> None:
     class Opaque:
         name = "opaque"

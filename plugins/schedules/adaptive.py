@@ -46,8 +46,10 @@ class BucketEMA:
     over the ranks of ``group`` (torch.distributed's default group when None;
     nothing without torch.distributed), then moves every touched bucket to
     beta·v + (1 − beta)·mean: every rank ends with the state one process reaches
-    on the concatenated batches. Losses that are NaN, ±inf or negative are left
-    out and counted in ``skipped``; the first time any are, a warning says so.
+    on the concatenated batches. Under torch.distributed every rank of the group
+    must call it (it is a collective, like ``all_reduce``). Losses that are NaN,
+    ±inf or negative are left out and counted in ``skipped``; the first time any
+    are, a warning says so.
     """
 
     def __init__(self, owner: str, key: str, buckets: int) -> None:
