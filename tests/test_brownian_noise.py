@@ -13,7 +13,7 @@ from gdf_core import GDF  # noqa: E402
 from gdf_core.brownian import BrownianNoise  # noqa: E402
 from gdf_core.noise import randn_like  # noqa: E402
 
-SDE_SAMPLERS = ["euler_ancestral", "dpmpp_2m_sde", {"name": "ddim", "eta": 1.0}]
+SDE_SAMPLERS = ["euler_ancestral", "dpmpp_2m_sde", "dpmpp_2s_ancestral"]
 GRID = {"name": "karras", "sigma_min": 0.03, "sigma_max": 14.6}
 
 
