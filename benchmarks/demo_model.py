@@ -40,7 +40,7 @@ def fourier(gdf, scale):  # the recipe's target, but the noise level recovered a
     class LevelOnly(nn.Module):
         def __init__(self):
             super().__init__()
-            self.net, self.table = MLPDenoiser(), RecipeTable(gdf)
+            self.net, self.table = MLPDenoiser(embedding=NoiseCondEmbedding(16, 0.5, 50.0)), RecipeTable(gdf)
 
         def forward(self, x, cond):
             cond = cond.expand(x.shape[0]) if cond.dim() == 0 else cond
@@ -50,39 +50,39 @@ def fourier(gdf, scale):  # the recipe's target, but the noise level recovered a
 
 
 def precond(gdf, scale):  # + input/output preconditioning with σ_d = 1
-    return Preconditioned(MLPDenoiser(), gdf, sigma_data=1.0), {"betas": (0.9, 0.999)}
+    return Preconditioned(MLPDenoiser(embedding=NoiseCondEmbedding(16, 0.5, 50.0)), gdf, sigma_data=1.0), {"betas": (0.9, 0.999)}
 
 
 def precond_sd(gdf, scale):  # + σ_d = the data's measured scale
-    return Preconditioned(MLPDenoiser(), gdf, sigma_data=scale), {"betas": (0.9, 0.999)}
+    return Preconditioned(MLPDenoiser(embedding=NoiseCondEmbedding(16, 0.5, 50.0)), gdf, sigma_data=scale), {"betas": (0.9, 0.999)}
 
 
 def betas(gdf, scale):  # + Adam β₂ = 0.99
-    return Preconditioned(MLPDenoiser(), gdf, sigma_data=scale), {"betas": (0.9, 0.99)}
+    return Preconditioned(MLPDenoiser(embedding=NoiseCondEmbedding(16, 0.5, 50.0)), gdf, sigma_data=scale), {"betas": (0.9, 0.99)}
 
 
 def ema999(gdf, scale):  # + EMA decay 0.999
-    return Preconditioned(MLPDenoiser(), gdf, sigma_data=scale), {"betas": (0.9, 0.99), "ema_decay": 0.999}
+    return Preconditioned(MLPDenoiser(embedding=NoiseCondEmbedding(16, 0.5, 50.0)), gdf, sigma_data=scale), {"betas": (0.9, 0.99), "ema_decay": 0.999}
 
 
 def wide(gdf, scale):  # + width 192
-    return Preconditioned(MLPDenoiser(hidden=192), gdf, sigma_data=scale), {"betas": (0.9, 0.99)}
+    return Preconditioned(MLPDenoiser(embedding=NoiseCondEmbedding(16, 0.5, 50.0), hidden=192), gdf, sigma_data=scale), {"betas": (0.9, 0.99)}
 
 
 def gelu(gdf, scale):  # + GELU
-    return Preconditioned(MLPDenoiser(activation=nn.GELU), gdf, sigma_data=scale), {"betas": (0.9, 0.99)}
+    return Preconditioned(MLPDenoiser(embedding=NoiseCondEmbedding(16, 0.5, 50.0), activation=nn.GELU), gdf, sigma_data=scale), {"betas": (0.9, 0.99)}
 
 
 def lr3(gdf, scale):  # + lr 3e-3
-    return Preconditioned(MLPDenoiser(), gdf, sigma_data=scale), {"betas": (0.9, 0.99), "lr": 3e-3}
+    return Preconditioned(MLPDenoiser(embedding=NoiseCondEmbedding(16, 0.5, 50.0)), gdf, sigma_data=scale), {"betas": (0.9, 0.99), "lr": 3e-3}
 
 
 def xfourier(gdf, scale):  # + Fourier features of the point (8 frequencies per coordinate)
-    return Preconditioned(MLPDenoiser(point_features=8), gdf, sigma_data=scale), {"betas": (0.9, 0.99)}
+    return Preconditioned(MLPDenoiser(embedding=NoiseCondEmbedding(16, 0.5, 50.0), point_features=8), gdf, sigma_data=scale), {"betas": (0.9, 0.99)}
 
 
 def xfourier_ema(gdf, scale):  # + EMA decay 0.998
-    return Preconditioned(MLPDenoiser(point_features=8), gdf, sigma_data=scale), {"betas": (0.9, 0.99), "ema_decay": 0.998}
+    return Preconditioned(MLPDenoiser(embedding=NoiseCondEmbedding(16, 0.5, 50.0), point_features=8), gdf, sigma_data=scale), {"betas": (0.9, 0.99), "ema_decay": 0.998}
 
 
 def old_xfourier(gdf, scale):  # the old model + Fourier features of the point only

@@ -204,7 +204,7 @@ def test_a_noise_condition_that_does_not_tell_the_noise_level_falls_back_to_the_
     gdf = GDF.from_spec({"preset": "ddpm", "noise_cond": {"name": "discrete", "noise_cond": "cosine_t", "steps": 10}})
     with pytest.raises(ValueError, match="one value for several noise levels"):
         RecipeTable(gdf)
-    model, how = demo_model(gdf)
+    model, how = demo_model(gdf, precondition=True)
     assert isinstance(model, MLPDenoiser) and "not preconditioned" in how
 
 
@@ -235,3 +235,11 @@ def test_a_noise_condition_not_monotone_in_the_noise_level_is_refused(monkeypatc
 def test_sigma_data_must_be_positive():
     with pytest.raises(ValueError, match="sigma_data"):
         Preconditioned(MLPDenoiser(hidden=8, depth=1), GDF.from_spec("edm"), sigma_data=0.0)
+
+
+def test_the_demo_trains_the_preconditioned_model_on_request(tmp_path):
+    console = Console(record=True, width=160)
+    result = run_demo("v_edm", samplers=["ddim"], nfes=[3], steps=5, n_samples=50, out=tmp_path, progress=False,
+                      console=console, reference_steps=20, precondition=True)
+    assert isinstance(result.train.model, Preconditioned) and "preconditioned, σ_d = " in console.export_text()
+    assert all(torch.isfinite(torch.tensor(r["swd_ode"])) for r in result.rows)

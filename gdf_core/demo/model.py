@@ -9,14 +9,15 @@ from torch import Tensor, nn
 
 
 class NoiseCondEmbedding(nn.Module):
-    """Sines and cosines of the noise level at log-spaced frequencies, plus a tanh-squashed copy of it.
+    """Sines and cosines of the noise condition at log-spaced frequencies, plus a tanh-squashed copy.
 
-    The demo's preconditioned model gives it c = −λ/8, which spans a few units for
-    every recipe, so two decades of frequency (``low`` … ``high``) resolve it
-    without turning a small change of noise level into a large change of features.
+    The recipes' noise conditions live on very different ranges (t ∈ [0, 1], −λ/8,
+    λ, integer steps), so by default the frequencies span four decades. The
+    preconditioned model (``precondition.py``) always gives it c = −λ/8, a few
+    units wide, and uses two decades (0.5 … 50).
     """
 
-    def __init__(self, features: int = 16, low: float = 0.5, high: float = 50.0) -> None:
+    def __init__(self, features: int = 16, low: float = 0.05, high: float = 200.0) -> None:
         super().__init__()
         if features < 1 or not 0 < low <= high:
             raise ValueError(f"expected features ≥ 1 and 0 < low ≤ high; got {features}, {low}, {high}")
