@@ -154,20 +154,49 @@ def test_the_demo_reports_the_solvers_error_and_it_falls_as_nfe_grows(tmp_path):
     assert "to the model's ODE solution" in console.export_text()
 
 
+def _preconditionable(preset: str) -> bool:
+    """Whether the demo's preconditioning can read the noise level off the preset's noise condition."""
+    try:
+        RecipeTable(GDF.from_spec(preset))
+    except ValueError:
+        return False
+    return True
+
+
+#: Presets whose noise condition does not determine the noise level (a discrete timestep):
+#: the demo's preconditioning refuses them, and the demo trains the bare MLP instead.
+UNPRECONDITIONABLE = [p for p in PRESETS if not _preconditionable(p)]
+
+
+def test_the_presets_the_demo_cannot_precondition_are_the_discrete_ones():
+    assert UNPRECONDITIONABLE == [p for p in PRESETS if "discrete" in str(GDF.from_spec(p).to_spec()["noise_cond"])]
+    for preset in UNPRECONDITIONABLE:
+        with pytest.raises(ValueError, match="cannot tell the noise level"):
+            Preconditioned(MLPDenoiser(hidden=8, depth=1), GDF.from_spec(preset))
+        model, described = demo_model(GDF.from_spec(preset), precondition=True)
+        assert isinstance(model, MLPDenoiser) and "not preconditioned" in described
+
+
 @pytest.mark.parametrize("preset", PRESETS)
 def test_ddims_distance_to_the_ode_solution_halves_as_steps_double_on_every_preset(preset):
     # First order: the error at N steps is about C/N. An untrained (smooth, not the oracle) model is enough.
     torch.manual_seed(0)
     gdf = GDF.from_spec(preset)
-    model = Preconditioned(MLPDenoiser(hidden=32, depth=1), gdf)
+    net = MLPDenoiser(hidden=32, depth=1)
+    model = net if preset in UNPRECONDITIONABLE else Preconditioned(net, gdf)
     x_init = torch.randn(100, 2, generator=torch.Generator().manual_seed(1))
     ode = ode_solution(gdf, model, x_init, steps=320, check_steps=160)
     errors = [rms_distance(solve(gdf, model, x_init, sampler="ddim", steps=n), ode.x) for n in (5, 10, 20, 40)]
-    assert all(0.3 < later / earlier < 0.7 for earlier, later in zip(errors, errors[1:])), errors
+    if preset in UNPRECONDITIONABLE:
+        # The bare ε-network's x0 = (x − b·ε̂)/a is amplified 1/a ≈ 100× at the clamped noise end, so the
+        # first-order rate is reached only at more steps (measured: ratios 0.80, 0.72, 0.62): assert the fall.
+        assert all(later < earlier for earlier, later in zip(errors, errors[1:])), errors
+    else:
+        assert all(0.3 < later / earlier < 0.7 for earlier, later in zip(errors, errors[1:])), errors
     assert ode.gap_rms < 0.25 * errors[-1]
 
 
-@pytest.mark.parametrize("preset", PRESETS)
+@pytest.mark.parametrize("preset", [p for p in PRESETS if p not in UNPRECONDITIONABLE])
 def test_the_recipe_table_gives_each_presets_noise_level_and_coefficients(preset):
     gdf = GDF.from_spec(preset)
     logsnr = torch.tensor([-12.0, -3.0, 0.0, 2.5, 9.0])
@@ -177,13 +206,13 @@ def test_the_recipe_table_gives_each_presets_noise_level_and_coefficients(preset
     assert torch.allclose(a, a_true.float(), atol=1e-5) and torch.allclose(b, b_true.float(), atol=1e-5)
 
 
-@pytest.mark.parametrize("preset", PRESETS)
+@pytest.mark.parametrize("preset", [p for p in PRESETS if p not in UNPRECONDITIONABLE])
 def test_the_preconditioned_model_predicts_each_presets_target(preset):
     """A network answering the exact unit-variance F = cos φ·ε − sin φ·x0/σ_d gives the recipe's own target."""
     gdf = GDF.from_spec(preset)
     g = torch.Generator().manual_seed(0)
     x0, eps, t = torch.randn(64, 2, generator=g) * 0.7, torch.randn(64, 2, generator=g), torch.rand(64, generator=g) * 0.98 + 0.01
-    if preset in ("edm", "v_edm"):  # training-only schedules take no t: draw instead
+    if not getattr(gdf.schedule, "supports_t", True):  # training-only schedules take no t: draw instead
         noised, _, target, logsnr, cond, _ = gdf.diffuse(x0, eps, generator=g)
     else:
         noised, _, target, logsnr, cond, _ = gdf.diffuse(x0, eps, t=t)
