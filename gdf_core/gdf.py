@@ -8,6 +8,7 @@ Differences from the original are listed in docs/differences.md.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
@@ -17,7 +18,7 @@ from tqdm.auto import tqdm
 
 from gdf_core.errors import SpecError
 from gdf_core.noise import randn, randn_like
-from gdf_core.protocols import SamplingState
+from gdf_core.protocols import RunGrid, SamplingState
 from gdf_core.spec import build, load_spec, spec_of, validate_spec
 from gdf_core.tensors import batch_view, compute_dtype
 
@@ -269,7 +270,9 @@ class GDF:
         else:
             x = sampler_obj.init_x(tuple(shape), generator=generator, dtype=dtype, device=device)
         batch = x.shape[0]
-        logsnrs = schedule_obj(t_grid, shift=shift).to(device)[:, None].expand(-1, batch)
+        full_run = isinstance(schedule_obj, RunGrid) and (float(t_start), float(t_end)) == (1.0, 0.0)
+        grid = schedule_obj.run_logsnrs(timesteps) - 2 * math.log(shift) if full_run else schedule_obj(t_grid, shift=shift)
+        logsnrs = grid.to(device)[:, None].expand(-1, batch)
         cond_inputs = model_inputs
         both_inputs = _batch_with_unconditional(model_inputs, unconditional_inputs) if cfg is not None else None
         state = SamplingState(logsnrs=logsnrs)

@@ -9,6 +9,7 @@ from gdf_plugins.schedules.linear import LinearSchedule, RectifiedFlowsSchedule
 from gdf_plugins.schedules.piecewise_linear import PiecewiseLinearSchedule, StableDiffusionSchedule
 from gdf_plugins.schedules.sampling import SAMPLING_SCHEDULES
 from gdf_plugins.schedules.sqrt import SqrtSchedule
+from gdf_plugins.schedules.diffusers import DIFFUSERS_SCHEDULES
 
 SCHEDULES: list[type] = [
     CosineSchedule,
@@ -23,6 +24,7 @@ SCHEDULES: list[type] = [
     AdaptiveTrainSchedule,
     InterpolatedSchedule,
     *SAMPLING_SCHEDULES,
+    *DIFFUSERS_SCHEDULES,
 ]
 
 
