@@ -105,6 +105,19 @@ class GDF:
             spec["sample_schedule"] = spec_of(self.sample_schedule)
         return spec
 
+    @classmethod
+    def from_diffusers(cls, source: Any, **options: Any) -> "GDF":
+        """The GDF of a diffusers scheduler (instance, config, dict, file or folder); see gdf_core.interop."""
+        from gdf_core.interop import from_diffusers
+
+        return from_diffusers(source, gdf_class=cls, **options)
+
+    def to_diffusers(self, *, config: bool = False) -> Any:
+        """The diffusers scheduler (or its config) reproducing this recipe and sampler; see gdf_core.interop."""
+        from gdf_core.interop import to_diffusers
+
+        return to_diffusers(self, config=config)
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, GDF):
             return NotImplemented

@@ -193,23 +193,28 @@ def _lower_order_final(opts: _Options, c: Conversion, sampler: str) -> None:
 
 def _dpm_solver(opts: _Options, c: Conversion) -> dict[str, Any]:
     algorithm = opts.require(
-        "algorithm_type", ("dpmsolver++", "sde-dpmsolver++"),
-        "gdf's DPM-Solver samplers are the data-prediction ones (dpmsolver++, sde-dpmsolver++); "
-        "the noise-prediction dpmsolver/sde-dpmsolver of Lu et al. 2022a are not",
+        "algorithm_type", ("dpmsolver++", "sde-dpmsolver++", "dpmsolver", "sde-dpmsolver"),
+        "algorithm_type is dpmsolver++, sde-dpmsolver++, dpmsolver or sde-dpmsolver",
     )
     order = opts.require("solver_order", (1, 2, 3), "solver_order is 1, 2 or 3")
     solver_type = opts.require("solver_type", ("midpoint", "heun"), "solver_type is midpoint or heun")
     opts.require("variance_type", (None,), "learned-range variance is not reproduced")
     opts.require("use_lu_lambdas", (False,), "Lu's uniform-λ grid is not reproduced: use a gdf exponential schedule")
-    _lower_order_final(opts, c, "dpmpp")
-    gdf_solver = "taylor" if solver_type == "heun" else "midpoint"
-    if order == 1:
-        return {"name": "ddim", "eta": 0.0} if algorithm == "dpmsolver++" else {"name": "dpmpp_2m_sde", "solver_type": gdf_solver}
-    if algorithm == "sde-dpmsolver++":
-        return {"name": "dpmpp_2m_sde", "solver_type": gdf_solver} if order == 2 else "dpmpp_3m_sde"
-    if order == 2:
-        return {"name": "dpmpp_2m", "solver_type": gdf_solver, "interpolation": "logsnr", "warmup_corrector": False}
-    return {"name": "dpmpp_3m", "interpolation": "logsnr", "warmup_corrector": False}
+    final = opts.require("final_sigmas_type", ("zero", "sigma_min"), "final_sigmas_type is 'zero' or 'sigma_min'")
+    sampler: dict[str, Any] = {"name": "diffusers_dpmsolver", "solver_order": int(order), "algorithm_type": algorithm}
+    if solver_type != "midpoint":
+        sampler["solver_type"] = solver_type
+    if not opts.get("lower_order_final"):
+        sampler["lower_order_final"] = False
+    if opts.get("euler_at_final"):
+        sampler["euler_at_final"] = True
+    if final != "zero":
+        sampler["final_sigmas_type"] = final
+    c.mapped.append(
+        "solver_order, algorithm_type, solver_type, lower_order_final, euler_at_final, final_sigmas_type → "
+        "sampler diffusers_dpmsolver (diffusers' warm-up and last-step orders; gdf's dpmpp_2m/dpmpp_3m are more accurate, see the docs)"
+    )
+    return sampler
 
 
 def _flow_match(opts: _Options, c: Conversion, mu: Optional[float]) -> dict[str, Any]:
