@@ -10,6 +10,7 @@ import warnings
 from typing import Any, Optional
 
 from gdf_core.errors import SpecError
+from gdf_core.interop.diffusers_models import DiffusersModel, wrap_diffusers_model
 from gdf_core.interop.from_diffusers import Conversion, convert_diffusers
 from gdf_core.interop.to_diffusers import Export, export_diffusers, to_diffusers
 
@@ -49,9 +50,11 @@ def from_diffusers(
 __all__ = [
     "ApproximationWarning",
     "Conversion",
+    "DiffusersModel",
     "Export",
     "convert_diffusers",
     "export_diffusers",
     "from_diffusers",
     "to_diffusers",
+    "wrap_diffusers_model",
 ]

@@ -144,9 +144,15 @@ def _sampler(name: str, opts: _Options, c: Conversion) -> dict[str, Any] | str:
     if name == "EulerAncestralDiscreteScheduler":
         return "euler_ancestral"
     if name == "HeunDiscreteScheduler":
-        return "heun"
+        # EDM's trapezoid on every step (gdf's default switches to the data form over a decade of σ)
+        c.approximations.append(
+            "Heun → gdf's heun with EDM's trapezoid on every step: the nearest equivalent, not exact: into σ = 0 "
+            "diffusers' last step is plain Euler, gdf's heun extrapolates x̂0 through the previous level"
+        )
+        return {"name": "heun", "trapezoid_max_ratio": math.inf}
     if name == "LMSDiscreteScheduler":
-        return {"name": "lms", "order": 4}
+        # diffusers' step(order=4) warms up at plain lower order
+        return {"name": "lms", "order": 4, "warmup_corrector": False}
     if name == "PNDMScheduler":
         skip = opts.get("skip_prk_steps")
         c.approximations.append(
@@ -163,13 +169,22 @@ def _sampler(name: str, opts: _Options, c: Conversion) -> dict[str, Any] | str:
         opts.require("solver_p", (None,), "a separate solver_p is not a unipc option")
         order = int(opts.get("solver_order"))
         variant = opts.require("solver_type", ("bh1", "bh2"), "UniPC's B(h) is bh1 or bh2")
-        _lower_order_final(opts, c, "unipc")
-        return {"name": "unipc", "order": order, "variant": variant}
+        opts.get("lower_order_final")
+        c.approximations.append(
+            "UniPC → gdf's unipc with the same order and B(h): the nearest equivalent, not exact: diffusers warms up at "
+            "plain lower order, applies UniC from the second step on, and lowers the order of the last steps "
+            "(lower_order_final); gdf's unipc differs in its warm-up and last step"
+        )
+        return {"name": "unipc", "order": order, "variant": variant, "interpolation": "logsnr"}
     if name == "DEISMultistepScheduler":
         opts.require("algorithm_type", ("deis",), "only algorithm_type 'deis'")
         opts.require("solver_type", ("logrho",), "only solver_type 'logrho'")
-        _lower_order_final(opts, c, "deis")
-        return {"name": "deis", "order": int(opts.get("solver_order"))}
+        opts.get("lower_order_final")
+        c.approximations.append(
+            "DEIS → gdf's deis with the same order: the nearest equivalent, not exact: diffusers' warm-up is plain lower "
+            "order and its last steps are lower order (lower_order_final); gdf's deis corrects the warm-up"
+        )
+        return {"name": "deis", "order": int(opts.get("solver_order")), "warmup_corrector": False}
     raise SpecError(f"{name}: no gdf sampler reproduces it", path="_class_name")  # pragma: no cover
 
 
@@ -182,13 +197,6 @@ def _no_flow_sigmas(opts: _Options) -> None:
     for key in ("flow_shift", "time_shift_type"):
         if key in opts.known:
             opts.get(key)
-
-
-def _lower_order_final(opts: _Options, c: Conversion, sampler: str) -> None:
-    if opts.get("lower_order_final"):
-        c.mapped.append(f"lower_order_final=True → {sampler}'s own last step (see docs/coming-from-diffusers.md)")
-    if "euler_at_final" in opts.known and opts.get("euler_at_final"):
-        c.mapped.append("euler_at_final=True → first-order last step")
 
 
 def _dpm_solver(opts: _Options, c: Conversion) -> dict[str, Any]:
@@ -296,8 +304,8 @@ def convert_diffusers(source: Any, *, scheduler_class: Optional[str] = None, mu:
             if clip != -math.inf:
                 grid["lambda_min_clipped"] = clip
         rounding = "round" if algorithm in ("ddim", "dpm") else "none"
-        if algorithm == "dpm" and table.get("beta_schedule") == "squaredcos_cap_v2" and sigmas != "table":
-            rounding = "floor"  # diffusers casts the unrounded timesteps of a cosine table to int64
+        if algorithm == "dpm" and (sigmas in ("exponential", "beta") or (sigmas == "karras" and table.get("beta_schedule") == "squaredcos_cap_v2")):
+            rounding = "floor"  # diffusers casts these unrounded timesteps to int64
         interpolation = "sigma" if algorithm == "euler" and sigmas == "table" else "log_sigma"
         noise_cond = {"name": "diffusers_timestep", **table, "interpolation": interpolation, "rounding": rounding}
         c.spec = {

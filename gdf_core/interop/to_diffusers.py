@@ -72,7 +72,8 @@ def export_diffusers(gdf: Any) -> Export:
         problems.append(f"target {target!r}: prediction_type is epsilon, v_prediction or sample")
     if noise_cond["name"] != "diffusers_timestep":
         problems.append(f"noise_cond {noise_cond['name']!r}: diffusers gives the model its timestep (diffusers_timestep)")
-    table = {k: grid[k] for k in TABLE_OPTIONS if k in grid}
+    params = getattr(gdf.sample_schedule, "params", {})  # every table option, defaults included
+    table = {k: params[k] for k in TABLE_OPTIONS if k in params and (k != "trained_betas" or params[k] is not None)}
     algorithm = grid.get("algorithm", "ddim")
     name = SCHEDULER_OF.get((algorithm, sampler["name"]))
     if name is None:
@@ -140,7 +141,7 @@ def _export_flow(grid: dict[str, Any], sampler: dict[str, Any], target: str, noi
         problems.append(f"input_scaler {scaler!r} / target {target!r}: flow matching is lerp / rectified_flows")
     if noise_cond["name"] != "flow_timestep":
         problems.append(f"noise_cond {noise_cond['name']!r}: flow matching gives the model σ·T (flow_timestep)")
-    config: dict[str, Any] = {
+    config = {
         "_class_name": "FlowMatchEulerDiscreteScheduler",
         "num_train_timesteps": grid.get("num_train_timesteps", 1000),
         "shift": grid.get("flow_shift", 1.0),
