@@ -30,6 +30,7 @@ SCHEDULER_OF = {
     ("dpm", "dpmpp_2m_sde"): "DPMSolverMultistepScheduler",
     ("dpm", "dpmpp_3m_sde"): "DPMSolverMultistepScheduler",
     ("dpm", "ddim"): "DPMSolverMultistepScheduler",
+    ("dpm", "diffusers_dpmsolver"): "DPMSolverMultistepScheduler",
     ("dpm", "unipc"): "UniPCMultistepScheduler",
     ("dpm", "deis"): "DEISMultistepScheduler",
 }
@@ -90,6 +91,8 @@ def export_diffusers(gdf: Any) -> Export:
     final = grid.get("final", "data")
     sigmas = grid.get("sigmas", "table")
     approximations: list[str] = []
+    if sampler["name"] == "diffusers_dpmsolver" and sampler.get("final_sigmas_type", "zero") != ("zero" if final == "data" else "sigma_min"):
+        problems.append("diffusers_dpmsolver's final_sigmas_type does not match the grid's final level")
     if name in ("DDIMScheduler", "PNDMScheduler"):
         config["set_alpha_to_one"] = final == "data"
     elif name == "DDPMScheduler":
@@ -120,6 +123,9 @@ def _sampler_options(name: str, sampler: dict[str, Any], config: dict[str, Any],
     if name == "PNDMScheduler":
         config["skip_prk_steps"] = True
         approx.append("ipndm → PNDMScheduler (PLMS): the nearest diffusers scheduler, not the same steps")
+    if kind == "diffusers_dpmsolver":
+        config.update({k: v for k, v in sampler.items() if k not in ("name", "final_sigmas_type")})
+        return
     if name == "DPMSolverMultistepScheduler":
         order = {"dpmpp_2m": 2, "dpmpp_3m": 3, "dpmpp_2m_sde": 2, "dpmpp_3m_sde": 3, "ddim": 1}[kind]
         config["solver_order"] = order

@@ -65,7 +65,9 @@ class DiffusersTimestepNoiseCond(DiffusersTable, NoiseCondBase):
         if self.rounding == "round":
             return tau.round().long()
         if self.rounding == "floor":
-            return tau.floor().long()
+            # diffusers truncates τ of the float64 σ; λ here comes from σ stored in float32, which moves τ
+            # by ~1e-5 of a step: without the margin an integer τ could truncate to the one below
+            return (tau + 1e-3).floor().long()
         return tau.to(torch.float32) if logsnr.dtype != torch.float64 else tau
 
 
