@@ -30,6 +30,7 @@ ROUND_TRIPS = [
     ("DPMSolverMultistepScheduler", {**SD, "solver_order": 3, "use_karras_sigmas": True}),
     ("DPMSolverMultistepScheduler", {**SD, "algorithm_type": "sde-dpmsolver++", "solver_type": "heun", "final_sigmas_type": "sigma_min"}),
     ("UniPCMultistepScheduler", {**SD, "solver_order": 3, "solver_type": "bh1"}),
+    ("UniPCMultistepScheduler", {**SD, "lower_order_final": False, "final_sigmas_type": "sigma_min"}),
     ("DEISMultistepScheduler", {**SD, "solver_order": 3}),
     ("FlowMatchEulerDiscreteScheduler", {"shift": 3.0}),
     ("FlowMatchEulerDiscreteScheduler", {"shift": 3.0, "shift_terminal": 0.02, "use_karras_sigmas": True}),

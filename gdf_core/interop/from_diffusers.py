@@ -169,13 +169,16 @@ def _sampler(name: str, opts: _Options, c: Conversion) -> dict[str, Any] | str:
         opts.require("solver_p", (None,), "a separate solver_p is not a unipc option")
         order = int(opts.get("solver_order"))
         variant = opts.require("solver_type", ("bh1", "bh2"), "UniPC's B(h) is bh1 or bh2")
-        opts.get("lower_order_final")
-        c.approximations.append(
-            "UniPC → gdf's unipc with the same order and B(h): the nearest equivalent, not exact: diffusers warms up at "
-            "plain lower order, applies UniC from the second step on, and lowers the order of the last steps "
-            "(lower_order_final); gdf's unipc differs in its warm-up and last step"
+        sampler: dict[str, Any] = {"name": "diffusers_unipc", "solver_order": order, "solver_type": variant}
+        if not opts.get("lower_order_final"):
+            sampler["lower_order_final"] = False
+        c.mapped.append(
+            "solver_order, solver_type, lower_order_final → sampler diffusers_unipc (diffusers' warm-up, corrector and "
+            "last-step orders; gdf's own unipc is more accurate, see the docs)"
         )
-        return {"name": "unipc", "order": order, "variant": variant, "interpolation": "logsnr"}
+        if variant == "bh1" and opts.get("final_sigmas_type") == "zero":
+            c.mapped.append("bh1 into σ = 0: diffusers' own last step is NaN (−∞·0 in B(h)); gdf's is finite")
+        return sampler
     if name == "DEISMultistepScheduler":
         opts.require("algorithm_type", ("deis",), "only algorithm_type 'deis'")
         opts.require("solver_type", ("logrho",), "only solver_type 'logrho'")

@@ -31,6 +31,7 @@ SCHEDULER_OF = {
     ("dpm", "dpmpp_3m_sde"): "DPMSolverMultistepScheduler",
     ("dpm", "ddim"): "DPMSolverMultistepScheduler",
     ("dpm", "diffusers_dpmsolver"): "DPMSolverMultistepScheduler",
+    ("dpm", "diffusers_unipc"): "UniPCMultistepScheduler",
     ("dpm", "unipc"): "UniPCMultistepScheduler",
     ("dpm", "deis"): "DEISMultistepScheduler",
 }
@@ -123,6 +124,9 @@ def _sampler_options(name: str, sampler: dict[str, Any], config: dict[str, Any],
     if name == "PNDMScheduler":
         config["skip_prk_steps"] = True
         approx.append("ipndm → PNDMScheduler (PLMS): the nearest diffusers scheduler, not the same steps")
+    if kind == "diffusers_unipc":
+        config.update({k: v for k, v in sampler.items() if k != "name"})
+        return
     if kind == "diffusers_dpmsolver":
         config.update({k: v for k, v in sampler.items() if k not in ("name", "final_sigmas_type")})
         return

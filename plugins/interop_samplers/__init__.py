@@ -2,11 +2,12 @@
 
 from gdf_core.hookspecs import hookimpl
 from gdf_plugins.interop_samplers.diffusers_dpmsolver import DiffusersDPMSolverSampler
+from gdf_plugins.interop_samplers.diffusers_unipc import DiffusersUniPCSampler
 
 
 @hookimpl
 def gdf_register_samplers() -> list[type]:
-    return [DiffusersDPMSolverSampler]
+    return [DiffusersDPMSolverSampler, DiffusersUniPCSampler]
 
 
-__all__ = ["DiffusersDPMSolverSampler", "gdf_register_samplers"]
+__all__ = ["DiffusersDPMSolverSampler", "DiffusersUniPCSampler", "gdf_register_samplers"]
