@@ -209,6 +209,7 @@ UNIPC_OPTIONS = [
     {"solver_order": 3, "use_karras_sigmas": True},
     {"solver_type": "bh1", "final_sigmas_type": "sigma_min"},
     {"solver_order": 3, "lower_order_final": False, "final_sigmas_type": "sigma_min"},
+    {"solver_order": 3, "use_karras_sigmas": True, "final_sigmas_type": "sigma_min"},  # ends with a zero-width step
     {"timestep_spacing": "trailing", "rescale_betas_zero_snr": True, "prediction_type": "v_prediction"},
 ]
 
@@ -225,6 +226,22 @@ def test_unipc_bh1_into_clean_data_is_finite_where_diffusers_gives_nan() -> None
     ref = diffusers_loop(make("UniPCMultistepScheduler", config), RecordingNet(), noise, 4)
     out = gdf_loop(GDF.from_diffusers(make("UniPCMultistepScheduler", config)), RecordingNet(), noise, 4)
     assert bool(ref.isnan().all()) and bool(torch.isfinite(out).all())
+
+
+DEIS_OPTIONS = [
+    {},
+    {"solver_order": 1},
+    {"solver_order": 3},
+    {"solver_order": 3, "use_karras_sigmas": True},  # ends with a zero-width step at the last σ
+    {"lower_order_final": False},
+    {"timestep_spacing": "leading", "steps_offset": 1, "prediction_type": "v_prediction"},
+]
+
+
+@pytest.mark.parametrize("steps", (1, 4, 16))
+@pytest.mark.parametrize("options", DEIS_OPTIONS, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()) or "default")
+def test_deis_options_sample_as_diffusers(options: dict, steps: int) -> None:
+    assert_same_run("DEISMultistepScheduler", {**SD, **options}, steps)
 
 
 FLOW_OPTIONS = [
@@ -266,8 +283,8 @@ def test_pndm_release_config_is_the_nearest_equivalent_and_says_so() -> None:
     assert 1e-5 < relative_error(out, ref) < 2e-2
 
 
-@pytest.mark.parametrize("cls_name", ["DEISMultistepScheduler", "HeunDiscreteScheduler"])
-def test_deis_and_heun_are_approximations_say_so_and_stay_close(cls_name: str) -> None:
+@pytest.mark.parametrize("cls_name", ["HeunDiscreteScheduler"])
+def test_heun_is_an_approximation_says_so_and_stays_close(cls_name: str) -> None:
     from gdf_core.interop import ApproximationWarning
 
     with pytest.warns(ApproximationWarning, match="last step"):

@@ -57,15 +57,21 @@ CASES = list(itertools.product(["leading", "trailing", "linspace"], [0, 1], [1, 
 
 
 @pytest.mark.parametrize("sigmas", ["table", "karras", "exponential", "beta"])
-@pytest.mark.parametrize("family, cls_name", [("euler", "EulerDiscreteScheduler"), ("dpm", "DPMSolverMultistepScheduler")])
+@pytest.mark.parametrize(
+    "family, cls_name",
+    [("euler", "EulerDiscreteScheduler"), ("dpm", "DPMSolverMultistepScheduler"), ("dpm", "UniPCMultistepScheduler"),
+     ("dpm", "DEISMultistepScheduler")],
+)
 def test_grids_are_set_timesteps_for_every_spacing_offset_and_step_count(family: str, cls_name: str, sigmas: str) -> None:
     flag = {"table": {}, "karras": {"use_karras_sigmas": True}, "exponential": {"use_exponential_sigmas": True},
             "beta": {"use_beta_sigmas": True}}[sigmas]
     for spacing, offset, steps in CASES:
         sched = getattr(diffusers, cls_name)(**SD, timestep_spacing=spacing, steps_offset=offset, **flag)
         sched.set_timesteps(steps)
+        final = "last_level" if cls_name == "DEISMultistepScheduler" and sigmas != "table" else (
+            "first_timestep" if cls_name == "DEISMultistepScheduler" else "data")
         grid = build("schedule", {"name": "diffusers_grid", **SD, "algorithm": family, "timestep_spacing": spacing,
-                                  "steps_offset": offset, "sigmas": sigmas})
+                                  "steps_offset": offset, "sigmas": sigmas, "final": final})
         lam = grid.run_logsnrs(steps)
         where = f"{spacing} {offset} {steps}"
         torch.testing.assert_close(_sigmas(lam), sched.sigmas.double(), rtol=1e-6, atol=0, msg=where)

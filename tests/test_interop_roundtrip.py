@@ -32,6 +32,8 @@ ROUND_TRIPS = [
     ("UniPCMultistepScheduler", {**SD, "solver_order": 3, "solver_type": "bh1"}),
     ("UniPCMultistepScheduler", {**SD, "lower_order_final": False, "final_sigmas_type": "sigma_min"}),
     ("DEISMultistepScheduler", {**SD, "solver_order": 3}),
+    ("DEISMultistepScheduler", {**SD, "use_karras_sigmas": True, "lower_order_final": False}),
+    ("UniPCMultistepScheduler", {**SD, "use_karras_sigmas": True, "final_sigmas_type": "sigma_min"}),
     ("FlowMatchEulerDiscreteScheduler", {"shift": 3.0}),
     ("FlowMatchEulerDiscreteScheduler", {"shift": 3.0, "shift_terminal": 0.02, "use_karras_sigmas": True}),
 ]

@@ -119,12 +119,18 @@ def _sigmas_option(opts: _Options) -> str:
     return {"use_karras_sigmas": "karras", "use_exponential_sigmas": "exponential", "use_beta_sigmas": "beta"}[chosen[0]] if chosen else "table"
 
 
-def _final(opts: _Options) -> str:
+def _final(opts: _Options, sigmas: str) -> str:
+    """The level a run ends on, as the scheduler's set_timesteps appends it."""
     if "set_alpha_to_one" in opts.known:
         return "data" if opts.get("set_alpha_to_one") else "first_timestep"
+    repeats_last = sigmas != "table"
+    if opts.scheduler == "DEISMultistepScheduler":  # no option: σ of ᾱ_0, or the last σ again
+        return "last_level" if repeats_last else "first_timestep"
     if "final_sigmas_type" in opts.known:
         value = opts.require("final_sigmas_type", ("zero", "sigma_min"), "final_sigmas_type is 'zero' or 'sigma_min'")
-        return "data" if value == "zero" else "first_timestep"
+        if value == "zero":
+            return "data"
+        return "last_level" if repeats_last and opts.scheduler == "UniPCMultistepScheduler" else "first_timestep"
     return "data"
 
 
@@ -182,12 +188,14 @@ def _sampler(name: str, opts: _Options, c: Conversion) -> dict[str, Any] | str:
     if name == "DEISMultistepScheduler":
         opts.require("algorithm_type", ("deis",), "only algorithm_type 'deis'")
         opts.require("solver_type", ("logrho",), "only solver_type 'logrho'")
-        opts.get("lower_order_final")
-        c.approximations.append(
-            "DEIS → gdf's deis with the same order: the nearest equivalent, not exact: diffusers' warm-up is plain lower "
-            "order and its last steps are lower order (lower_order_final); gdf's deis corrects the warm-up"
+        sampler = {"name": "diffusers_deis", "solver_order": int(opts.get("solver_order"))}
+        if not opts.get("lower_order_final"):
+            sampler["lower_order_final"] = False
+        c.mapped.append(
+            "solver_order, lower_order_final → sampler diffusers_deis (diffusers' warm-up and last-step orders; "
+            "gdf's own deis is more accurate, see the docs)"
         )
-        return {"name": "deis", "order": int(opts.get("solver_order")), "warmup_corrector": False}
+        return sampler
     raise SpecError(f"{name}: no gdf sampler reproduces it", path="_class_name")  # pragma: no cover
 
 
@@ -295,9 +303,9 @@ def convert_diffusers(source: Any, *, scheduler_class: Optional[str] = None, mu:
             "algorithm": algorithm,
             "timestep_spacing": opts.require("timestep_spacing", ("leading", "trailing", "linspace"), "leading, trailing or linspace"),
             "steps_offset": int(opts.get("steps_offset")),
-            "final": _final(opts),
         }
         sigmas = _sigmas_option(opts)
+        grid["final"] = _final(opts, sigmas)
         if sigmas != "table":
             grid["sigmas"] = sigmas
         if algorithm == "dpm":

@@ -32,6 +32,7 @@ SCHEDULER_OF = {
     ("dpm", "ddim"): "DPMSolverMultistepScheduler",
     ("dpm", "diffusers_dpmsolver"): "DPMSolverMultistepScheduler",
     ("dpm", "diffusers_unipc"): "UniPCMultistepScheduler",
+    ("dpm", "diffusers_deis"): "DEISMultistepScheduler",
     ("dpm", "unipc"): "UniPCMultistepScheduler",
     ("dpm", "deis"): "DEISMultistepScheduler",
 }
@@ -99,6 +100,11 @@ def export_diffusers(gdf: Any) -> Export:
     elif name == "DDPMScheduler":
         if final != "data":
             problems.append("final='first_timestep': DDPM always ends on ᾱ = 1")
+    elif name == "DEISMultistepScheduler":
+        if final != ("last_level" if sigmas != "table" else "first_timestep"):
+            problems.append(f"final={final!r}: DEIS ends on {'the last σ again' if sigmas != 'table' else 'σ of ᾱ_0'}")
+    elif final == "last_level" and not (name == "UniPCMultistepScheduler" and sigmas != "table"):
+        problems.append(f"final='last_level': {name} does not end with a zero-width step")
     elif final != "data" and name not in ("EulerDiscreteScheduler", "DPMSolverMultistepScheduler", "UniPCMultistepScheduler"):
         problems.append(f"final={final!r}: {name} has no final_sigmas_type")
     else:
@@ -124,7 +130,7 @@ def _sampler_options(name: str, sampler: dict[str, Any], config: dict[str, Any],
     if name == "PNDMScheduler":
         config["skip_prk_steps"] = True
         approx.append("ipndm → PNDMScheduler (PLMS): the nearest diffusers scheduler, not the same steps")
-    if kind == "diffusers_unipc":
+    if kind in ("diffusers_unipc", "diffusers_deis"):
         config.update({k: v for k, v in sampler.items() if k != "name"})
         return
     if kind == "diffusers_dpmsolver":

@@ -17,6 +17,11 @@ run ends on data).
 - ``dpm``: DPM-Solver multistep, UniPC, DEIS (N + 1 points, the last dropped;
   Karras σ from the table's ends; ``lambda_min_clipped``).
 
+``final``: the level a run ends on: clean data (σ = 0), the first timestep's
+(σ of ᾱ_0), or ``last_level``, the last model level again, a step of zero width
+(what UniPC with ``final_sigmas_type="sigma_min"`` and DEIS do on Karras,
+exponential and beta σ).
+
 Timestep spacings: Lin et al. 2024 ("Common Diffusion Noise Schedules and
 Sample Steps are Flawed"), Table 2. Karras σ: Karras et al. 2022, eq. 5.
 """
@@ -116,7 +121,7 @@ class DiffusersGridSchedule(DiffusersTable, SamplingSchedule):
         algorithm: Literal["ddim", "euler", "dpm"] = "ddim",
         timestep_spacing: Spacing = "leading",
         steps_offset: int = 0,
-        final: Literal["data", "first_timestep"] = "data",
+        final: Literal["data", "first_timestep", "last_level"] = "data",
         sigmas: Literal["table", "karras", "exponential", "beta"] = "table",
         lambda_min_clipped: float = -math.inf,
         exact_steps: bool = True,
@@ -154,11 +159,15 @@ class DiffusersGridSchedule(DiffusersTable, SamplingSchedule):
         T = self.num_train_timesteps
         if steps > T:
             raise ValueError(f"schedule {self.name!r}: {steps} steps is more than the {T} training timesteps")
-        final = math.inf if self.final == "data" else float(self._logsnr[0])
+        final = math.inf if self.final == "data" else float(_logsnr_of(self._alphas_cumprod)[0])
         if self.algorithm == "ddim":
+            if self.final == "last_level":
+                raise ValueError(f"schedule {self.name!r}: final='last_level' is for the 'euler' and 'dpm' grids")
             lam = self._ddim_grid(steps, final)
         else:
-            lam = torch.cat([-2 * torch.log(self.run_sigmas(steps)), torch.tensor([final], dtype=torch.float64)])
+            levels = -2 * torch.log(self.run_sigmas(steps))
+            end = levels[-1:] if self.final == "last_level" else torch.tensor([final], dtype=torch.float64)
+            lam = torch.cat([levels, end])
         if self.shift != 1:
             lam = lam - 2 * math.log(self.shift)
         return lam
