@@ -169,6 +169,12 @@ def test_euler_trailing_and_linspace_sample_as_diffusers_from_its_start(options:
 
 @pytest.mark.parametrize("steps", (1, 4, 10))
 @pytest.mark.parametrize("options", [{}, {"use_karras_sigmas": True}, {"prediction_type": "v_prediction"}], ids=str)
+def test_heun_samples_as_diffusers(options: dict, steps: int) -> None:
+    assert_same_run("HeunDiscreteScheduler", {**SD, "timestep_spacing": "leading", "steps_offset": 1, **options}, steps)
+
+
+@pytest.mark.parametrize("steps", (1, 4, 10))
+@pytest.mark.parametrize("options", [{}, {"use_karras_sigmas": True}, {"prediction_type": "v_prediction"}], ids=str)
 def test_lms_samples_as_diffusers(options: dict, steps: int) -> None:
     assert_same_run("LMSDiscreteScheduler", {**SD, "timestep_spacing": "leading", "steps_offset": 1, **options}, steps)
 
@@ -281,20 +287,6 @@ def test_pndm_release_config_is_the_nearest_equivalent_and_says_so() -> None:
     assert len(theirs.calls()) == 26 and len(ours.calls()) == 25
     assert torch.equal(torch.unique(theirs.calls()), torch.unique(ours.calls()))
     assert 1e-5 < relative_error(out, ref) < 2e-2
-
-
-@pytest.mark.parametrize("cls_name", ["HeunDiscreteScheduler"])
-def test_heun_is_an_approximation_says_so_and_stays_close(cls_name: str) -> None:
-    from gdf_core.interop import ApproximationWarning
-
-    with pytest.warns(ApproximationWarning, match="last step"):
-        gdf = GDF.from_diffusers(make(cls_name, SD))
-    noise = torch.randn(SHAPE, generator=torch.Generator().manual_seed(0))
-    theirs, ours = RecordingNet(), RecordingNet()
-    ref = diffusers_loop(make(cls_name, SD), theirs, noise, 10)
-    out = gdf_loop(gdf, ours, noise, 10)
-    torch.testing.assert_close(ours.calls(), theirs.calls(), rtol=1e-5, atol=1e-4)
-    assert relative_error(out, ref) < 3e-2
 
 
 def test_no_finite_difference_hides_a_wrong_timestep() -> None:

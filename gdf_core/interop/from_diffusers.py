@@ -150,12 +150,8 @@ def _sampler(name: str, opts: _Options, c: Conversion) -> dict[str, Any] | str:
     if name == "EulerAncestralDiscreteScheduler":
         return "euler_ancestral"
     if name == "HeunDiscreteScheduler":
-        # EDM's trapezoid on every step (gdf's default switches to the data form over a decade of σ)
-        c.approximations.append(
-            "Heun → gdf's heun with EDM's trapezoid on every step: the nearest equivalent, not exact: into σ = 0 "
-            "diffusers' last step is plain Euler, gdf's heun extrapolates x̂0 through the previous level"
-        )
-        return {"name": "heun", "trapezoid_max_ratio": math.inf}
+        c.mapped.append("the Heun step → sampler diffusers_heun (EDM's Heun with a plain Euler last step, 2N − 1 calls)")
+        return "diffusers_heun"
     if name == "LMSDiscreteScheduler":
         # diffusers' step(order=4) warms up at plain lower order
         return {"name": "lms", "order": 4, "warmup_corrector": False}

@@ -24,6 +24,7 @@ SCHEDULER_OF = {
     ("euler", "euler"): "EulerDiscreteScheduler",
     ("euler", "euler_ancestral"): "EulerAncestralDiscreteScheduler",
     ("euler", "heun"): "HeunDiscreteScheduler",
+    ("euler", "diffusers_heun"): "HeunDiscreteScheduler",
     ("euler", "lms"): "LMSDiscreteScheduler",
     ("dpm", "dpmpp_2m"): "DPMSolverMultistepScheduler",
     ("dpm", "dpmpp_3m"): "DPMSolverMultistepScheduler",
