@@ -43,6 +43,7 @@ def read_scheduler_config(source: Any, scheduler_class: Optional[str] = None) ->
     subfolder). The class comes from the instance, the config's ``_class_name``
     or ``scheduler_class``.
     """
+    name: Optional[str]
     if hasattr(source, "config") and hasattr(source, "step") and hasattr(source, "set_timesteps"):
         name, raw = type(source).__name__, dict(source.config)
     elif isinstance(source, (str, Path)):

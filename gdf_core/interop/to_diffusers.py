@@ -86,6 +86,7 @@ def export_diffusers(gdf: Any) -> Export:
             f"(known: {', '.join(f'{s} on {a}' for a, s in SCHEDULER_OF)})"
         )
         _raise(problems)
+    assert name is not None
     config: dict[str, Any] = {"_class_name": name, **table}
     if target in PREDICTION:
         config["prediction_type"] = PREDICTION[target]
