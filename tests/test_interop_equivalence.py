@@ -302,3 +302,21 @@ def test_no_finite_difference_hides_a_wrong_timestep() -> None:
     out = gdf_loop(GDF.from_diffusers(make("DDIMScheduler", config)), Shifted(), noise, 10)
     assert relative_error(out, ref) > 1e-4
     assert not math.isnan(relative_error(out, ref))
+
+
+@pytest.mark.parametrize(
+    "cls_name, config",
+    [("DDIMScheduler", {**SD, "clip_sample": False}), ("DPMSolverMultistepScheduler", {**SD, "use_karras_sigmas": True}),
+     ("EulerDiscreteScheduler", SD), ("FlowMatchEulerDiscreteScheduler", {"shift": 3.0})],
+)
+def test_the_model_gets_timesteps_of_the_dtype_diffusers_gives(cls_name: str, config: dict) -> None:
+    sched = make(cls_name, config)
+    sched.set_timesteps(4)
+    seen: list[torch.dtype] = []
+
+    def model(x, t):
+        seen.append(t.dtype)
+        return torch.zeros_like(x)
+
+    gdf_loop(GDF.from_diffusers(make(cls_name, config)), model, torch.randn(SHAPE), 4)  # type: ignore[arg-type]
+    assert set(seen) == {sched.timesteps.dtype}
