@@ -60,6 +60,8 @@ def export_diffusers(gdf: Any) -> Export:
     target = _as_dict(spec["target"])["name"]
     noise_cond = _as_dict(spec["noise_cond"])
     scaler = _as_dict(spec["input_scaler"])["name"]
+    if spec.get("shift") not in (None, 1, 1.0):
+        problems.append(f"shift={spec['shift']!r} (a diffusers scheduler has no resolution shift of its own)")
     if spec.get("offset_noise"):
         problems.append(f"offset_noise={spec['offset_noise']} (diffusers schedulers have no offset noise)")
     if grid["name"] == "diffusers_flow_grid":
