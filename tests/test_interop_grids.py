@@ -120,3 +120,33 @@ def test_the_grid_comparison_can_fail() -> None:
     grid = build("schedule", {"name": "diffusers_grid", **SD, "algorithm": "euler", "timestep_spacing": "leading"})
     with pytest.raises(AssertionError):
         torch.testing.assert_close(_sigmas(grid.run_logsnrs(10)), sched.sigmas.double(), rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("entry", ("sample", "sample_final", "prepare_sample"))
+def test_every_sampling_entry_point_runs_on_the_whole_run_grid(entry: str) -> None:
+    """sample, sample_final and prepare_sample all take a RunGrid schedule's N-step grid (leading spacing
+    is no λ(t) at even t), and reach diffusers' result; a partial run uses λ(t) instead."""
+    from gdf_core import GDF
+    from interop_loops import RecordingNet, diffusers_loop, relative_error
+
+    config = {**SD, "clip_sample": False, "set_alpha_to_one": False, "steps_offset": 1, "timestep_spacing": "leading"}
+    noise = torch.randn(2, 2, 3, 3, generator=torch.Generator().manual_seed(0))
+    expected = diffusers_loop(diffusers.DDIMScheduler(**config), RecordingNet(), noise, 7)
+    gdf = GDF.from_diffusers(diffusers.DDIMScheduler(**config))
+    net = RecordingNet()
+    kwargs = {"timesteps": 7, "cfg": None, "x_init": noise}
+    if entry == "sample":
+        out = None
+        for _, out, _ in gdf.sample(net, {}, noise.shape, **kwargs):
+            pass
+    elif entry == "sample_final":
+        out = gdf.sample_final(net, {}, noise.shape, **kwargs)
+    else:
+        prepared = gdf.prepare_sample(net, {}, noise.shape, **kwargs)
+        torch.testing.assert_close(prepared.logsnrs[:, 0], gdf.sample_schedule.run_logsnrs(7).to(prepared.logsnrs.dtype))
+        out = prepared.solve()
+    assert out is not None and relative_error(out, expected) < 1e-4
+    partial = gdf.prepare_sample(RecordingNet(), {}, noise.shape, t_start=0.9, **kwargs)
+    torch.testing.assert_close(
+        partial.logsnrs[:, 0], gdf.sample_schedule(torch.linspace(0.9, 0.0, 8, dtype=torch.float64)).to(partial.logsnrs.dtype)
+    )

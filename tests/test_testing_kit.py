@@ -73,6 +73,7 @@ BROKEN = [
     (bc.Float32Sampler(), {}, "keeps_dtype_device_shape", "came back with dtype torch.float32"),
     (bc.MutatingSampler(), {}, "no_input_mutation", "changed its input x in place"),
     (bc.BranchingSampler(), {}, "no_host_reads", "the first: bool(tensor)"),
+    (bc.RenoisingSampler(), {}, "repeated_level_is_a_no_op", "must be a no-op"),
 ]
 
 #: A sound component of each kind (with the options that switch on every invariant).

@@ -19,6 +19,7 @@ from gdf_core.bases import SamplerBase
 from gdf_core.bases.sampler import scaled
 from gdf_core.protocols import Denoiser, InputScaler, SamplingState
 from gdf_core.tensors import to_compute
+from gdf_plugins.interop_samplers.orders import OrderPlan, order_of, plan_orders
 
 
 def _primitive2(t: Tensor, b: Tensor, c: Tensor) -> Tensor:
@@ -43,15 +44,18 @@ class DiffusersDEISSampler(SamplerBase):
         self.solver_order = solver_order
         self.lower_order_final = lower_order_final
 
-    def _order(self, state: SamplingState, warm: int) -> int:
-        steps, i = state.num_steps, state.step
+    def _rule(self, i: int, steps: int) -> int:
+        """diffusers' order of step i of ``steps``: warm-up from order 1, lower orders at the end."""
         last = i == steps - 1 and self.lower_order_final and steps < 15
         second_last = i == steps - 2 and self.lower_order_final and steps < 15
-        if self.solver_order == 1 or warm < 1 or last:
+        if self.solver_order == 1 or i < 1 or last:
             return 1
-        if self.solver_order == 2 or warm < 2 or second_last:
+        if self.solver_order == 2 or i < 2 or second_last:
             return 2
         return 3
+
+    def prepare(self, logsnrs: Tensor, scaler: InputScaler) -> OrderPlan:
+        return plan_orders(self._rule, logsnrs)
 
     def step(
         self,
@@ -68,27 +72,28 @@ class DiffusersDEISSampler(SamplerBase):
             state.history.clear()
         _, eps = denoise(x, logsnr)
         xc = to_compute(x)
-        order = self._order(state, len(state.history))
         a, b = scaled(scaler, logsnr, xc)
         a_t, b_t = scaled(scaler, logsnr_next, xc)
         state.history.insert(0, (b / a, to_compute(eps)))
         del state.history[self.solver_order:]
         hist = state.history
+        order = min(order_of(self._rule, state), len(hist))
         rho_t = b_t / a_t
+        h = (to_compute(logsnr_next) - to_compute(logsnr)).reshape(a.shape) / 2
+        x1 = (a_t / a) * xc - b_t * torch.expm1(h) * hist[0][1]  # also x itself when λ′ = λ (h = 0)
         if order == 1:
-            h = (to_compute(logsnr_next) - to_compute(logsnr)).reshape(a.shape) / 2
-            return ((a_t / a) * xc - b_t * torch.expm1(h) * hist[0][1]).to(x.dtype)
-        r0 = hist[0][0]
+            return x1.to(x.dtype)
+        r0, r1 = hist[0][0], hist[1][0]
+        c1 = _primitive2(rho_t, r0, r1) - _primitive2(r0, r0, r1)
+        c2 = _primitive2(rho_t, r1, r0) - _primitive2(r0, r1, r0)
+        x2 = torch.where((r0 == r1) | (h == 0), x1, a_t * (xc / a + c1 * hist[0][1] + c2 * hist[1][1]))
         if order == 2:
-            r1 = hist[1][0]
-            c1 = _primitive2(rho_t, r0, r1) - _primitive2(r0, r0, r1)
-            c2 = _primitive2(rho_t, r1, r0) - _primitive2(r0, r1, r0)
-            return (a_t * (xc / a + c1 * hist[0][1] + c2 * hist[1][1])).to(x.dtype)
-        r1, r2 = hist[1][0], hist[2][0]
+            return x2.to(x.dtype)
+        r2 = hist[2][0]
         c1 = _primitive3(rho_t, r0, r1, r2) - _primitive3(r0, r0, r1, r2)
         c2 = _primitive3(rho_t, r1, r2, r0) - _primitive3(r0, r1, r2, r0)
         c3 = _primitive3(rho_t, r2, r0, r1) - _primitive3(r0, r2, r0, r1)
-        return (a_t * (xc / a + c1 * hist[0][1] + c2 * hist[1][1] + c3 * hist[2][1])).to(x.dtype)
-
+        x3 = a_t * (xc / a + c1 * hist[0][1] + c2 * hist[1][1] + c3 * hist[2][1])
+        return torch.where((r0 == r1) | (r1 == r2) | (r0 == r2), x2, x3).to(x.dtype)  # a repeated level: the order falls
 
 __all__ = ["DiffusersDEISSampler"]

@@ -23,6 +23,7 @@ from gdf_core.bases.sampler import scaled
 from gdf_core.noise import randn_like
 from gdf_core.protocols import Denoiser, InputScaler, SamplingState
 from gdf_core.tensors import batch_view, to_compute
+from gdf_plugins.interop_samplers.orders import OrderPlan, div0, nonzero, order_of, plan_orders
 
 
 class DiffusersDPMSolverSampler(SamplerBase):
@@ -55,17 +56,20 @@ class DiffusersDPMSolverSampler(SamplerBase):
         """Whether a step draws fresh noise: the SDE variants."""
         return self.algorithm_type.startswith("sde")
 
-    def _order(self, state: SamplingState, warm: int) -> int:
-        steps, i = state.num_steps, state.step
+    def _rule(self, i: int, steps: int) -> int:
+        """diffusers' order of step i of ``steps``: warm-up from order 1, lower orders at the end."""
         last = i == steps - 1 and (
             self.euler_at_final or (self.lower_order_final and steps < 15) or self.final_sigmas_type == "zero"
         )
         second_last = i == steps - 2 and self.lower_order_final and steps < 15
-        if self.solver_order == 1 or warm < 1 or last:
+        if self.solver_order == 1 or i < 1 or last:
             return 1
-        if self.solver_order == 2 or warm < 2 or second_last:
+        if self.solver_order == 2 or i < 2 or second_last:
             return 2
         return 3
+
+    def prepare(self, logsnrs: Tensor, scaler: InputScaler) -> OrderPlan:
+        return plan_orders(self._rule, logsnrs)
 
     def step(
         self,
@@ -84,16 +88,17 @@ class DiffusersDPMSolverSampler(SamplerBase):
         data = self.algorithm_type.endswith("++")
         out = to_compute(x0 if data else eps)
         xc = to_compute(x)
-        order = self._order(state, len(state.history))
         state.history.insert(0, (batch_view(to_compute(logsnr), xc) / 2, out))
         del state.history[self.solver_order:]
+        order = min(order_of(self._rule, state), len(state.history))
         a, b = scaled(scaler, logsnr, xc)
         a_t, s_t = scaled(scaler, logsnr_next, xc)
         lam_s = state.history[0][0]
         h = batch_view(to_compute(logsnr_next), xc) / 2 - lam_s
         noise = randn_like(xc, generator) if self.stochastic else None
-        d = self._differences(state.history[:order], h)
-        return self._update(order, xc, a, b, a_t, s_t, h, d, noise).to(x.dtype)
+        hs = nonzero(h)
+        d = self._differences(state.history[:order], hs)
+        return torch.where(h == 0, xc, self._update(order, xc, a, b, a_t, s_t, hs, d, noise)).to(x.dtype)
 
     @staticmethod
     def _differences(hist: list[tuple[Tensor, Tensor]], h: Tensor) -> list[Tensor]:
@@ -102,12 +107,12 @@ class DiffusersDPMSolverSampler(SamplerBase):
         if len(hist) == 1:
             return [m0]
         r0 = (hist[0][0] - hist[1][0]) / h
-        d1_0 = (m0 - hist[1][1]) / r0
+        d1_0 = div0(m0 - hist[1][1], r0)
         if len(hist) == 2:
             return [m0, d1_0]
         r1 = (hist[1][0] - hist[2][0]) / h
-        d1_1 = (hist[1][1] - hist[2][1]) / r1
-        return [m0, d1_0 + (r0 / (r0 + r1)) * (d1_0 - d1_1), (d1_0 - d1_1) / (r0 + r1)]
+        d1_1 = div0(hist[1][1] - hist[2][1], r1)
+        return [m0, d1_0 + div0(r0, r0 + r1) * (d1_0 - d1_1), div0(d1_0 - d1_1, r0 + r1)]
 
     def _update(self, order: int, x: Tensor, a: Tensor, b: Tensor, a_t: Tensor, s_t: Tensor, h: Tensor, d: list[Tensor], noise: Tensor | None) -> Tensor:
         em = torch.expm1(-h)  # e^(−h) − 1

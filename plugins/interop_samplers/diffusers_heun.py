@@ -19,12 +19,21 @@ from gdf_core.bases import SamplerBase
 from gdf_core.bases.sampler import scaled
 from gdf_core.protocols import Denoiser, InputScaler, SamplingState
 from gdf_core.tensors import to_compute
+from gdf_plugins.interop_samplers.orders import OrderPlan, order_of, plan_orders
 
 
 class DiffusersHeunSampler(SamplerBase):
     """diffusers' HeunDiscreteScheduler step: EDM's Heun (Karras et al. 2022, Alg. 2), a plain Euler last step."""
 
     name = "diffusers_heun"
+
+    @staticmethod
+    def _rule(i: int, steps: int) -> int:
+        """Order 2 (Heun) on every step but the last, order 1 (Euler) there."""
+        return 1 if i == steps - 1 else 2
+
+    def prepare(self, logsnrs: Tensor, scaler: InputScaler) -> OrderPlan:
+        return plan_orders(self._rule, logsnrs)
 
     def step(
         self,
@@ -41,7 +50,7 @@ class DiffusersHeunSampler(SamplerBase):
         xc, x0c, epsc = to_compute(x), to_compute(x0), to_compute(eps)
         a, b = scaled(scaler, logsnr, xc)
         a_t, b_t = scaled(scaler, logsnr_next, xc)
-        if state.is_last_step:
+        if order_of(self._rule, state) == 1:
             return (a_t * x0c + b_t * epsc).to(x.dtype)
         dsigma = b_t / a_t - b / a
         y = xc / a

@@ -12,7 +12,8 @@ the predictor starts from the corrected point.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, Literal, Optional
 
 import torch
 from torch import Tensor
@@ -21,6 +22,18 @@ from gdf_core.bases import SamplerBase
 from gdf_core.bases.sampler import scaled
 from gdf_core.protocols import Denoiser, InputScaler, SamplingState
 from gdf_core.tensors import batch_view, to_compute
+from gdf_plugins.interop_samplers.orders import OrderPlan, div0, nonzero, order_of, plan_orders
+
+
+@dataclass(frozen=True)
+class UniPCNode:
+    """A history level: η = λ/2 and x̂0 there; the newest also keeps the point its predictor started
+    from and its order, which the next step's corrector (UniC) refines."""
+
+    logsnr: Tensor
+    value: Tensor
+    x: Optional[Tensor] = None
+    order: int = 0
 
 
 def _coefficients(rks: list[Tensor], hh: Tensor, variant: str, order: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -50,6 +63,18 @@ class DiffusersUniPCSampler(SamplerBase):
         self.solver_type = solver_type
         self.lower_order_final = lower_order_final
 
+    @property
+    def corrects_previous_step(self) -> bool:
+        """UniC refines the previous step with this step's model call (the testing kit reads this)."""
+        return True
+
+    def _rule(self, i: int, steps: int) -> int:
+        """diffusers' order of step i of ``steps``: min(solver_order, i + 1, N − i) (the last only with lower_order_final)."""
+        return min(self.solver_order, i + 1, steps - i) if self.lower_order_final else min(self.solver_order, i + 1)
+
+    def prepare(self, logsnrs: Tensor, scaler: InputScaler) -> OrderPlan:
+        return plan_orders(self._rule, logsnrs)
+
     def step(
         self,
         denoise: Denoiser,
@@ -63,27 +88,26 @@ class DiffusersUniPCSampler(SamplerBase):
     ) -> Tensor:
         if state.step == 0:
             state.history.clear()
-            state.scratch.pop("unipc_last", None)
         x0, _ = denoise(x, logsnr)
         m_t, xc = to_compute(x0), to_compute(x)
         lam = batch_view(to_compute(logsnr), xc) / 2
-        last = state.scratch.get("unipc_last")
-        if last is not None:  # UniC: correct the point just evaluated, with that evaluation
-            last_x, last_order = last
-            xc = self._corrector(state.history, last_x, lam, m_t, last_order, scaler, xc)
-        state.history.insert(0, (lam, m_t))
-        del state.history[self.solver_order:]
-        order = min(self.solver_order, state.num_steps - state.step) if self.lower_order_final else self.solver_order
-        order = min(order, len(state.history))
-        state.scratch["unipc_last"] = (xc, order)
+        hist = [(node.logsnr, node.value) for node in state.history]
+        if state.history:  # UniC: correct the point just evaluated (the newest node's x), with that evaluation
+            newest = state.history[0]
+            assert newest.x is not None
+            corrected = self._corrector(hist, newest.x, lam, m_t, newest.order, scaler, xc)
+            xc = torch.where(lam == newest.logsnr, xc, corrected)
+        hist = [(lam, m_t)] + hist[: self.solver_order - 1]
+        order = min(order_of(self._rule, state), len(hist))
+        state.history[:] = [UniPCNode(lam, m_t, x=xc, order=order)] + [UniPCNode(lv, v) for lv, v in hist[1:]]
         lam_t = batch_view(to_compute(logsnr_next), xc) / 2
-        return self._predictor(state.history, xc, lam_t, order, scaler).to(x.dtype)
+        return torch.where(lam_t == lam, xc, self._predictor(hist, xc, lam_t, order, scaler)).to(x.dtype)
 
     def _predictor(self, hist: list[tuple[Tensor, Tensor]], x: Tensor, lam_t: Tensor, order: int, scaler: InputScaler) -> Tensor:
         lam_s0, m0 = hist[0]
-        h = lam_t - lam_s0
+        h = nonzero(lam_t - lam_s0)  # λ′ = λ: the step's result is x (see step)
         rks = [(hist[i][0] - lam_s0) / h for i in range(1, order)]
-        d1s = [(hist[i][1] - m0) / rks[i - 1] for i in range(1, order)]
+        d1s = [div0(hist[i][1] - m0, rks[i - 1]) for i in range(1, order)]
         R, b, h_phi_1, b_h = _coefficients(rks, -h, self.solver_type, order)
         a_t, s_t = self._ab(scaler, lam_t, x)
         _, s_s = self._ab(scaler, lam_s0, x)
@@ -97,9 +121,9 @@ class DiffusersUniPCSampler(SamplerBase):
         self, hist: list[tuple[Tensor, Tensor]], last_x: Tensor, lam_t: Tensor, m_t: Tensor, order: int, scaler: InputScaler, x: Tensor
     ) -> Tensor:
         lam_s0, m0 = hist[0]
-        h = lam_t - lam_s0
+        h = nonzero(lam_t - lam_s0)  # λ = the previous level: the corrector is replaced by x (see step)
         rks = [(hist[i][0] - lam_s0) / h for i in range(1, order)]
-        d1s = [(hist[i][1] - m0) / rks[i - 1] for i in range(1, order)]
+        d1s = [div0(hist[i][1] - m0, rks[i - 1]) for i in range(1, order)]
         R, b, h_phi_1, b_h = _coefficients(rks, -h, self.solver_type, order)
         rhos = torch.full_like(h, 0.5)[..., None] if order == 1 else _solve(R, b)
         a_t, s_t = self._ab(scaler, lam_t, x)

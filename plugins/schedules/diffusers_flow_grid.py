@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from gdf_plugins.schedules.diffusers_grid import SIGMA_GRIDS
-from gdf_plugins.schedules.sampling import SamplingSchedule
+from gdf_plugins.schedules.grids import SamplingSchedule
 
 
 def _time_shift(sigma: Tensor, s: float) -> Tensor:

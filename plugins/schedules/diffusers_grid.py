@@ -35,7 +35,7 @@ import torch
 from torch import Tensor
 
 from gdf_plugins.schedules.diffusers_betas import BetaScheduleName, DiffusersTable, interpolate_logsnr
-from gdf_plugins.schedules.sampling import SamplingSchedule
+from gdf_plugins.schedules.grids import SamplingSchedule
 
 Spacing = Literal["leading", "trailing", "linspace"]
 
