@@ -20,6 +20,7 @@ from rich.table import Table
 
 from gdf_core.errors import PluginLoadError, SpecError
 from gdf_core.plugin_commands import plugins, schema
+from gdf_core.interop.commands import export_group, import_group
 from gdf_core.protocols import KINDS
 from gdf_core.registry import Registration, registry
 from gdf_core.spec import component_fields, load_spec
@@ -288,6 +289,8 @@ main.add_command(bench)
 main.add_command(tune)
 main.add_command(plugins)
 main.add_command(schema)
+main.add_command(import_group)  # gdf import diffusers (gdf_core/interop/commands.py)
+main.add_command(export_group)  # gdf export diffusers
 
 
 if __name__ == "__main__":  # pragma: no cover

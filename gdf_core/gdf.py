@@ -8,6 +8,7 @@ Differences from the original are listed in docs/differences.md.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, Generator, Mapping, Optional, Sequence, Union
 
@@ -21,7 +22,7 @@ from gdf_core.noise import randn, randn_like
 from gdf_core.denoiser import ModelDenoiser
 from gdf_core.guidance import DEFAULT_RESCALE, ClassifierFreeGuidance
 from gdf_core.integrate import integrate, solve, start
-from gdf_core.protocols import SamplingState, Schedule, Stateful, StretchableLimits
+from gdf_core.protocols import RunGrid, SamplingState, Schedule, Stateful, StretchableLimits
 from gdf_core.spec import build, component_fields, load_spec, spec_of, validate_spec
 from gdf_core.shift import Shift, as_shift, shift_for, shift_spec
 from gdf_core.stratified import stratified_draw
@@ -116,6 +117,19 @@ class GDF:
         if self.shift != 1.0:
             spec["shift"] = shift_spec(self.shift)
         return spec
+
+    @classmethod
+    def from_diffusers(cls, source: Any, **options: Any) -> "GDF":
+        """The GDF of a diffusers scheduler (instance, config, dict, file or folder); see gdf_core.interop."""
+        from gdf_core.interop import from_diffusers
+
+        return from_diffusers(source, gdf_class=cls, **options)
+
+    def to_diffusers(self, *, config: bool = False) -> Any:
+        """The diffusers scheduler (or its config) reproducing this recipe and sampler; see gdf_core.interop."""
+        from gdf_core.interop import to_diffusers
+
+        return to_diffusers(self, config=config)
 
     def shift_for(self, shape: Sequence[int]) -> float:
         """The GDF's shift for samples of ``shape`` (batch, channels, *spatial): training and sampling read this."""
@@ -455,7 +469,10 @@ class GDF:
             x = sampler_obj.init_x(tuple(shape), generator=generator, dtype=dtype, device=device)
         t_grid = torch.linspace(t_start, t_end, timesteps + 1, dtype=torch.float64)
         shift = self.shift_for(x.shape) if shift is None else shift  # the GDF's shift, as diffuse reads it
-        logsnrs = schedule_obj(t_grid, shift=shift).to(device)
+        if isinstance(schedule_obj, RunGrid) and (t_start, t_end) == (1.0, 0.0):  # a whole run: the schedule's own N-step grid
+            logsnrs = (schedule_obj.run_logsnrs(timesteps) - 2 * math.log(shift)).to(device)
+        else:
+            logsnrs = schedule_obj(t_grid, shift=shift).to(device)
         state = start(sampler_obj, logsnrs, x.shape[0], self.input_scaler)
         denoiser = ModelDenoiser(
             model,

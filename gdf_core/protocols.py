@@ -174,6 +174,18 @@ class StretchableLimits(Protocol):
     ) -> list[float]: ...
 
 
+@runtime_checkable
+class RunGrid(Protocol):
+    """A sampling schedule whose grid depends on the number of steps (e.g. diffusers' timestep spacings).
+
+    ``run_logsnrs(steps)`` gives λ of the steps + 1 levels of a whole run, noisiest
+    first; ``GDF.prepare_sample`` (so ``sample`` and ``sample_final``) uses it for a
+    full run (t from 1 to 0) instead of λ(t) at evenly spaced t.
+    """
+
+    def run_logsnrs(self, steps: int) -> Tensor: ...
+
+
 #: kind name → protocol class.
 PROTOCOLS: dict[str, type] = {
     "schedule": Schedule,
@@ -191,6 +203,7 @@ __all__ = [
     "InputScaler",
     "LossWeight",
     "NoiseCond",
+    "RunGrid",
     "Sampler",
     "SamplingState",
     "Schedule",

@@ -104,6 +104,7 @@ EXPECTED_NAMES = {
         "logsnr": "LogSNRNoiseCond", "edm_sigma": "EDMSigmaNoiseCond",
         "rectified_flows": "RectifiedFlowsNoiseCond", "piecewise_linear": "PiecewiseLinearNoiseCond",
         "stable_diffusion": "StableDiffusionNoiseCond", "discrete": "DiscreteNoiseCond",
+        "diffusers_timestep": "DiffusersTimestepNoiseCond", "flow_timestep": "FlowTimestepNoiseCond",
     },
     "loss_weight": {
         "constant": "ConstantLossWeight", "snr": "SNRLossWeight", "p2": "P2LossWeight",

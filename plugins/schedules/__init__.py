@@ -12,6 +12,7 @@ from gdf_plugins.schedules.piecewise_linear import PiecewiseLinearSchedule, Stab
 from gdf_plugins.schedules.grids import SAMPLING_SCHEDULES
 from gdf_plugins.schedules.sqrt import SqrtSchedule
 from gdf_plugins.schedules.tabulated import TabulatedSchedule
+from gdf_plugins.schedules.diffusers import DIFFUSERS_SCHEDULES
 
 SCHEDULES: list[type] = [
     CosineSchedule,
@@ -29,6 +30,7 @@ SCHEDULES: list[type] = [
     ModeSchedule,
     *SAMPLING_SCHEDULES,
     TabulatedSchedule,
+    *DIFFUSERS_SCHEDULES,
 ]
 
 
