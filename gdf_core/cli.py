@@ -20,7 +20,7 @@ from rich.table import Table
 
 from gdf_core.errors import PluginLoadError, SpecError
 from gdf_core.plugin_commands import plugins, schema
-from gdf_core.protocols import KINDS
+from gdf_core.kinds import KINDS
 from gdf_core.registry import Registration, registry
 from gdf_core.spec import component_fields, load_spec
 from gdf_core.testing.command import check

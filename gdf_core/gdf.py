@@ -18,7 +18,10 @@ from tqdm.auto import tqdm
 from gdf_core.errors import SpecError
 from gdf_core.noise import randn, randn_like
 from gdf_core.protocols import SamplingState
-from gdf_core.spec import build, load_spec, spec_of, validate_spec
+from gdf_core.domains import NonNegative
+from gdf_core.kinds import GDF_PARTS
+from gdf_core.parameters import validate_value
+from gdf_core.spec import LimitsSpec, build, build_spec, check_sample_schedule, spec_of
 from gdf_core.tensors import batch_view, compute_dtype
 
 Guidance = Union[float, Sequence[float], None]
@@ -62,40 +65,30 @@ class GDF:
         self.target = build("target", target)
         self.noise_cond = build("noise_cond", noise_cond)
         self.loss_weight = build("loss_weight", loss_weight)
-        self.offset_noise = float(offset_noise)
+        self.offset_noise = float(validate_value("offset_noise", offset_noise, NonNegative))
         self.sampler = None if sampler is None else build("sampler", sampler)
-        self.sample_schedule = None if sample_schedule is None else build("schedule", sample_schedule, path="sample_schedule")
+        self.sample_schedule = None if sample_schedule is None else check_sample_schedule(
+            build("schedule", sample_schedule, path="sample_schedule")
+        )
 
     # -- specs ---------------------------------------------------------------------
     @classmethod
     def from_spec(cls, source: Any) -> "GDF":
-        """Build a GDF from a dict, a preset name, a JSON/YAML/TOML file or text."""
-        data = validate_spec(load_spec(source))
-        limits = data.pop("limits", None)
-        gdf = cls(
-            **{
-                kind: build(kind, data[kind], path=kind)
-                for kind in ("schedule", "input_scaler", "target", "noise_cond", "loss_weight")
-            },
-            offset_noise=data.get("offset_noise", 0.0),
-            sampler=None if data.get("sampler") is None else build("sampler", data["sampler"], path="sampler"),
-            sample_schedule=None
-            if data.get("sample_schedule") is None
-            else build("schedule", data["sample_schedule"], path="sample_schedule"),
-        )
+        """Build a GDF from a dict, a preset name, a JSON/YAML/TOML file or text.
+
+        The whole spec is checked first: one ``SpecError`` lists every problem.
+        """
+        _, parts = build_spec(source)
+        limits = parts.pop("limits")
+        gdf = cls(**{key: parts.get(key) for key in GDF_PARTS}, offset_noise=parts["offset_noise"],
+                  sampler=parts.get("sampler"), sample_schedule=parts.get("sample_schedule"))
         if limits is not None:
-            try:
-                gdf.setup_limits(**limits)
-            except TypeError as exc:
-                raise SpecError(f"invalid arguments to setup_limits: {exc}", path="limits") from None
+            gdf.setup_limits(**limits)
         return gdf
 
     def to_spec(self) -> dict[str, Any]:
         """Plain data that ``GDF.from_spec`` turns back into an equal GDF."""
-        spec: dict[str, Any] = {
-            kind: spec_of(getattr(self, kind))
-            for kind in ("schedule", "input_scaler", "target", "noise_cond", "loss_weight")
-        }
+        spec: dict[str, Any] = {kind: spec_of(getattr(self, kind)) for kind in GDF_PARTS}
         if self.offset_noise:
             spec["offset_noise"] = self.offset_noise
         if self.sampler is not None:
@@ -133,17 +126,12 @@ class GDF:
             comp.load_state_dict(comp_state)
 
     def _components(self) -> dict[str, Any]:
-        return {
-            "schedule": self.schedule,
-            "input_scaler": self.input_scaler,
-            "target": self.target,
-            "noise_cond": self.noise_cond,
-            "loss_weight": self.loss_weight,
-        }
+        return {kind: getattr(self, kind) for kind in GDF_PARTS}
 
     # -- training --------------------------------------------------------------
     def setup_limits(self, stretch_max: bool = True, stretch_min: bool = True, shift: float = 1) -> list[float]:
         """Stretch the input scaler so the schedule's ends are exactly noise and data."""
+        validate_value("limits", {"stretch_max": stretch_max, "stretch_min": stretch_min, "shift": shift}, LimitsSpec)
         setup = getattr(self.input_scaler, "setup_limits", None)
         if setup is None:
             raise TypeError(f"the input scaler {type(self.input_scaler).__name__} has no setup_limits")

@@ -14,7 +14,7 @@ from typing import Any, Optional
 import click
 
 from gdf_core.errors import PluginLoadWarning
-from gdf_core.protocols import KINDS
+from gdf_core.kinds import KINDS
 from gdf_core.registry import PluginInfo, Registry, _normalize, registry as default_registry
 
 

@@ -34,7 +34,7 @@ from gdf_core.errors import (
     UnknownComponentError,
     did_you_mean,
 )
-from gdf_core.protocols import KINDS
+from gdf_core.kinds import KINDS
 
 ENTRY_POINT_GROUP = "gdf"
 BUILTIN_DISTRIBUTION = "gdf"

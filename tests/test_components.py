@@ -14,7 +14,8 @@ from typing import Any, Callable
 import pytest
 import torch
 
-from gdf_core.protocols import PROTOCOLS, SamplingState
+from gdf_core.kinds import PROTOCOLS
+from gdf_core.protocols import SamplingState
 from gdf_plugins.loss_weights import (
     AdaptiveLossWeight,
     ComposedLossWeight,

@@ -8,7 +8,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from gdf_core.protocols import KINDS
+from gdf_core.kinds import KINDS
 
 MARKS = {"pass": "[green]✓[/]", "FAIL": "[bold red]✗[/]", "skip": "[dim]–[/]"}
 
