@@ -34,8 +34,20 @@ Positive = Annotated[float, at.Gt(0), AllowInfNan(False)]
 NonNegative = Annotated[float, at.Ge(0), AllowInfNan(False)]
 #: A number in [0, 1].
 UnitInterval = Annotated[float, at.Ge(0), at.Le(1), AllowInfNan(False)]
+#: A number in (0, 1): a probability that is neither 0 nor 1 (a β of a noise schedule).
+OpenUnitInterval = Annotated[float, at.Gt(0), at.Lt(1), AllowInfNan(False)]
 #: An integer ≥ 1.
 PositiveInt = Annotated[int, at.Ge(1)]
+
+
+def _nonzero(value: float) -> float:
+    if value == 0:
+        raise ValueError("must not be 0")
+    return value
+
+
+#: A finite number other than 0 (a divisor).
+NonZero = Annotated[float, AllowInfNan(False), AfterValidator(_nonzero)]
 
 
 def IntRange(low: int, high: Optional[int] = None) -> Any:  # noqa: N802 (a type, named as one)
@@ -59,6 +71,39 @@ class _OrderedPair:
 
 #: ``OrderedPair[Finite]``: a pair (low, high) with low < high.
 OrderedPair = _OrderedPair()
+
+
+class _Knots:
+    """``Knots[T]``: a list of 2 to 10 000 values of T in strictly increasing order."""
+
+    def __getitem__(self, element: Any) -> Any:
+        return Annotated[list[element], at.MinLen(2), at.MaxLen(10_000), AfterValidator(_ascending)]
+
+
+#: ``Knots[UnitInterval]``: the knots of a piecewise-linear curve, increasing.
+Knots = _Knots()
+
+
+@dataclass(frozen=True)
+class Described:
+    """Metadata giving a domain's description in words, where the types alone cannot say it."""
+
+    text: str
+
+
+def _two_ranges(limits: tuple[float, ...]) -> tuple[float, ...]:
+    min_a, max_a, min_b, max_b = limits
+    if not (min_a < max_a and min_b < max_b):
+        raise ValueError("must be (min_a, max_a, min_b, max_b) with min_a < max_a and min_b < max_b")
+    return limits
+
+
+#: The limits of an input scaler's stretching: (min_a, max_a, min_b, max_b), each range increasing.
+ScalerLimits = Annotated[
+    tuple[Finite, Finite, Finite, Finite],
+    AfterValidator(_two_ranges),
+    Described("four finite numbers (min_a, max_a, min_b, max_b), min_a < max_a and min_b < max_b"),
+]
 
 
 def _refuse_bool(value: Any) -> Any:
@@ -92,6 +137,13 @@ class Domain:
     ascending: bool = False
     #: The allowed values of a Literal.
     choices: tuple[Any, ...] = ()
+    #: 0 refused.
+    nonzero: bool = False
+    #: The description in words, when declared (``Described``).
+    text: Optional[str] = None
+    #: Bounds on a list's length.
+    min_length: Optional[int] = None
+    max_length: Optional[int] = None
 
     @property
     def numeric(self) -> bool:
@@ -105,12 +157,17 @@ class Domain:
             or self.upper is not None
             or self.finite
             or self.ascending
+            or self.nonzero
+            or self.min_length is not None
+            or self.max_length is not None
             or any(item.bounded for item in self.items)
         )
 
     def contains(self, value: Any) -> bool:
         """Whether a plain number lies within the bounds (a number domain only)."""
         if self.finite and not math.isfinite(value):
+            return False
+        if self.nonzero and value == 0:
             return False
         if self.lower is not None and not (value >= self.lower if self.lower_inclusive else value > self.lower):
             return False
@@ -124,6 +181,8 @@ class Domain:
         return f"{text}, or null" if self.optional else text
 
     def _describe(self) -> str:
+        if self.text is not None:
+            return self.text
         if self.base in ("number", "integer"):
             noun = "an integer" if self.base == "integer" else ("a finite number" if self.finite else "a number")
             lo, hi = self.lower, self.upper
@@ -134,7 +193,7 @@ class Domain:
                 return f"{noun} {'≥' if self.lower_inclusive else '>'} {_num(lo)}"
             if hi is not None:
                 return f"{noun} {'≤' if self.upper_inclusive else '<'} {_num(hi)}"
-            return noun
+            return f"{noun} ≠ 0" if self.nonzero else noun
         if self.base == "boolean":
             return "true or false"
         if self.base == "string":
@@ -154,7 +213,9 @@ class Domain:
             )
         if self.base == "list" and self.items:
             text = f"a list of {_plural(self.items[0]._describe())}"
-            return f"{text}, in increasing order" if self.ascending else text
+            if self.min_length is not None or self.max_length is not None:
+                text += f" ({self.min_length or 0} to {self.max_length if self.max_length is not None else '∞'} of them)"
+            return f"{text}, strictly increasing" if self.ascending else text
         if self.base == "list":
             return "a list"
         return "any value"
@@ -232,6 +293,18 @@ def _constrained(domain: Domain, constraints: list[Any]) -> Domain:
             values["finite"] = True
         elif isinstance(c, AfterValidator) and c.func is _ascending:
             values["ascending"] = True
+        elif isinstance(c, AfterValidator) and c.func is _nonzero:
+            values["nonzero"] = True
+        elif isinstance(c, Described):
+            values["text"] = c.text
+        elif isinstance(c, AfterValidator) and c.func is _two_ranges:
+            values["ascending"] = True
+        elif isinstance(c, at.MinLen):
+            values["min_length"] = c.min_length
+        elif isinstance(c, at.MaxLen):
+            values["max_length"] = c.max_length
+        elif isinstance(c, at.Len):
+            values.update(min_length=c.min_length, max_length=c.max_length)
     return Domain(**values)
 
 
@@ -254,11 +327,16 @@ __all__ = [
     "Domain",
     "Finite",
     "IntRange",
+    "Knots",
     "NOT_BOOL",
     "NonNegative",
+    "NonZero",
+    "OpenUnitInterval",
     "OrderedPair",
     "Positive",
     "PositiveInt",
+    "ScalerLimits",
+    "Described",
     "UnitInterval",
     "describe",
     "domain_of",

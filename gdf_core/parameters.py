@@ -99,17 +99,38 @@ def component_fields(cls: type) -> dict[str, tuple[Any, Any, Optional[str], bool
     return fields
 
 
+class Parameters(BaseModel):
+    """Base of every component's parameters model: ``ordered_parameters`` pairs checked after the fields.
+
+    A component class declares ``ordered_parameters = (("sigma_min", "sigma_max"),)``
+    for parameters whose values must increase (each pair: first < second).
+    """
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    @pydantic.model_validator(mode="after")
+    def _ordered(self) -> "Parameters":
+        for low, high in getattr(type(self), "gdf_ordered_parameters", ()):
+            lo, hi = getattr(self, low), getattr(self, high)
+            if lo is not None and hi is not None and not lo < hi:
+                raise ValueError(f"{low} must be less than {high}; got {low}={lo!r} and {high}={hi!r}")
+        return self
+
+
 @functools.lru_cache(maxsize=None)
 def parameters_model(cls: type) -> type[BaseModel]:
-    """The pydantic model of ``cls``'s constructor parameters (``extra="forbid"``)."""
+    """The pydantic model of ``cls``'s constructor parameters (``extra="forbid"``, domains from the hints)."""
     definitions = {
         pname: (refusing_bools(ann), default) for pname, (ann, default, _, _) in component_fields(cls).items()
     }
-    return pydantic.create_model(  # type: ignore[call-overload,no-any-return]
-        f"{cls.__name__}Parameters",
-        __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=True),
-        **definitions,
+    model = pydantic.create_model(  # type: ignore[call-overload]
+        f"{cls.__name__}Parameters", __base__=Parameters, **definitions
     )
+    fields = set(definitions)
+    model.gdf_ordered_parameters = tuple(
+        pair for pair in getattr(cls, "ordered_parameters", ()) if set(pair) <= fields
+    )
+    return model  # type: ignore[no-any-return]
 
 
 def name_of(cls: type) -> str:
@@ -119,7 +140,7 @@ def name_of(cls: type) -> str:
 def _pydantic_message(err: Any) -> str:
     """pydantic's message for one error, without its "Value error, " prefix."""
     message = str(err["msg"]).removeprefix("Value error, ")
-    return message[:1].upper() + message[1:]
+    return message
 
 
 def _problem(err: Any, cls: type, params: list[str]) -> tuple[str, str]:
@@ -131,10 +152,12 @@ def _problem(err: Any, cls: type, params: list[str]) -> tuple[str, str]:
             f"unexpected parameter {pname!r}{did_you_mean(pname, params) or '.'} "
             f"{name_of(cls)} takes: {', '.join(params) or 'no parameters'}"
         )
-    if err["type"] == "missing":
+    if err["type"] == "missing" and len(loc) == 1:
         return pname, f"missing required parameter {pname!r}"
     message = _pydantic_message(err)
     where = f" (element {'.'.join(loc[1:])})" if len(loc) > 1 else ""
+    if not pname:  # a check across parameters (ordered_parameters)
+        return "", message
     annotation = component_fields(cls).get(pname, (Any,))[0]
     allowed = describe(annotation)
     domain = f"; allowed: {allowed}" if allowed != "any value" else ""
@@ -148,7 +171,7 @@ def spec_error(exc: pydantic.ValidationError, cls: type, path: str, *, skip_miss
     issues: list[SpecIssue] = []
     seen: set[str] = set()
     for err in exc.errors():
-        if skip_missing and err["type"] == "missing":
+        if skip_missing and err["type"] == "missing" and len(err["loc"]) == 1:
             continue
         pname, problem = _problem(err, cls, params)
         if pname in seen and err["type"] not in ("extra_forbidden", "missing"):
@@ -197,13 +220,18 @@ def validate_value(path: str, value: Any, annotation: Any) -> Any:
         raise SpecError(issues[0].problem, path=issues[0].path, issues=issues) from None
 
 
+@functools.lru_cache(maxsize=None)
+def _signature(init: Any) -> inspect.Signature:
+    return inspect.signature(init)
+
+
 def check_call(cls: type, init: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     """Check a direct ``cls(*args, **kwargs)`` against the declared domains (the constructor runs after).
 
     Arguments that do not bind, unknown or missing ones, are left to Python's
     own ``TypeError`` from the constructor.
     """
-    signature = inspect.signature(init)
+    signature = _signature(init)
     try:
         bound = signature.bind(None, *args, **kwargs)
     except TypeError:

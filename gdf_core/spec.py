@@ -373,7 +373,7 @@ def _shape_issues(data: dict[str, Any]) -> tuple[list[SpecIssue], set[str]]:
                 key = top
             else:
                 message = str(err["msg"]).removeprefix("Value error, ")
-                problem = f"{message[:1].upper() + message[1:]}; got {excerpt(err.get('input'))}"
+                problem = f"{message}; got {excerpt(err.get('input'))}"
                 if top == "offset_noise":
                     problem += "; allowed: a finite number ≥ 0"
                 elif top == "limits" and key == "limits.shift":

@@ -7,6 +7,7 @@ from typing import Optional
 from torch import Tensor
 
 from gdf_core.component import Component
+from gdf_core.domains import NonNegative, OrderedPair
 from gdf_core.tensors import log_shift, result_dtype, to_compute
 
 
@@ -20,7 +21,7 @@ class LossWeightBase(Component):
 
     kind = "loss_weight"
 
-    def __init__(self, *, clamp_range: Optional[tuple[float, float]] = None) -> None:
+    def __init__(self, *, clamp_range: Optional[OrderedPair[NonNegative]] = None) -> None:
         self.clamp_range = clamp_range
 
     def weight(self, logsnr: Tensor) -> Tensor:

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from gdf_core.bases import ScheduleBase
+from gdf_core.domains import IntRange
 
 
 def bucket_ema(
@@ -57,7 +58,7 @@ class AdaptiveTrainSchedule(ScheduleBase):
     def __init__(
         self,
         logsnr_range: tuple[float, float] = (-10, 10),
-        buckets: int = 100,
+        buckets: IntRange(1, 100_000) = 100,  # type: ignore[valid-type]
         min_probs: float = 0.0,
         **kwargs,
     ) -> None:
