@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from gdf_core import runtime_checks
 from gdf_core.errors import SpecError
 from gdf_core.noise import randn, randn_like
 from gdf_core.protocols import SamplingState
@@ -245,10 +246,12 @@ class GDF:
         """
         if not isinstance(model_inputs, dict):
             raise TypeError(f"model_inputs must be a dict of keyword arguments of the model; got {type(model_inputs).__name__}")
-        if not isinstance(timesteps, int) or timesteps < 1:
-            raise ValueError(f"timesteps must be a positive int, got {timesteps!r}")
+        runtime_checks.check_sample_arguments(shape=shape, timesteps=timesteps, t_start=t_start, t_end=t_end,
+                                              shift=shift, generator=generator, x_init=x_init)
+        runtime_checks.check_guidance(cfg, cfg_rho=cfg_rho, cfg_t_stop=cfg_t_stop, cfg_t_start=cfg_t_start)
+        runtime_checks.check_unconditional_inputs(model_inputs, unconditional_inputs)
         sampler_obj = self._sampler(sampler, sampler_params)
-        schedule_obj = build("schedule", schedule, path="schedule") if schedule is not None else (self.sample_schedule or self.schedule)
+        schedule_obj = check_sample_schedule(build("schedule", schedule, path="schedule"), path="schedule") if schedule is not None else (self.sample_schedule or self.schedule)
         t_grid = torch.linspace(float(t_start), float(t_end), timesteps + 1, dtype=torch.float64)
         t_values = t_grid.tolist()  # our own inputs, once, before the loop
         if x_init is not None:
@@ -258,6 +261,7 @@ class GDF:
             x = sampler_obj.init_x(tuple(shape), generator=generator, dtype=dtype, device=device)
         batch = x.shape[0]
         logsnrs = schedule_obj(t_grid, shift=shift).to(device)[:, None].expand(-1, batch)
+        runtime_checks.check_grid_ends(self.target, self.input_scaler, logsnrs, schedule=schedule_obj)
         cond_inputs = model_inputs
         both_inputs = _batch_with_unconditional(model_inputs, unconditional_inputs) if cfg is not None else None
         state = SamplingState(logsnrs=logsnrs)
@@ -281,6 +285,7 @@ class GDF:
                 if altered is not None:
                     cfg = altered.get("cfg", cfg)
                     cfg_rho = altered.get("cfg_rho", cfg_rho)
+                    runtime_checks.check_guidance(cfg, cfg_rho=cfg_rho)
                     if "sampler" in altered:
                         sampler_obj = self._sampler(altered["sampler"], sampler_params)
                         state = SamplingState(logsnrs=logsnrs)
@@ -317,9 +322,13 @@ class GDF:
             cond = cond.to(x.dtype) if cond.is_floating_point() else cond
             if weight is None:
                 pred = model(x, cond, **cond_inputs)
+                runtime_checks.check_model_output(pred, x)
             else:
                 assert both_inputs is not None
-                pred_cond, pred_uncond = model(torch.cat([x, x]), cond.repeat(2), **both_inputs).chunk(2)
+                x_both = torch.cat([x, x])
+                pred_both = model(x_both, cond.repeat(2), **both_inputs)
+                runtime_checks.check_model_output(pred_both, x_both)
+                pred_cond, pred_uncond = pred_both.chunk(2)
                 pred = torch.lerp(pred_uncond, pred_cond, weight)
                 if cfg_rho > 0:
                     pred = _rescale(pred, pred_cond, cfg_rho)
