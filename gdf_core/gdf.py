@@ -196,7 +196,7 @@ class GDF:
             target.to(out),
             logsnr.to(out),
             cond.to(out) if cond.is_floating_point() else cond,
-            weight.to(out),
+            weight.to(torch.promote_types(out, torch.float32)),  # float32 at least: an fp16 weight overflows
         )
 
     def undiffuse(self, x: Tensor, logSNR: Tensor, pred: Tensor) -> tuple[Tensor, Tensor]:

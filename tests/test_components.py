@@ -695,12 +695,15 @@ def test_sech_and_p2_loss_weights_do_not_overflow_in_float32() -> None:
 
 @pytest.mark.parametrize("key", sorted(LOSS_WEIGHT_FORMULAS))
 @pytest.mark.parametrize("dtype", LOW_PRECISION, ids=str)
-def test_loss_weight_keeps_dtype_and_does_not_mutate_logsnr(key: str, dtype: torch.dtype) -> None:
+def test_loss_weight_is_float32_at_least_finite_and_does_not_mutate_logsnr(key: str, dtype: torch.dtype) -> None:
     lam = torch.linspace(-4, 4, 9, dtype=dtype)
     before = lam.clone()
     w = LOSS_WEIGHT_FORMULAS[key][0]()(lam, shift=2.0)
-    assert w.dtype == dtype
+    assert w.dtype == torch.promote_types(dtype, torch.float32)
     assert torch.equal(lam, before)
+    # fp16 overflows past 65504: e^λ at λ = 15 and e^(−λ/2) at λ = −30 do not fit, float32 does.
+    extremes = torch.tensor([-30.0, 15.0], dtype=dtype)
+    assert torch.isfinite(LOSS_WEIGHT_FORMULAS[key][0]()(extremes)).all()
 
 
 def test_loss_weight_clamp_range_from_constructor_and_from_call() -> None:
