@@ -65,7 +65,8 @@ class PluginLoadWarning(UserWarning):
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """'; did you mean 'x'?' for the closest choice, or ''."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    # Short names differ by a larger share of their letters ('vq' for 'vp' is one letter in two).
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.5 if len(word) <= 3 else 0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
 
 

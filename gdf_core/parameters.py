@@ -143,7 +143,7 @@ def _pydantic_message(err: Any) -> str:
     return message
 
 
-def _problem(err: Any, cls: type, params: list[str]) -> tuple[str, str]:
+def _problem(err: Any, cls: type, params: list[str], values: Optional[dict[str, Any]] = None) -> tuple[str, str]:
     """(parameter, what is wrong with it) for one pydantic error."""
     loc = [str(p) for p in err["loc"]]
     pname = loc[0] if loc else ""
@@ -162,10 +162,19 @@ def _problem(err: Any, cls: type, params: list[str]) -> tuple[str, str]:
     allowed = describe(annotation)
     domain = f"; allowed: {allowed}" if allowed != "any value" else ""
     value = err.get("input")
+    if len(loc) > 1 and values is not None and pname in values:
+        value = values[pname]  # the whole parameter, not only its offending element
     return pname, f"{message}{where}; got {excerpt(value)}{domain}"
 
 
-def spec_error(exc: pydantic.ValidationError, cls: type, path: str, *, skip_missing: bool = False) -> Optional[SpecError]:
+def spec_error(
+    exc: pydantic.ValidationError,
+    cls: type,
+    path: str,
+    *,
+    skip_missing: bool = False,
+    values: Optional[dict[str, Any]] = None,
+) -> Optional[SpecError]:
     """One ``SpecError`` listing every problem of ``exc`` (each under ``path.parameter``)."""
     params = list(component_fields(cls))
     issues: list[SpecIssue] = []
@@ -173,7 +182,7 @@ def spec_error(exc: pydantic.ValidationError, cls: type, path: str, *, skip_miss
     for err in exc.errors():
         if skip_missing and err["type"] == "missing" and len(err["loc"]) == 1:
             continue
-        pname, problem = _problem(err, cls, params)
+        pname, problem = _problem(err, cls, params, values)
         if pname in seen and err["type"] not in ("extra_forbidden", "missing"):
             continue  # one issue per parameter (a union reports each of its branches)
         seen.add(pname)
@@ -189,7 +198,7 @@ def validate_parameters(cls: type, values: dict[str, Any], path: str) -> dict[st
     try:
         validated = parameters_model(cls).model_validate(values)
     except pydantic.ValidationError as exc:
-        raise spec_error(exc, cls, path) from None  # type: ignore[misc]
+        raise spec_error(exc, cls, path, values=values) from None  # type: ignore[misc]
     return {k: getattr(validated, k) for k in values}
 
 
@@ -251,7 +260,7 @@ def check_call(cls: type, init: Any, args: tuple[Any, ...], kwargs: dict[str, An
         parameters_model(cls).model_validate(values)
     except pydantic.ValidationError as exc:
         kind = getattr(cls, "kind", None)
-        error = spec_error(exc, cls, f"{kind}.{name_of(cls)}" if kind else name_of(cls), skip_missing=True)
+        error = spec_error(exc, cls, f"{kind}.{name_of(cls)}" if kind else name_of(cls), skip_missing=True, values=values)
         if error is not None:
             raise error from None
 

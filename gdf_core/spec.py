@@ -148,7 +148,7 @@ def _instantiate(cls: type, params: dict[str, Any], path: str, reg: Registry) ->
         validated = parameters_model(cls).model_validate(params)
         values = {k: getattr(validated, k) for k in params}  # only what the user gave: defaults stay the constructor's
     except pydantic.ValidationError as exc:
-        errors.append(spec_error(exc, cls, path))  # type: ignore[arg-type]
+        errors.append(spec_error(exc, cls, path, values=params))  # type: ignore[arg-type]
         values = {}
     for pname, (_, _, kind, _) in nested.items():
         value = params[pname]
@@ -231,7 +231,7 @@ def load_spec(source: Any, *, registry: Optional[Registry] = None) -> dict[str, 
 
 def read_spec_file(path: Path) -> Any:
     """The plain data of a spec file: its suffix picks the parser (the content does, for other names)."""
-    shown = excerpt(str(path))
+    shown = excerpt(str(path), 200)
     try:
         if not path.exists():
             raise SpecError(f"no such spec file: {shown}")
@@ -322,7 +322,7 @@ def check_bounds(data: Any, *, where: str) -> None:
         if count > MAX_VALUES:
             raise SpecError(f"{where} has more than {MAX_VALUES} values (or refers to itself)")
         if depth > MAX_DEPTH:
-            raise SpecError(f"{where} is nested more than {MAX_DEPTH} levels deep")
+            raise SpecError(f"{where} is nested more than {MAX_DEPTH} levels deep (or refers to itself)")
         if isinstance(value, str) and len(value) > MAX_STRING:
             raise SpecError(f"{where} has a string of {len(value)} characters; at most {MAX_STRING} are read")
         if isinstance(value, dict):
@@ -358,7 +358,13 @@ def _shape_issues(data: dict[str, Any]) -> tuple[list[SpecIssue], set[str]]:
             if top in bad and top in GDF_COMPONENTS:
                 continue  # a union of str and dict reports both branches
             bad.add(top)
-            if err["type"] == "extra_forbidden" and len(err["loc"]) == 1:
+            if err["type"] == "extra_forbidden" and top == "limits" and len(err["loc"]) == 2:
+                arg = str(err["loc"][1])
+                problem = (
+                    f"unknown setup_limits argument {arg!r}{did_you_mean(arg, LimitsSpec.model_fields) or '.'} "
+                    f"setup_limits takes: {', '.join(LimitsSpec.model_fields)}"
+                )
+            elif err["type"] == "extra_forbidden" and len(err["loc"]) == 1:
                 problem = (
                     f"unknown key {key!r}{did_you_mean(key, GDFSpec.model_fields) or '.'} "
                     f"A GDF spec has: preset, {', '.join(GDFSpec.model_fields)}"
