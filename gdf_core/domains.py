@@ -314,12 +314,23 @@ def describe(annotation: Any) -> str:
 
 
 def refusing_bools(annotation: Any) -> Any:
-    """``annotation``, with True/False refused where it takes a number (pydantic's lax mode reads them as 1/0)."""
-    base, _ = _metadata(annotation)
-    if base in (float, int):
+    """``annotation``, with True/False refused wherever it takes a number, inside pairs and lists too.
+
+    pydantic's lax mode reads booleans as 1 and 0; a spec's ``gamma: true`` is a mistake, not 1.0.
+    """
+    if typing.get_origin(annotation) is Annotated:
+        base, *meta = typing.get_args(annotation)
+        inner = refusing_bools(base)
+        return Annotated[(inner, *meta)] if inner is not base else annotation
+    if annotation in (float, int):
         return Annotated[annotation, NOT_BOOL]
-    if typing.get_origin(annotation) in (Union, types.UnionType):
-        return Union[tuple(refusing_bools(a) for a in typing.get_args(annotation))]  # type: ignore[return-value]
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (Union, types.UnionType):
+        return Union[tuple(refusing_bools(a) for a in args)]  # type: ignore[return-value]
+    if origin is tuple and args:
+        return tuple[tuple(refusing_bools(a) if a is not Ellipsis else a for a in args)]  # type: ignore[misc]
+    if origin is list and len(args) == 1:
+        return list[refusing_bools(args[0])]  # type: ignore[misc]
     return annotation
 
 

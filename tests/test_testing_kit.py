@@ -73,6 +73,11 @@ BROKEN = [
     (bc.Float32Sampler(), {}, "keeps_dtype_device_shape", "came back with dtype torch.float32"),
     (bc.MutatingSampler(), {}, "no_input_mutation", "changed its input x in place"),
     (bc.BranchingSampler(), {}, "no_host_reads", "the first: bool(tensor)"),
+    (bc.NaNScaleWeight(), {}, "refuses_nan_parameters", "NaNScaleWeight accepts NaN for 'scale': declare each parameter's domain"),
+    (bc.NaNOffsetSchedule(), {}, "refuses_nan_parameters", "NaNOffsetSchedule accepts NaN for 'offset'"),
+    (bc.NaNGainScaler(), {}, "refuses_nan_parameters", "NaNGainScaler accepts NaN for 'gain'"),
+    (bc.NaNScaleTarget(), {}, "refuses_nan_parameters", "NaNScaleTarget accepts NaN for 'scale'"),
+    (bc.NaNScaleCond(), {}, "refuses_nan_parameters", "NaNScaleCond accepts NaN for 'scale'"),
 ]
 
 #: A sound component of each kind (with the options that switch on every invariant).
@@ -247,14 +252,14 @@ def test_third_party_package_runs_the_suite_through_the_plugin(pytester: pytest.
     monkeypatch.setenv("PYTHONPATH", str(site))
     monkeypatch.setenv("HYPOTHESIS_PROFILE", "default")
     result = pytester.runpytest_subprocess("tests", "-p", "no:cacheprovider", "--gdf-max-examples", "5", "-v")
-    result.assert_outcomes(passed=8 + 7 + 4)  # schedule, input scaler and loss weight invariants
+    result.assert_outcomes(passed=9 + 8 + 5)  # schedule, input scaler and loss weight invariants
     result.stdout.fnmatch_lines(["*test_gdf_invariants?input_scaler:toy_vp::preserves_identity? PASSED*"])
 
     # --gdf-installed adds the suite for the distribution's components without any test file.
     empty = pytester.mkdir("empty")
     result = pytester.runpytest_subprocess(str(empty), "-p", "no:cacheprovider", "--gdf-installed", "--gdf-distribution", "gdf-toy", "--gdf-max-examples", "5", "-v")
     result.stdout.fnmatch_lines(["*gdf?schedule:toy_linear::non_increasing_in_t?*PASSED*"])
-    result.assert_outcomes(passed=8 + 7 + 4)
+    result.assert_outcomes(passed=9 + 8 + 5)
 
 
 @pytest.mark.slow

@@ -11,6 +11,7 @@ from torch import Tensor
 
 from gdf_core.testing import strategies as gst
 from gdf_core.testing.checks._core import CheckReport, Invariant, Violation, fmt, run_check
+from gdf_core.testing.checks.parameters import REFUSES_NAN
 
 KIND = "loss_weight"
 
@@ -75,6 +76,7 @@ INVARIANTS: tuple[Invariant, ...] = (
         no_input_mutation,
         lambda o: {"logsnr": gst.logsnrs(), "shift": st.sampled_from([1.0, 2.0])},
     ),
+    REFUSES_NAN,
 )
 
 
