@@ -254,6 +254,10 @@ def _outside(domain: Any) -> SearchStrategy[Any]:
             options.append(st.sampled_from([0.5, 2.5]))
     elif domain.base == "boolean":
         options.append(st.sampled_from(["sometimes", 2, [True]]))
+    elif domain.base == "literal":
+        options.append(st.sampled_from(["not one of them", 3, None]).filter(lambda v: v not in domain.choices))
+    elif domain.base == "string":
+        options.append(st.sampled_from([5, [1], 2.5]))
     elif domain.base == "tuple" and domain.items:
         n = len(domain.items)
         options.append(st.just([0.5] * (n + 1)))
