@@ -20,14 +20,16 @@ from rich.table import Table
 
 from gdf_core.errors import PluginLoadError, SpecError
 from gdf_core.plugin_commands import plugins, schema
-from gdf_core.kinds import KINDS
+from gdf_core.domains import describe
+from gdf_core.kinds import KINDS, PRESET, kind_named
+from gdf_core.parameters import component_fields
 from gdf_core.registry import Registration, registry
-from gdf_core.spec import component_fields, load_spec
+from gdf_core.spec import SPEC_SUFFIXES, load_spec
+from gdf_core.summaries import summary
 from gdf_core.testing.command import check
 
 #: Errors that are the user's to fix: shown as one line, no traceback.
 USER_ERRORS: tuple[type[BaseException], ...] = (SpecError, PluginLoadError, FileNotFoundError, IsADirectoryError, PermissionError)
-SPEC_SUFFIXES = (".json", ".yaml", ".yml", ".toml")
 
 
 class GdfGroup(click.Group):
@@ -65,21 +67,18 @@ def load_spec_argument(spec: str) -> Any:
     return spec
 
 
-def _one_line(obj: Any) -> str:
-    doc = inspect.getdoc(obj) or ""
-    return doc.strip().splitlines()[0] if doc.strip() else ""
-
-
 def _kind_argument(kind: Optional[str]) -> list[str]:
     if kind is None:
-        return [*KINDS, "preset"]
+        return [*KINDS, PRESET]
+    found = kind_named(kind)
+    if found is not None:
+        return [found.name]
     normal = kind.strip().lower().replace("-", "_")
-    for candidate in (normal, normal.removesuffix("s"), normal.removesuffix("es")):
-        if candidate in (*KINDS, "preset"):
-            return [candidate]
+    if normal in (PRESET, PRESET + "s"):
+        return [PRESET]
     from gdf_core.errors import did_you_mean
 
-    choices = [*KINDS, "preset"]
+    choices = [*KINDS, PRESET]
     raise SpecError(f"unknown kind {kind!r}{did_you_mean(normal, choices) or '.'} Kinds: {', '.join(choices)}")
 
 
@@ -92,14 +91,14 @@ def main() -> None:
     """
 
 
-@main.command("list", short_help="List installed components and presets.")
+@main.command(
+    "list",
+    short_help="List installed components and presets.",
+    help=f"List the installed components of KIND (all kinds and presets if omitted).\n\n"
+    f"KIND is one of: {', '.join([*KINDS, PRESET])} (plurals work too).",
+)
 @click.argument("kind", required=False)
 def list_components(kind: Optional[str]) -> None:
-    """List the installed components of KIND (all kinds and presets if omitted).
-
-    KIND is one of: schedule, input_scaler, target, noise_cond, loss_weight,
-    sampler, preset (plurals work too).
-    """
     table = Table(title="installed gdf components" if kind is None else f"installed {kind}")
     for column in ("kind", "name", "from", "summary"):
         table.add_column(column, no_wrap=column in ("kind", "name"))
@@ -111,7 +110,7 @@ def list_components(kind: Optional[str]) -> None:
             continue
         for name, regs in sorted(registry.registrations(k).items()):
             for reg in regs:
-                table.add_row(k, reg.qualified_name if len(regs) > 1 else name, reg.source, _one_line(reg.cls))
+                table.add_row(k, reg.qualified_name if len(regs) > 1 else name, reg.source, summary(reg.cls))
     _console().print(table)
 
 
@@ -120,8 +119,10 @@ def _preset_summary(spec: Any) -> str:
         data = load_spec(spec)
     except SpecError as exc:
         return f"(invalid: {exc})"
+    from gdf_core.kinds import GDF_PARTS
+
     parts = []
-    for kind in ("schedule", "input_scaler", "target", "noise_cond", "loss_weight"):
+    for kind in GDF_PARTS:
         value = data.get(kind)
         parts.append(value if isinstance(value, str) else value.get("name", "?") if isinstance(value, dict) else "?")
     return " / ".join(parts)
@@ -158,14 +159,6 @@ def show(name: str, kind: Optional[str]) -> None:
         )
 
 
-def _type_name(annotation: Any) -> str:
-    if annotation is Any or annotation is inspect.Parameter.empty:
-        return "any"
-    if isinstance(annotation, type):
-        return annotation.__name__
-    return str(annotation).replace("typing.", "").replace("NoneType", "None")
-
-
 def _show_component(console: Console, reg: Registration) -> None:
     cls = reg.cls
     console.rule(f"[bold]{reg.kind} [cyan]{reg.name}[/]")
@@ -175,11 +168,11 @@ def _show_component(console: Console, reg: Registration) -> None:
     fields = component_fields(cls)
     if fields:
         table = Table(show_edge=False, box=None, pad_edge=False)
-        for column in ("parameter", "type", "default"):
+        for column in ("parameter", "allowed", "default"):
             table.add_column(column)
         for pname, (annotation, default, nested, is_list) in fields.items():
-            type_name = (f"list of {nested} specs" if is_list else f"{nested} spec") if nested else _type_name(annotation)
-            table.add_row(pname, type_name, "(required)" if default is ... else repr(default))
+            allowed = (f"a list of {nested} specs" if is_list else f"a {nested} spec") if nested else describe(annotation)
+            table.add_row(pname, allowed, "(required)" if default is ... else repr(default))
         console.print(table)
     else:
         console.print("parameters: none")

@@ -238,6 +238,12 @@ class Registry:
             self._warn_if_shadowing(reg)
         return cls
 
+    def unregister(self, cls: type) -> None:
+        """Forget the in-process registrations of ``cls`` (a test's, a notebook's)."""
+        self._local = [(reg, replace) for reg, replace in self._local if reg.cls is not cls]
+        for entries in self._table.values():
+            entries[:] = [e for e in entries if not (e.plugin == IN_PROCESS and e.cls is cls)]
+
     def register_preset(self, name: str, spec: Any) -> None:
         """Register a preset (a GDF spec under a name) from this process."""
         reg = Registration(PRESET, name, dict, IN_PROCESS, spec=spec)

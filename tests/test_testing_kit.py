@@ -210,8 +210,16 @@ def test_builtins_with_random_parameters_keep_their_invariants(kind, names, chec
 def test_gdf_check_prints_a_table_and_exits_0_when_all_hold() -> None:
     result = CliRunner().invoke(check_command, ["vp", "epsilon", "--max-examples", "3"])
     assert result.exit_code == 0, result.output
-    assert "input_scaler invariants" in result.output and "x0 round trip" in result.output
+    assert "input_scaler invariants" in result.output and "x0_round_trip" in result.output
     assert "✓" in result.output and "all invariants hold (2 components)" in result.output
+    assert all(len(line) <= 100 for line in result.stdout.splitlines()), result.stdout
+    assert "[1/2] checking input_scaler vp" in result.stderr and "[2/2] checking target epsilon" in result.stderr
+
+
+def test_gdf_check_fits_100_columns_for_a_kind_with_many_invariants() -> None:
+    result = CliRunner().invoke(check_command, ["cosine", "--kind", "schedule", "--max-examples", "2"])
+    assert result.exit_code == 0, result.output
+    assert max(len(line) for line in result.stdout.splitlines()) <= 100, result.stdout
 
 
 def test_gdf_check_exits_1_and_shows_the_failure() -> None:
@@ -221,8 +229,8 @@ def test_gdf_check_exits_1_and_shows_the_failure() -> None:
     try:
         result = CliRunner().invoke(check_command, ["test_increasing", "--kind", "schedule", "--max-examples", "5"])
     finally:
-        registry._local = [e for e in registry._local if e[0] is not bc.IncreasingSchedule]
-        registry.refresh()
+        registry.unregister(bc.IncreasingSchedule)
+    assert "test_increasing" not in registry.names("schedule")
     assert result.exit_code == 1, result.output
     assert "✗" in result.output
     assert "breaks 'non_increasing_in_t': λ increases with t" in result.output
