@@ -320,6 +320,8 @@ def refusing_bools(annotation: Any) -> Any:
     """
     if typing.get_origin(annotation) is Annotated:
         base, *meta = typing.get_args(annotation)
+        if base in (float, int):  # outermost, so that the bounds still show in the JSON Schema
+            return Annotated[annotation, NOT_BOOL]
         inner = refusing_bools(base)
         return Annotated[(inner, *meta)] if inner is not base else annotation
     if annotation in (float, int):

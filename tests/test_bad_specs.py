@@ -211,7 +211,7 @@ CASES: list[Bad] = [
     param("loss_weight", "adaptive", "buckets", 1, "an integer in [2, 100000]"),
     param("loss_weight", "adaptive", "buckets", 10**12, "less than or equal to 100000"),
     # -- the whole GDF spec ------------------------------------------------------------------------------
-    Bad("gdf", "offset_noise nan", on(offset_noise=NAN), ("offset_noise: Input should be a finite number", "got nan", "allowed: a finite number ≥ 0")),
+    Bad("gdf", "offset_noise nan", on(offset_noise=NAN), ("offset_noise: Input should be", "got nan", "allowed: a finite number ≥ 0")),
     Bad("gdf", "offset_noise -1", on(offset_noise=-1), ("offset_noise: Input should be greater than or equal to 0", "got -1")),
     Bad("gdf", "offset_noise inf", on(offset_noise=INF), ("offset_noise", "got inf")),
     Bad("gdf", "limits shift 0", on(limits={"shift": 0}), ("limits.shift: Input should be greater than 0", "got 0", FINITE_GT0)),

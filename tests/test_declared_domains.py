@@ -80,3 +80,21 @@ def test_a_value_outside_a_declared_domain_is_refused(kind: str, name: str, pnam
         with pytest.raises(SpecError) as direct:
             cls(**others, **{pname: bad})
         assert pname in str(direct.value)
+
+
+def test_the_json_schema_shows_the_domains() -> None:
+    import jsonschema
+
+    from gdf_core.schema import json_schema
+
+    schema = json_schema()
+    cosine = schema["$defs"]["schedule.cosine"]["oneOf"][-1]["properties"]
+    assert cosine["s"]["minimum"] == 0 and cosine["s"]["description"] == "allowed: a finite number ≥ 0"
+    assert cosine["clamp_range"]["prefixItems"][0] == {"maximum": 1, "minimum": 0, "type": "number"}
+    assert "low < high" in cosine["clamp_range"]["description"]
+    assert schema["properties"]["offset_noise"]["minimum"] == 0
+    validator = jsonschema.Draft202012Validator(schema)
+    assert validator.is_valid({"preset": "edm", "schedule": {"name": "cosine", "s": 0.1}})
+    for bad in ({"name": "cosine", "s": -1}, {"name": "cosine", "clamp_range": [0.1, 2]}, {"name": "edm_sample", "p": 0}):
+        assert not validator.is_valid({"preset": "edm", "schedule": bad}), bad
+    assert not validator.is_valid({"preset": "edm", "limits": {"shift": 0}})
