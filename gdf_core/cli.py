@@ -24,7 +24,7 @@ from gdf_core.domains import describe
 from gdf_core.kinds import KINDS, PRESET, kind_named
 from gdf_core.parameters import component_fields
 from gdf_core.registry import Registration, registry
-from gdf_core.spec import SPEC_SUFFIXES, load_spec
+from gdf_core.spec import load_spec
 from gdf_core.summaries import summary
 from gdf_core.testing.command import check
 
@@ -55,15 +55,10 @@ def _console() -> Console:
 
 
 def load_spec_argument(spec: str) -> Any:
-    """A SPEC argument: a preset name, a spec file, or inline JSON/YAML/TOML text."""
-    looks_like_file = "\n" not in spec and (spec.lower().endswith(SPEC_SUFFIXES) or os.sep in spec)
-    if looks_like_file and not spec.lstrip().startswith("{"):
-        path = Path(spec)
-        if not path.exists():
-            raise FileNotFoundError(2, "No such file", spec)
-        if path.is_dir():
-            raise IsADirectoryError(21, "Is a directory", spec)
-        return path
+    """A SPEC argument: a preset name, a spec file (its name ends in .json, .yaml, .yml or .toml), or inline text.
+
+    As for ``GDF.from_spec``, any other string is never read as a file.
+    """
     return spec
 
 

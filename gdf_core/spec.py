@@ -201,7 +201,13 @@ def load_spec(source: Any, *, registry: Optional[Registry] = None) -> dict[str, 
     if isinstance(source, BaseModel):
         source = source.model_dump(exclude_none=True)
     if is_spec_file(source):
-        data = read_spec_file(Path(source.strip() if isinstance(source, str) else source))
+        path = Path(source.strip() if isinstance(source, str) else source)
+        data = read_spec_file(path)
+        if not isinstance(data, dict):  # what a file holds is not quoted
+            raise SpecError(
+                f"the spec file {excerpt(str(path), 200)} must hold a mapping of component kinds to specs; "
+                f"it holds {'nothing' if data is None else 'a ' + type(data).__name__}"
+            )
     elif isinstance(source, str):
         stripped = source.strip()
         if _looks_like_name(stripped):
