@@ -100,16 +100,20 @@ def component_fields(cls: type) -> dict[str, tuple[Any, Any, Optional[str], bool
 
 
 class Parameters(BaseModel):
-    """Base of every component's parameters model: ``ordered_parameters`` pairs checked after the fields.
+    """Base of every component's parameters model."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+
+class OrderedParameters(Parameters):
+    """Base of the parameters model of a class with ``ordered_parameters``, checked after the fields.
 
     A component class declares ``ordered_parameters = (("sigma_min", "sigma_max"),)``
     for parameters whose values must increase (each pair: first < second).
     """
 
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
-
     @pydantic.model_validator(mode="after")
-    def _ordered(self) -> "Parameters":
+    def _ordered(self) -> "OrderedParameters":
         for low, high in getattr(type(self), "gdf_ordered_parameters", ()):
             lo, hi = getattr(self, low), getattr(self, high)
             if lo is not None and hi is not None and not lo < hi:
@@ -123,13 +127,11 @@ def parameters_model(cls: type) -> type[BaseModel]:
     definitions = {
         pname: (refusing_bools(ann), default) for pname, (ann, default, _, _) in component_fields(cls).items()
     }
+    ordered = tuple(pair for pair in getattr(cls, "ordered_parameters", ()) if set(pair) <= set(definitions))
     model = pydantic.create_model(  # type: ignore[call-overload]
-        f"{cls.__name__}Parameters", __base__=Parameters, **definitions
+        f"{cls.__name__}Parameters", __base__=OrderedParameters if ordered else Parameters, **definitions
     )
-    fields = set(definitions)
-    model.gdf_ordered_parameters = tuple(
-        pair for pair in getattr(cls, "ordered_parameters", ()) if set(pair) <= fields
-    )
+    model.gdf_ordered_parameters = ordered
     return model  # type: ignore[no-any-return]
 
 
@@ -230,8 +232,10 @@ def validate_value(path: str, value: Any, annotation: Any) -> Any:
 
 
 @functools.lru_cache(maxsize=None)
-def _signature(init: Any) -> inspect.Signature:
-    return inspect.signature(init)
+def _positional_names(init: Any) -> tuple[str, ...]:
+    """The names ``init`` binds positional arguments to, after ``self``."""
+    params = list(inspect.signature(init).parameters.values())[1:]
+    return tuple(p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
 
 
 def check_call(cls: type, init: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -240,20 +244,11 @@ def check_call(cls: type, init: Any, args: tuple[Any, ...], kwargs: dict[str, An
     Arguments that do not bind, unknown or missing ones, are left to Python's
     own ``TypeError`` from the constructor.
     """
-    signature = _signature(init)
-    try:
-        bound = signature.bind(None, *args, **kwargs)
-    except TypeError:
+    positional = _positional_names(init)
+    if len(args) > len(positional) or any(name in kwargs for name in positional[: len(args)]):
         return
     fields = component_fields(cls)
-    values: dict[str, Any] = {}
-    for pname, value in list(bound.arguments.items())[1:]:
-        p = signature.parameters[pname]
-        if p.kind is p.VAR_KEYWORD:
-            values.update(value)
-        elif p.kind is not p.VAR_POSITIONAL:
-            values[pname] = value
-    values = {k: v for k, v in values.items() if k in fields and fields[k][2] is None}
+    values = {k: v for k, v in (*zip(positional, args), *kwargs.items()) if k in fields and fields[k][2] is None}
     if not values:
         return
     try:
