@@ -17,7 +17,7 @@ import math
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Optional, Union
+from typing import Annotated, Any, Optional, TypeVar, Union
 
 import annotated_types as at
 from pydantic import AfterValidator, BeforeValidator, Field
@@ -62,26 +62,13 @@ def _ascending(pair: tuple[Any, ...]) -> tuple[Any, ...]:
     return pair
 
 
-class _OrderedPair:
-    """``OrderedPair[T]``: a pair (low, high) of T with low < high."""
+_T = TypeVar("_T")
 
-    def __getitem__(self, element: Any) -> Any:
-        return Annotated[tuple[element, element], AfterValidator(_ascending)]
+#: ``OrderedPair[Finite]``: a pair (low, high) of its element type with low < high.
+OrderedPair = Annotated[tuple[_T, _T], AfterValidator(_ascending)]
 
-
-#: ``OrderedPair[Finite]``: a pair (low, high) with low < high.
-OrderedPair = _OrderedPair()
-
-
-class _Knots:
-    """``Knots[T]``: a list of 2 to 10 000 values of T in strictly increasing order."""
-
-    def __getitem__(self, element: Any) -> Any:
-        return Annotated[list[element], at.MinLen(2), at.MaxLen(10_000), AfterValidator(_ascending)]
-
-
-#: ``Knots[UnitInterval]``: the knots of a piecewise-linear curve, increasing.
-Knots = _Knots()
+#: ``Knots[UnitInterval]``: 2 to 10 000 values of its element type, strictly increasing (a curve's knots).
+Knots = Annotated[list[_T], at.MinLen(2), at.MaxLen(10_000), AfterValidator(_ascending)]
 
 
 @dataclass(frozen=True)
@@ -282,13 +269,13 @@ def _constrained(domain: Domain, constraints: list[Any]) -> Domain:
     values = dict(domain.__dict__)
     for c in constraints:
         if isinstance(c, at.Gt):
-            values.update(lower=float(c.gt), lower_inclusive=False)
+            values.update(lower=float(c.gt), lower_inclusive=False)  # type: ignore[arg-type]
         elif isinstance(c, at.Ge):
-            values.update(lower=float(c.ge), lower_inclusive=True)
+            values.update(lower=float(c.ge), lower_inclusive=True)  # type: ignore[arg-type]
         elif isinstance(c, at.Lt):
-            values.update(upper=float(c.lt), upper_inclusive=False)
+            values.update(upper=float(c.lt), upper_inclusive=False)  # type: ignore[arg-type]
         elif isinstance(c, at.Le):
-            values.update(upper=float(c.le), upper_inclusive=True)
+            values.update(upper=float(c.le), upper_inclusive=True)  # type: ignore[arg-type]
         elif getattr(c, "allow_inf_nan", None) is False:
             values["finite"] = True
         elif isinstance(c, AfterValidator) and c.func is _ascending:

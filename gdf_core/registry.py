@@ -173,7 +173,7 @@ class Registry:
         for note in info.notes:
             warnings.warn(f"{info.where} {note}", PluginLoadWarning, stacklevel=4)
         for kind, cls in loaded.components:
-            self._add(Registration(kind, cls.name, cls, ep.name, info.distribution, info.version))
+            self._add(Registration(kind, getattr(cls, "name"), cls, ep.name, info.distribution, info.version))
         for name, spec in loaded.presets:
             self._add(Registration(PRESET, name, dict, ep.name, info.distribution, info.version, spec=spec))
 

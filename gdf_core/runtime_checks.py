@@ -77,7 +77,7 @@ def check_sample_arguments(
     batch: Optional[int] = None
     if x_init is None:
         if isinstance(shape, (str, bytes)) or not isinstance(shape, (Sequence, torch.Size)):
-            hint = f" (a batch of {shape}: ({shape}, ...))" if _is_number(shape) else ""
+            hint = f" (a batch of {excerpt(shape)}: ({excerpt(shape)}, ...))" if _is_number(shape) else ""
             raise TypeError(
                 f"shape must be a sequence of ints, (batch, ...); got {type(shape).__name__} {excerpt(shape)}{hint}"
             )

@@ -22,7 +22,7 @@ from typing import Any, Optional
 
 from pydantic.json_schema import GenerateJsonSchema
 
-from gdf_core.domains import describe
+from gdf_core.domains import describe, domain_of
 from gdf_core.kinds import KINDS, PROTOCOLS
 from gdf_core.registry import Registration, Registry, registry as default_registry
 from gdf_core.parameters import component_fields, parameters_model
@@ -137,9 +137,9 @@ def _parameters_schema(cls: type, defs: dict[str, Any], *, prefix: str) -> dict[
     properties = schema.get("properties", {})
     for pname, (annotation, default, nested, is_list) in component_fields(cls).items():
         if nested is None and pname in properties:
-            allowed = describe(annotation)  # what JSON Schema cannot say (finite, low < high) in words
-            if allowed != "any value" and "description" not in properties[pname]:
-                properties[pname]["description"] = f"allowed: {allowed}"
+            # What JSON Schema cannot say (finite, low < high), in words, where a domain is declared.
+            if domain_of(annotation).bounded and "description" not in properties[pname]:
+                properties[pname]["description"] = f"allowed: {describe(annotation)}"
         if nested is None or pname not in properties:
             continue
         ref: dict[str, Any] = {"$ref": f"#/$defs/{nested}"}

@@ -12,6 +12,7 @@ domain refuses (NaN, ±inf, past a bound, a reversed pair, a wrong type).
 
 from __future__ import annotations
 
+import functools
 import math
 import typing
 from typing import Any, Optional, Sequence
@@ -123,7 +124,7 @@ def _value(annotation: Any, default: Any) -> Optional[SearchStrategy[Any]]:
         return None
     domain = domain_of(annotation)
     if domain.numeric and isinstance(default, (int, float)) and not isinstance(default, bool):
-        near = _near_int(default) if domain.base == "integer" else _near(float(default))
+        near = _near_int(int(default)) if domain.base == "integer" else _near(float(default))
         return _inside(domain, near)
     if domain.base == "tuple" and isinstance(default, (tuple, list)) and len(domain.items) == len(default):
         parts = [
@@ -266,7 +267,7 @@ def _outside(domain: Any) -> SearchStrategy[Any]:
             bad = _outside(item)
             if item.numeric:
                 fill = [_valid_number(it) for it in domain.items]
-                options.append(bad.map(lambda v, i=i, fill=fill: [*fill[:i], v, *fill[i + 1:]]))
+                options.append(bad.map(functools.partial(_replaced, fill, i)))
         if domain.ascending:
             ordered = [_valid_number(it) for it in domain.items]
             if len(set(ordered)) == len(ordered):
@@ -277,8 +278,17 @@ def _outside(domain: Any) -> SearchStrategy[Any]:
         if item.numeric:
             options.append(_outside(item).map(lambda v: [v, v]))
     if domain.optional:
-        options = [o.filter(lambda v: v is not None) for o in options]
+        options = [o.filter(_not_none) for o in options]
     return st.one_of(*options) if options else st.nothing()
+
+
+def _replaced(values: list[Any], i: int, value: Any) -> list[Any]:
+    """``values`` with element ``i`` replaced by ``value``."""
+    return [*values[:i], value, *values[i + 1:]]
+
+
+def _not_none(value: Any) -> bool:
+    return value is not None
 
 
 def _valid_number(domain: Any) -> float:

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from gdf_core.bases import LossWeightBase
-from gdf_core.domains import IntRange
+from gdf_core.domains import Finite, IntRange, OrderedPair, Positive
 from gdf_plugins.schedules.adaptive import bucket_ema, check_update
 
 
@@ -32,9 +32,9 @@ class AdaptiveLossWeight(LossWeightBase):
 
     def __init__(
         self,
-        logsnr_range: tuple[float, float] = (-10, 10),
+        logsnr_range: OrderedPair[Finite] = (-10, 10),
         buckets: IntRange(2, 100_000) = 300,  # type: ignore[valid-type]
-        weight_range: tuple[float, float] = (1e-7, 1e7),
+        weight_range: OrderedPair[Positive] = (1e-7, 1e7),
         **kwargs,
     ) -> None:
         lo, hi = logsnr_range

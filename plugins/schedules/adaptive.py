@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from gdf_core.bases import ScheduleBase
-from gdf_core.domains import IntRange
+from gdf_core.domains import Finite, IntRange, NonNegative, OrderedPair
 
 
 def bucket_ema(
@@ -57,9 +57,9 @@ class AdaptiveTrainSchedule(ScheduleBase):
 
     def __init__(
         self,
-        logsnr_range: tuple[float, float] = (-10, 10),
+        logsnr_range: OrderedPair[Finite] = (-10, 10),
         buckets: IntRange(1, 100_000) = 100,  # type: ignore[valid-type]
-        min_probs: float = 0.0,
+        min_probs: NonNegative = 0.0,
         **kwargs,
     ) -> None:
         lo, hi = logsnr_range
