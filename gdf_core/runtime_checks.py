@@ -73,7 +73,8 @@ def check_sample_arguments(
             f"t_start must be greater than t_end (sampling runs from noise, t = 1, towards data, t = 0); "
             f"got t_start={excerpt(t_start)}, t_end={excerpt(t_end)}"
         )
-    _number("shift", shift, low=0.0, low_open=True, allowed="a finite number > 0")
+    if shift is not None:  # None: the GDF's own shift
+        _number("shift", shift, low=0.0, low_open=True, allowed="None (the GDF's shift) or a finite number > 0")
     batch: Optional[int] = None
     if x_init is None:
         if isinstance(shape, (str, bytes)) or not isinstance(shape, (Sequence, torch.Size)):

@@ -81,6 +81,10 @@ def _gdf_spec_fields() -> dict[str, Any]:
         Optional[LimitsSpec],
         Field(None, description="setup_limits(**limits) after building (limits stretching)"),
     )
+    fields["shift"] = (
+        Optional[Union[refusing_bools(Positive), dict[str, Any]]],
+        Field(None, description="the GDF's shift (a number > 0 or {name: resolution, ...}), read by diffuse and sample"),
+    )
     return fields
 
 
@@ -399,13 +403,18 @@ def build_spec(source: Any, *, registry: Optional[Registry] = None) -> tuple[dic
     """(plain data, built parts) of a GDF spec; one ``SpecError`` lists every problem found.
 
     The parts are the components by spec key (``schedule``, ..., ``sample_schedule``),
-    ``offset_noise`` and ``limits`` (a dict of ``setup_limits`` arguments, or None).
+    ``offset_noise``, ``shift`` (as given, or None) and ``limits`` (a dict of
+    ``setup_limits`` arguments, or None).
     """
     reg = registry or default_registry
     data = load_spec(source, registry=reg)
     issues, bad = _shape_issues(data)
     errors: list[SpecError] = [SpecError(issues[0].problem, path=issues[0].path, issues=issues)] if issues else []
     parts: dict[str, Any] = {}
+    if data.get("shift") is not None and "shift" not in bad:
+        from gdf_core.shift import as_shift  # the GDF's shift: a number or a resolution shift
+
+        _collecting(errors, as_shift, data["shift"], path="shift")
     for key, kind in GDF_COMPONENTS.items():
         if key in bad or data.get(key) is None:
             continue
@@ -416,6 +425,7 @@ def build_spec(source: Any, *, registry: Optional[Registry] = None) -> tuple[dic
     if errors:
         raise SpecError.combine(errors)
     parts["offset_noise"] = float(data.get("offset_noise", 0.0))
+    parts["shift"] = data.get("shift")
     limits = data.get("limits")
     parts["limits"] = None if limits is None else LimitsSpec.model_validate(limits).model_dump()
     return data, parts

@@ -49,7 +49,7 @@ CASES: list[Bad] = [
     # -- names ------------------------------------------------------------------------------
     Bad("name", "schedule cosin", on(schedule="cosin"), ("schedule: unknown schedule 'cosin'", "did you mean 'cosine'?", "Available schedules:")),
     Bad("name", "input_scaler vq", on(input_scaler="vq"), ("input_scaler: unknown input_scaler 'vq'", "did you mean 'vp'?")),
-    Bad("name", "target eps", on(target="eps"), ("unknown target 'eps'", "did you mean 'epsilon'?", "Available targets: epsilon")),
+    Bad("name", "target eps", on(target="eps"), ("unknown target 'eps'", "did you mean 'epsilon'?", "Available targets:", " epsilon, ")),
     Bad("name", "noise_cond cosine", on(noise_cond="cosine"), ("unknown noise_cond 'cosine'", "did you mean 'cosine_t'?")),
     Bad("name", "loss_weight p3", on(loss_weight="p3"), ("unknown loss_weight 'p3'", "did you mean 'p2'?")),
     Bad("name", "sampler ddin", on(sampler="ddin"), ("sampler: unknown sampler 'ddin'", "did you mean 'ddim'?")),

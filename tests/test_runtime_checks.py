@@ -129,10 +129,10 @@ def test_matching_unconditional_inputs_sample_and_are_not_mutated(gdf):
         ({"t_end": -0.1}, ValueError, "t_end must be a number in [0, 1]"),
         ({"t_start": "1"}, TypeError, "t_start must be a number in [0, 1]"),
         ({"t_start": math.nan}, ValueError, "t_start must be"),
-        ({"shift": 0}, ValueError, "shift must be a finite number > 0; got 0"),
-        ({"shift": -2.0}, ValueError, "shift must be a finite number > 0"),
-        ({"shift": math.inf}, ValueError, "shift must be a finite number > 0"),
-        ({"shift": "2"}, TypeError, "shift must be a finite number > 0"),
+        ({"shift": 0}, ValueError, "shift must be None (the GDF's shift) or a finite number > 0; got 0"),
+        ({"shift": -2.0}, ValueError, "or a finite number > 0"),
+        ({"shift": math.inf}, ValueError, "or a finite number > 0"),
+        ({"shift": "2"}, TypeError, "or a finite number > 0"),
         ({"timesteps": 0}, ValueError, "timesteps must be a positive int"),
         ({"timesteps": 2.5}, ValueError, "timesteps must be a positive int"),
         ({"timesteps": True}, ValueError, "timesteps must be a positive int"),
@@ -176,18 +176,18 @@ def test_x_init_is_not_mutated_and_its_batch_is_what_a_generator_list_must_match
 
 # -- the grid's ends ---------------------------------------------------------------------------
 @pytest.mark.parametrize("schedule", ["zero_terminal_snr", "flow_shift", "cosine_logsnr"])
-@pytest.mark.parametrize("preset", ["ddpm", "stable_cascade"])
-def test_an_epsilon_target_on_a_grid_from_pure_noise_is_refused_with_the_reason(preset, schedule):
+@pytest.mark.parametrize(("preset", "target"), [("ddpm", "epsilon"), ("stable_cascade", "epsilon"), ("edm", "edm")])
+def test_a_target_undefined_at_pure_noise_on_a_grid_from_there_is_refused_with_the_reason(preset, target, schedule):
     gdf = GDF.from_spec(preset)
     with pytest.raises(ValueError) as info:
         run(gdf, schedule=schedule)
     message = str(info.value)
-    assert f"the target 'epsilon' cannot give x0 at λ = −∞ (pure noise, a = 0)" in message
+    assert f"the target {target!r} cannot give x0 at λ = −∞ (pure noise, a = 0)" in message
     assert f"schedule {schedule!r}" in message and "every sample would be NaN" in message
     assert "use a v, x0 or rectified_flows target" in message
 
 
-@pytest.mark.parametrize("preset", ["v_prediction", "edm", "rectified_flow", "v_edm"])
+@pytest.mark.parametrize("preset", ["v_prediction", "rectified_flow", "v_edm", "sd3"])
 @pytest.mark.parametrize("schedule", ["zero_terminal_snr", "flow_shift", "cosine_logsnr", "karras"])
 def test_targets_defined_at_pure_noise_sample_finitely_there(preset, schedule):
     x0 = run(GDF.from_spec(preset), schedule=schedule)[-1][0]
