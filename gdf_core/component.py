@@ -101,7 +101,9 @@ def _checking_domains(init: Callable[..., None]) -> Callable[..., None]:
 
     @functools.wraps(init)
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        if type(self).__init__ is __init__:
+        # Inside torch.compile'd code (a component made in a compiled step) the check is skipped:
+        # dynamo cannot trace pydantic, and the same construction is checked when run eagerly.
+        if type(self).__init__ is __init__ and not torch.compiler.is_compiling():
             check_call(type(self), init, args, kwargs)
         init(self, *args, **kwargs)
 

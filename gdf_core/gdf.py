@@ -9,7 +9,7 @@ Differences from the original are listed in docs/differences.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Generator, Mapping, Optional, Sequence, Union
 
 import torch
 from torch import Tensor
@@ -19,10 +19,13 @@ from gdf_core import runtime_checks
 from gdf_core.errors import SpecError
 from gdf_core.loss_units import to_target_units
 from gdf_core.noise import randn, randn_like
-from gdf_core.protocols import SamplingState
+from gdf_core.denoiser import ModelDenoiser
 from gdf_core.domains import NonNegative
+from gdf_core.guidance import DEFAULT_RESCALE, ClassifierFreeGuidance
+from gdf_core.integrate import integrate, solve, start
 from gdf_core.kinds import GDF_PARTS
 from gdf_core.parameters import component_fields, validate_value
+from gdf_core.protocols import SamplingState, Schedule, Stateful, StretchableLimits
 from gdf_core.shift import Shift, as_shift, shift_for, shift_spec
 from gdf_core.spec import LimitsSpec, build, build_spec, check_sample_schedule, spec_of
 from gdf_core.stratified import stratified_draw
@@ -157,7 +160,7 @@ class GDF:
         found: dict[str, Any] = {}
 
         def visit(comp: Any, path: str) -> None:
-            if callable(getattr(comp, "state_dict", None)) and callable(getattr(comp, "load_state_dict", None)):
+            if isinstance(comp, Stateful):
                 found[path] = comp
                 return
             fields: dict[str, Any] = component_fields(type(comp))  # type: ignore[arg-type]
@@ -182,10 +185,9 @@ class GDF:
     def setup_limits(self, stretch_max: bool = True, stretch_min: bool = True, shift: float = 1) -> list[float]:
         """Stretch the input scaler so the schedule's ends are exactly noise and data."""
         validate_value("limits", {"stretch_max": stretch_max, "stretch_min": stretch_min, "shift": shift}, LimitsSpec)
-        setup = getattr(self.input_scaler, "setup_limits", None)
-        if setup is None:
+        if not isinstance(self.input_scaler, StretchableLimits):
             raise TypeError(f"the input scaler {type(self.input_scaler).__name__} has no setup_limits")
-        return setup(self.schedule, self.input_scaler, stretch_max, stretch_min, shift)  # type: ignore[no-any-return]
+        return self.input_scaler.setup_limits(self.schedule, self.input_scaler, stretch_max, stretch_min, shift)
 
     def _coefficients(self, logsnr: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
         a, b = self.input_scaler(logsnr)
@@ -290,7 +292,7 @@ class GDF:
         cfg: Guidance = 3.0,
         cfg_t_stop: Optional[float] = None,
         cfg_t_start: Optional[float] = None,
-        cfg_rho: float = 0.7,
+        cfg_rho: float = DEFAULT_RESCALE,
         sampler_params: Optional[dict[str, Any]] = None,
         shift: Optional[float] = None,
         device: Any = "cpu",
@@ -299,72 +301,179 @@ class GDF:
         callback: Optional[Callable[[SampleStep], None]] = None,
         progress: bool = False,
         dtype: torch.dtype = torch.float32,
-    ) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+    ) -> Generator[tuple[Tensor, Tensor, Tensor], Optional[dict[str, Any]], None]:
         """Generate samples; a generator yielding (x0, x, pred) after every step.
 
         ``model(x, noise_cond, **model_inputs)`` predicts the target. With ``cfg``
         (a weight w, or a pair (w₁, w₀) interpolated as w₁·t + w₀·(1 − t)),
         conditional and unconditional inputs run as one doubled batch and
-        pred = lerp(pred_uncond, pred_cond, w) (Ho & Salimans 2022), with
-        ``cfg_rho`` > 0 rescaling each sample's std towards the conditional
-        one's (Lin et al. 2024). ``send()`` a dict to change cfg, cfg_rho,
-        sampler, model_inputs, x or x_init between steps.
+        pred = lerp(pred_uncond, pred_cond, w) (Ho & Salimans 2022) for
+        ``cfg_t_stop`` ≤ t ≤ ``cfg_t_start``, with ``cfg_rho`` > 0 rescaling each
+        sample's std towards the conditional one's (Lin et al. 2024; default 0.7,
+        the original's: see docs/samplers.md). ``send()`` a dict to change, from
+        the next step on: ``cfg``, ``cfg_rho``, ``cfg_t_stop``, ``cfg_t_start``,
+        ``model_inputs``, ``x`` (the current x) or ``sampler`` (a new run of that
+        sampler from the current level); any other key is an error.
         """
+        run = self.prepare_sample(
+            model, model_inputs, shape, unconditional_inputs, sampler, schedule, t_start, t_end, timesteps,
+            x_init, cfg, cfg_t_stop, cfg_t_start, cfg_rho, sampler_params, shift, device, generator=generator, dtype=dtype,
+        )
+        guidance: dict[str, Any] = {"cfg": cfg, "cfg_rho": cfg_rho, "cfg_t_stop": cfg_t_stop, "cfg_t_start": cfg_t_start}
+        steps = integrate(run.sampler, run.denoiser, run.x, run.logsnrs, scaler=self.input_scaler, generator=generator, state=run.state)
+        bar = tqdm(total=timesteps, disable=not progress, desc="sampling", leave=False)
+        pending: Optional[Tensor] = None
+        try:
+            for i in range(timesteps):
+                x = steps.send(pending)
+                pending = None
+                first = run.denoiser.first
+                assert first is not None, "the sampler made no model call in a step"
+                bar.update(1)
+                if callback is not None:
+                    callback(SampleStep(i, timesteps, run.t_values[i], run.logsnrs[i], x, first.x0, first.pred))
+                altered = yield first.x0, x, first.pred
+                first = None  # not kept through the next step (the caller holds what it wants)
+                if altered is None:
+                    continue
+                unknown = sorted(set(altered) - _SENDABLE)
+                if unknown:
+                    raise ValueError(
+                        f"sample().send(): unknown key(s) {unknown}; it takes {sorted(_SENDABLE)}"
+                        + (" (x_init only sets the start of a run: send 'x' to replace the current x)" if "x_init" in unknown else "")
+                    )
+                if guidance.keys() & altered.keys():
+                    guidance.update({k: altered[k] for k in guidance.keys() & altered.keys()})
+                    runtime_checks.check_guidance(guidance["cfg"], cfg_rho=guidance["cfg_rho"],
+                                                  cfg_t_stop=guidance["cfg_t_stop"], cfg_t_start=guidance["cfg_t_start"])
+                    run.denoiser.set_guidance(_guidance(**guidance))
+                if "model_inputs" in altered:
+                    if not isinstance(altered["model_inputs"], dict):
+                        raise TypeError(f"model_inputs sent to sample() must be a dict of keyword arguments of the model; "
+                                        f"got {type(altered['model_inputs']).__name__}")
+                    runtime_checks.check_unconditional_inputs(altered["model_inputs"], unconditional_inputs)
+                    run.denoiser.set_inputs(altered["model_inputs"])
+                if "x" in altered:
+                    _check_tensor("x sent to sample()", altered["x"], min_dim=1)
+                    if altered["x"].shape != x.shape:
+                        raise ValueError(f"x sent to sample() has shape {tuple(altered['x'].shape)}, the run's x {tuple(x.shape)}")
+                    pending = altered["x"]
+                if "sampler" in altered and i + 1 < timesteps:
+                    new = self._sampler(altered["sampler"], sampler_params)
+                    state = start(new, run.logsnrs[i + 1 :], x.shape[0], self.input_scaler)
+                    run.denoiser.follow(state, i + 1)
+                    assert state.logsnrs is not None
+                    steps = integrate(new, run.denoiser, x if pending is None else pending, state.logsnrs,
+                                      scaler=self.input_scaler, generator=generator, state=state)
+                    pending = None
+        finally:
+            bar.close()
+
+    def sample_final(
+        self,
+        model: Callable[..., Tensor],
+        model_inputs: dict[str, Any],
+        shape: Sequence[int],
+        unconditional_inputs: Optional[dict[str, Any]] = None,
+        sampler: Any = None,
+        schedule: Any = None,
+        t_start: float = 1.0,
+        t_end: float = 0.0,
+        timesteps: int = 20,
+        x_init: Optional[Tensor] = None,
+        cfg: Guidance = 3.0,
+        cfg_t_stop: Optional[float] = None,
+        cfg_t_start: Optional[float] = None,
+        cfg_rho: float = DEFAULT_RESCALE,
+        sampler_params: Optional[dict[str, Any]] = None,
+        shift: Optional[float] = None,
+        device: Any = "cpu",
+        *,
+        generator: Any = None,
+        dtype: torch.dtype = torch.float32,
+    ) -> Tensor:
+        """The final x of the run ``sample`` would make with the same arguments (no generator, no callback).
+
+        The whole run is plain tensor code: with the sampler and the sample
+        schedule set on the GDF (or given as instances), ``x_init`` given and a
+        deterministic sampler, ``torch.compile(gdf.sample_final, fullgraph=True)``
+        traces it as one graph.
+        """
+        run = self.prepare_sample(
+            model, model_inputs, shape, unconditional_inputs, sampler, schedule, t_start, t_end, timesteps,
+            x_init, cfg, cfg_t_stop, cfg_t_start, cfg_rho, sampler_params, shift, device, generator=generator, dtype=dtype,
+        )
+        return run.solve(generator=generator)
+
+    def prepare_sample(
+        self,
+        model: Callable[..., Tensor],
+        model_inputs: dict[str, Any],
+        shape: Sequence[int],
+        unconditional_inputs: Optional[dict[str, Any]] = None,
+        sampler: Any = None,
+        schedule: Any = None,
+        t_start: float = 1.0,
+        t_end: float = 0.0,
+        timesteps: int = 20,
+        x_init: Optional[Tensor] = None,
+        cfg: Guidance = 3.0,
+        cfg_t_stop: Optional[float] = None,
+        cfg_t_start: Optional[float] = None,
+        cfg_rho: float = DEFAULT_RESCALE,
+        sampler_params: Optional[dict[str, Any]] = None,
+        shift: Optional[float] = None,
+        device: Any = "cpu",
+        *,
+        generator: Any = None,
+        dtype: torch.dtype = torch.float32,
+    ) -> "PreparedSample":
+        """Everything of a ``sample`` run before its loop: components, start, grid (with its t values on
+        the host), the sampler's plan and the denoiser. ``.solve()`` runs the loop and returns the
+        final x; ``torch.compile(prepared.solve, fullgraph=True)`` compiles exactly the loop."""
         if not isinstance(model_inputs, dict):
             raise TypeError(f"model_inputs must be a dict of keyword arguments of the model; got {type(model_inputs).__name__}")
         runtime_checks.check_sample_arguments(shape=shape, timesteps=timesteps, t_start=t_start, t_end=t_end,
                                               shift=shift, generator=generator, x_init=x_init)
         runtime_checks.check_guidance(cfg, cfg_rho=cfg_rho, cfg_t_stop=cfg_t_stop, cfg_t_start=cfg_t_start)
         runtime_checks.check_unconditional_inputs(model_inputs, unconditional_inputs)
+        guidance = _guidance(cfg, cfg_rho, cfg_t_stop, cfg_t_start)
         sampler_obj = self._sampler(sampler, sampler_params)
-        schedule_obj = check_sample_schedule(build("schedule", schedule, path="schedule"), path="schedule") if schedule is not None else (self.sample_schedule or self.schedule)
-        t_grid = torch.linspace(float(t_start), float(t_end), timesteps + 1, dtype=torch.float64)
-        t_values = t_grid.tolist()  # our own inputs, once, before the loop
+        if schedule is not None:
+            schedule_obj = check_sample_schedule(
+                schedule if isinstance(schedule, Schedule) else build("schedule", schedule, path="schedule"), path="schedule"
+            )
+        else:
+            schedule_obj = self.sample_schedule or self.schedule
+        t_start, t_end = float(t_start), float(t_end)
+        t_values = _linspace(t_start, t_end, timesteps + 1)  # host values of our own inputs, no tensor read
         if x_init is not None:
             _check_tensor("x_init", x_init, min_dim=1)
-            x = x_init.clone().to(device)
+            x = x_init.to(device)  # never modified in place: no copy
         else:
             x = sampler_obj.init_x(tuple(shape), generator=generator, dtype=dtype, device=device)
-        batch = x.shape[0]
+        t_grid = torch.linspace(t_start, t_end, timesteps + 1, dtype=torch.float64)
         shift = self.shift_for(x.shape) if shift is None else shift  # the GDF's shift, as diffuse reads it
-        logsnrs = schedule_obj(t_grid, shift=shift).to(device)[:, None].expand(-1, batch)
+        logsnrs = schedule_obj(t_grid, shift=shift).to(device)
         runtime_checks.check_grid_ends(self.target, self.input_scaler, logsnrs, schedule=schedule_obj)
-        cond_inputs = model_inputs
-        both_inputs = _batch_with_unconditional(model_inputs, unconditional_inputs) if cfg is not None else None
-        state = SamplingState(logsnrs=logsnrs)
-        bar = tqdm(total=timesteps, disable=not progress, desc="sampling", leave=False)
-        try:
-            for i in range(timesteps):
-                state.step = i
-                t_now = t_values[i]
-                guided = cfg is not None and (cfg_t_stop is None or t_now >= cfg_t_stop) and (
-                    cfg_t_start is None or t_now <= cfg_t_start
-                )
-                first: dict[str, Tensor] = {}
-                denoise = self._denoiser(
-                    model, cond_inputs, both_inputs, _guidance_weight(cfg, t_now) if guided else None, cfg_rho, first
-                )
-                x = sampler_obj.step(denoise, x, logsnrs[i], logsnrs[i + 1], scaler=self.input_scaler, state=state, generator=generator)
-                bar.update(1)
-                if callback is not None:
-                    callback(SampleStep(i, timesteps, t_now, logsnrs[i], x, first["x0"], first["pred"]))
-                altered = yield first["x0"], x, first["pred"]
-                if altered is not None:
-                    cfg = altered.get("cfg", cfg)
-                    cfg_rho = altered.get("cfg_rho", cfg_rho)
-                    runtime_checks.check_guidance(cfg, cfg_rho=cfg_rho)
-                    if "sampler" in altered:
-                        sampler_obj = self._sampler(altered["sampler"], sampler_params)
-                        state = SamplingState(logsnrs=logsnrs)
-                    if "model_inputs" in altered:
-                        cond_inputs = altered["model_inputs"]
-                        both_inputs = _batch_with_unconditional(cond_inputs, unconditional_inputs)
-                    x = altered.get("x", x)
-                    x_init = altered.get("x_init", x_init)
-        finally:
-            bar.close()
+        state = start(sampler_obj, logsnrs, x.shape[0], self.input_scaler)
+        denoiser = ModelDenoiser(
+            model,
+            scaler=self.input_scaler,
+            target=self.target,
+            noise_cond=self.noise_cond,
+            model_inputs=model_inputs,
+            unconditional_inputs=unconditional_inputs,
+            guidance=guidance,
+            t_values=t_values,
+            state=state,
+        )
+        assert state.logsnrs is not None
+        return PreparedSample(sampler_obj, denoiser, x, state.logsnrs, state, t_values, self.input_scaler)
 
     def _sampler(self, sampler: Any, sampler_params: Optional[dict[str, Any]]) -> Any:
+        if sampler is None and self.sampler is not None and not sampler_params:
+            return self.sampler
         chosen = sampler if sampler is not None else (self.sampler if self.sampler is not None else "ddpm")
         sampler_obj = build("sampler", chosen, path="sampler")
         if sampler_params:
@@ -375,77 +484,39 @@ class GDF:
                 raise SpecError(f"sampler_params do not fit {type(sampler_obj).__name__}: {exc}", path="sampler_params") from None
         return sampler_obj
 
-    def _denoiser(
-        self,
-        model: Callable[..., Tensor],
-        cond_inputs: dict[str, Any],
-        both_inputs: Optional[dict[str, Any]],
-        weight: Optional[float],
-        cfg_rho: float,
-        first: dict[str, Tensor],
-    ) -> Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]:
-        def denoise(x: Tensor, logsnr: Tensor) -> tuple[Tensor, Tensor]:
-            cond = self.noise_cond(logsnr)
-            cond = cond.to(x.dtype) if cond.is_floating_point() else cond
-            if weight is None:
-                pred = model(x, cond, **cond_inputs)
-                runtime_checks.check_model_output(pred, x)
-            else:
-                assert both_inputs is not None
-                x_both = torch.cat([x, x])
-                pred_both = model(x_both, cond.repeat(2), **both_inputs)
-                runtime_checks.check_model_output(pred_both, x_both)
-                pred_cond, pred_uncond = pred_both.chunk(2)
-                pred = torch.lerp(pred_uncond, pred_cond, weight)
-                if cfg_rho > 0:
-                    pred = _rescale(pred, pred_cond, cfg_rho)
-            x0, epsilon = self.undiffuse(x, logsnr, pred)
-            if not first:
-                first.update(x0=x0, pred=pred)
-            return x0, epsilon
 
-        return denoise
+#: The keys ``sample().send()`` takes.
+_SENDABLE = frozenset({"cfg", "cfg_rho", "cfg_t_stop", "cfg_t_start", "model_inputs", "x", "sampler"})
 
 
-def _rescale(pred_cfg: Tensor, pred_cond: Tensor, rho: float) -> Tensor:
-    """Guidance rescale (Lin et al. 2024, §3.4), with each sample's own std."""
-    dims = tuple(range(1, pred_cfg.dim()))
-    std_cond = pred_cond.std(dim=dims, keepdim=True) if dims else pred_cond.std()
-    std_cfg = pred_cfg.std(dim=dims, keepdim=True) if dims else pred_cfg.std()
-    return rho * (pred_cfg * std_cond / (std_cfg + 1e-9)) + (1 - rho) * pred_cfg
+@dataclass(frozen=True)
+class PreparedSample:
+    """A ``sample`` run up to its loop (``GDF.prepare_sample``); ``solve()`` runs the loop once."""
+
+    sampler: Any
+    denoiser: ModelDenoiser
+    x: Tensor
+    logsnrs: Tensor
+    state: SamplingState
+    t_values: list[float]
+    scaler: Any
+
+    def solve(self, generator: Any = None) -> Tensor:
+        """The final x (the loop of ``gdf_core.integrate.solve``; the run's state is used up)."""
+        return solve(self.sampler, self.denoiser, self.x, self.logsnrs, scaler=self.scaler, generator=generator, state=self.state)
 
 
-def _guidance_weight(cfg: Guidance, t: float) -> float:
-    if isinstance(cfg, (list, tuple)):
-        if len(cfg) != 2:
-            raise ValueError(f"cfg must be a number or a pair (w at t=1, w at t=0); got {cfg!r}")
-        return float(cfg[0]) * t + float(cfg[1]) * (1 - t)
-    return float(cfg)  # type: ignore[arg-type]
+def _guidance(cfg: Guidance, cfg_rho: float, cfg_t_stop: Optional[float], cfg_t_start: Optional[float]) -> Optional[ClassifierFreeGuidance]:
+    return None if cfg is None else ClassifierFreeGuidance(cfg, cfg_rho, cfg_t_stop, cfg_t_start)
 
 
-def _batch_with_unconditional(model_inputs: dict[str, Any], unconditional: Optional[dict[str, Any]]) -> dict[str, Any]:
-    """Each input with its unconditional counterpart appended along the batch (zeros if missing)."""
-    unconditional = unconditional or {}
-    both: dict[str, Any] = {}
-    for key, value in model_inputs.items():
-        other = unconditional.get(key)
-        if isinstance(value, Tensor):
-            both[key] = torch.cat([value, torch.zeros_like(value) if other is None else other])
-        elif isinstance(value, (list, tuple)):
-            others = other if other is not None else [None] * len(value)
-            both[key] = [
-                torch.cat([v, torch.zeros_like(v) if o is None else o]) if isinstance(v, Tensor) else v
-                for v, o in zip(value, others)
-            ]
-        elif isinstance(value, dict):
-            others = other or {}
-            both[key] = {
-                k: torch.cat([v, others.get(k, torch.zeros_like(v))]) if isinstance(v, Tensor) else v
-                for k, v in value.items()
-            }
-        else:
-            both[key] = value
-    return both
+def _linspace(start: float, end: float, n: int) -> list[float]:
+    """``torch.linspace(start, end, n, dtype=float64).tolist()``, computed in Python (the same formula)."""
+    if n == 1:
+        return [start]
+    step = (end - start) / (n - 1)
+    half = n // 2
+    return [start + i * step if i < half else end - (n - 1 - i) * step for i in range(n)]
 
 
 def _check_tensor(what: str, value: Any, *, min_dim: int) -> None:
@@ -457,4 +528,4 @@ def _check_tensor(what: str, value: Any, *, min_dim: int) -> None:
         raise ValueError(f"{what} must have a batch dimension; got shape {tuple(value.shape)}")
 
 
-__all__ = ["GDF", "SampleStep"]
+__all__ = ["GDF", "PreparedSample", "SampleStep"]

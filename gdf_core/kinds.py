@@ -41,7 +41,7 @@ KIND_RECORDS: tuple[Kind, ...] = (
     Kind("target", protocols.Target, "targets", ("__call__", "x0", "epsilon"), True),
     Kind("noise_cond", protocols.NoiseCond, "noise_conds", ("__call__",), True),
     Kind("loss_weight", protocols.LossWeight, "loss_weights", ("__call__",), True),
-    Kind("sampler", protocols.Sampler, "samplers", ("step",), False),
+    Kind("sampler", protocols.Sampler, "samplers", ("init_x", "prepare", "step"), False),
 )
 
 #: kind name → its record.

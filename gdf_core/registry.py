@@ -49,11 +49,11 @@ from gdf_core.errors import (
     did_you_mean,
     excerpt,
 )
-from gdf_core.kinds import KINDS, PRESET
+from gdf_core.kinds import KINDS, PRESET, REQUIRED_METHODS
 
 IN_PROCESS = "<in-process>"
 
-# Kept importable from here, where they used to live.
+# Kept importable from here, where they used to live (REQUIRED_METHODS is defined in gdf_core.kinds).
 _normalize = normalize
 
 

@@ -78,6 +78,7 @@ BROKEN = [
     (bc.NaNGainScaler(), {}, "refuses_nan_parameters", "NaNGainScaler accepts NaN for 'gain'"),
     (bc.NaNScaleTarget(), {}, "refuses_nan_parameters", "NaNScaleTarget accepts NaN for 'scale'"),
     (bc.NaNScaleCond(), {}, "refuses_nan_parameters", "NaNScaleCond accepts NaN for 'scale'"),
+    (bc.RenoisingSampler(), {}, "repeated_level_is_a_no_op", "must be a no-op"),
 ]
 
 #: A sound component of each kind (with the options that switch on every invariant).

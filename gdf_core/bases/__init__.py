@@ -8,7 +8,7 @@ third-party components alike.
 
 from gdf_core.bases.loss_weight import LossWeightBase
 from gdf_core.bases.noise_cond import NoiseCondBase
-from gdf_core.bases.sampler import FirstOrderSampler, SamplerBase
+from gdf_core.bases.sampler import FirstOrderSampler, SamplerBase, StepRows
 from gdf_core.bases.scaler import ScalerBase
 from gdf_core.bases.schedule import ScheduleBase
 from gdf_core.bases.target import TargetBase
@@ -19,6 +19,7 @@ __all__ = [
     "NoiseCondBase",
     "SamplerBase",
     "ScalerBase",
+    "StepRows",
     "ScheduleBase",
     "TargetBase",
 ]
