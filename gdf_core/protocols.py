@@ -16,16 +16,6 @@ from typing import Any, Callable, ClassVar, Protocol, Sequence, Union, runtime_c
 import torch
 from torch import Tensor
 
-#: The registry names of the six component kinds, in the order a GDF takes them.
-KINDS: tuple[str, ...] = (
-    "schedule",
-    "input_scaler",
-    "target",
-    "noise_cond",
-    "loss_weight",
-    "sampler",
-)
-
 #: ``denoise(x, logsnr) -> (x0, epsilon)``: model call, guidance and target
 #: conversion in one, built by the GDF for every sampling step.
 Denoiser = Callable[[Tensor, Tensor], "tuple[Tensor, Tensor]"]
@@ -186,19 +176,16 @@ class RunGrid(Protocol):
     def run_logsnrs(self, steps: int) -> Tensor: ...
 
 
-#: kind name → protocol class.
-PROTOCOLS: dict[str, type] = {
-    "schedule": Schedule,
-    "input_scaler": InputScaler,
-    "target": Target,
-    "noise_cond": NoiseCond,
-    "loss_weight": LossWeight,
-    "sampler": Sampler,
-}
+def __getattr__(attr: str) -> Any:
+    # KINDS and PROTOCOLS are defined once, in gdf_core.kinds (which imports this module).
+    if attr in ("KINDS", "PROTOCOLS"):
+        from gdf_core import kinds
+
+        return getattr(kinds, attr)
+    raise AttributeError(f"module 'gdf_core.protocols' has no attribute {attr!r}")
+
 
 __all__ = [
-    "KINDS",
-    "PROTOCOLS",
     "Denoiser",
     "InputScaler",
     "LossWeight",

@@ -127,7 +127,7 @@ def test_validate_an_unknown_component_lists_the_kind(gdf, tmp_path):
 
 def test_validate_a_missing_file_is_a_user_error(gdf, tmp_path):
     missing = tmp_path / "nope.yaml"
-    assert_user_error(gdf("validate", str(missing)), f"no such file: {missing}")
+    assert_user_error(gdf("validate", str(missing)), f"no such spec file: '{missing}'")
 
 
 def test_validate_an_incomplete_spec_says_what_is_missing(gdf):
@@ -151,7 +151,7 @@ def test_plot_a_bad_spec_is_a_user_error(gdf, tmp_path):
 
 
 def test_plot_a_missing_file_is_a_user_error(gdf, tmp_path):
-    assert_user_error(gdf("plot", "missing.toml", "-o", str(tmp_path / "x.png")), "no such file: missing.toml")
+    assert_user_error(gdf("plot", "missing.toml", "-o", str(tmp_path / "x.png")), "no such spec file: 'missing.toml'")
 
 
 def test_plot_needs_an_output_file(gdf):
@@ -177,7 +177,7 @@ def test_demo_with_an_unknown_sampler_fails_before_training(gdf, tmp_path):
 
 
 def test_demo_with_a_missing_spec_file_is_a_user_error(gdf, tmp_path):
-    assert_user_error(gdf("demo", "--spec", str(tmp_path / "mine.yaml"), "--out", str(tmp_path)), "no such file:")
+    assert_user_error(gdf("demo", "--spec", str(tmp_path / "mine.yaml"), "--out", str(tmp_path)), "no such spec file:")
 
 
 def test_demo_rejects_a_bad_nfe_list(gdf):
@@ -245,3 +245,28 @@ def test_user_errors_show_a_traceback_with_gdf_debug(monkeypatch):
     result = CliRunner().invoke(main, ["validate", "stable_cascad"])
     assert result.exit_code == 1
     assert type(result.exception).__name__ == "UnknownComponentError"
+
+
+def test_validate_never_reads_a_file_whose_name_is_not_a_spec_file(gdf, tmp_path):
+    secret = tmp_path / "passwd"
+    secret.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    result = gdf("validate", str(secret))
+    assert result.exit_code == 1 and "root:x" not in result.output
+    assert "is not a preset name or spec text" in result.stderr and "pathlib.Path" in result.stderr
+
+
+def test_validate_a_binary_spec_file_is_a_user_error_without_a_traceback(gdf, tmp_path):
+    binary = tmp_path / "spec.json"
+    binary.write_bytes(b"\x00\xff\xfe" * 10)
+    result = gdf("validate", str(binary))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "is binary, not JSON, YAML or TOML text" in result.stderr
+
+
+def test_validate_reports_every_error_of_a_spec_at_once(gdf, tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("preset: stable_cascade\nschedule: {name: cosine, s: .nan}\ntarget: eps\noffset_noise: -1\n")
+    result = gdf("validate", str(spec))
+    assert result.exit_code == 1
+    assert "3 problems in the spec:" in result.stderr
+    assert "schedule.cosine.s" in result.stderr and "did you mean 'epsilon'?" in result.stderr and "offset_noise" in result.stderr

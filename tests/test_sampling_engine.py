@@ -285,8 +285,12 @@ def test_send_cfg_applies_from_the_next_step_exactly() -> None:
     rho = _run_with(1, {"cfg_rho": 0.7})
     assert not torch.allclose(rho[-1][1], _straight()[-1][1])
     torch.testing.assert_close(rho[0][1], _straight()[0][1])
-    for key, value in (("cfg_t_stop", 2.0), ("cfg_t_start", -1.0)):  # t ∈ [0, 1]: guidance off from step 1
+    # t = 1, 5/6, …, 1/6 at the evaluated steps: either interval leaves only step 0 guided.
+    for key, value in (("cfg_t_stop", 0.95), ("cfg_t_start", 0.0)):
         torch.testing.assert_close(_run_with(1, {key: value})[-1][1], stopped[-1][1])
+    for key, value in (("cfg_t_stop", 2.0), ("cfg_t_start", -1.0)):  # outside [0, 1]: refused, as at the start
+        with pytest.raises(ValueError, match=f"{key} must be None or a number in \\[0, 1\\]"):
+            _run_with(1, {key: value})
 
 
 def test_send_model_inputs_applies_from_the_next_step() -> None:

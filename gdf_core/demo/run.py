@@ -21,6 +21,7 @@ from gdf_core.demo.quality import sliced_wasserstein
 from gdf_core.demo.reference import ODESolution, ode_solution, rms_distance, solve
 from gdf_core.demo.train import TrainResult, train
 from gdf_core.gdf import GDF
+from gdf_core.kinds import GDF_PARTS
 from gdf_core.registry import registry
 
 #: Samplers the demo shows by default, best-known first; those not installed are skipped.
@@ -270,7 +271,7 @@ def _summary(gdf: GDF) -> str:
     return ", ".join(
         f"{kind}={v if isinstance(v, str) else v['name']}"
         for kind, v in spec.items()
-        if kind in ("schedule", "input_scaler", "target", "noise_cond", "loss_weight")
+        if kind in GDF_PARTS
     )
 
 
