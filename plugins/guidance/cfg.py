@@ -19,10 +19,10 @@ def rescale_std(guided: Tensor, conditional: Tensor, rho: float) -> Tensor:
     flawed", §3.4), as the original GDF's ``cfg_rho`` computes it (std with
     Bessel's correction, 1e-9 added to the denominator), but per sample: the
     original took one std over the whole batch. A sample of a single value
-    (x of shape (B,)) has no spread to match and is left unchanged.
+    (x of shape (B,) or (B, 1)) has no spread to match and is left unchanged.
     """
     dims = tuple(range(1, guided.dim()))
-    if not dims:
+    if guided[0].numel() < 2:
         return guided
     std_cond = conditional.std(dim=dims, keepdim=True)
     std_guided = guided.std(dim=dims, keepdim=True)
