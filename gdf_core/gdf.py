@@ -16,12 +16,43 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from gdf_core.errors import SpecError
+from gdf_core.guidance import guide_predictions
 from gdf_core.noise import randn, randn_like
-from gdf_core.protocols import SamplingState
+from gdf_core.protocols import Predictions, SamplingState
 from gdf_core.spec import build, load_spec, spec_of, validate_spec
 from gdf_core.tensors import batch_view, compute_dtype
 
 Guidance = Union[float, Sequence[float], None]
+
+
+class _Default(float):
+    """A default value that ``sample`` can tell from the same number passed explicitly."""
+
+
+#: The original GDF's defaults of ``cfg`` and ``cfg_rho``.
+_CFG_DEFAULT, _CFG_RHO_DEFAULT = _Default(3.0), _Default(0.7)
+
+
+def legacy_guidance(cfg: Guidance, cfg_rho: float, cfg_t_stop: Optional[float], cfg_t_start: Optional[float]) -> Any:
+    """The original GDF's cfg arguments as the ``cfg`` guidance (None for ``cfg=None``).
+
+    Guidance applies while t ≥ cfg_t_stop and t ≤ cfg_t_start: the interval
+    (cfg_t_stop, cfg_t_start), an unset end being 0 or 1.
+    """
+    if cfg is None:
+        return None
+    if isinstance(cfg, str) or not isinstance(cfg, (int, float, list, tuple)) or isinstance(cfg, bool):
+        raise TypeError(f"cfg must be a number, a pair (w at t=1, w at t=0) or None; got {type(cfg).__name__} {cfg!r}")
+    spec: dict[str, Any] = {"name": "cfg", "scale": list(cfg) if isinstance(cfg, (list, tuple)) else float(cfg), "rescale": float(cfg_rho)}
+    if cfg_t_stop is not None or cfg_t_start is not None:
+        spec["interval"] = [0.0 if cfg_t_stop is None else float(cfg_t_stop), 1.0 if cfg_t_start is None else float(cfg_t_start)]
+    try:
+        return build("guidance", spec, path="cfg")
+    except SpecError as exc:
+        raise SpecError(
+            f"the cfg arguments (cfg={cfg!r}, cfg_rho={cfg_rho!r}, cfg_t_stop={cfg_t_stop!r}, cfg_t_start={cfg_t_start!r}) "
+            f"do not make a cfg guidance: {exc}"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -41,8 +72,9 @@ class GDF:
     """A diffusion recipe: schedule, input scaler, target, noise condition and loss weight.
 
     Each component may be given as an instance, a class, a registry name or a
-    spec (``{"name": ..., **params}``). ``sampler`` and ``sample_schedule`` are
-    the defaults of ``sample`` (DDPM and the training schedule if unset).
+    spec (``{"name": ..., **params}``). ``sampler``, ``sample_schedule`` and
+    ``guidance`` are the defaults of ``sample`` (DDPM, the training schedule and
+    the original's cfg arguments if unset).
     """
 
     def __init__(
@@ -56,6 +88,7 @@ class GDF:
         *,
         sampler: Any = None,
         sample_schedule: Any = None,
+        guidance: Any = None,
     ) -> None:
         self.schedule = build("schedule", schedule)
         self.input_scaler = build("input_scaler", input_scaler)
@@ -65,6 +98,7 @@ class GDF:
         self.offset_noise = float(offset_noise)
         self.sampler = None if sampler is None else build("sampler", sampler)
         self.sample_schedule = None if sample_schedule is None else build("schedule", sample_schedule, path="sample_schedule")
+        self.guidance = None if guidance is None else build("guidance", guidance, path="guidance")
 
     # -- specs ---------------------------------------------------------------------
     @classmethod
@@ -82,6 +116,7 @@ class GDF:
             sample_schedule=None
             if data.get("sample_schedule") is None
             else build("schedule", data["sample_schedule"], path="sample_schedule"),
+            guidance=None if data.get("guidance") is None else build("guidance", data["guidance"], path="guidance"),
         )
         if limits is not None:
             try:
@@ -102,6 +137,8 @@ class GDF:
             spec["sampler"] = spec_of(self.sampler)
         if self.sample_schedule is not None:
             spec["sample_schedule"] = spec_of(self.sample_schedule)
+        if self.guidance is not None:
+            spec["guidance"] = spec_of(self.guidance)
         return spec
 
     def __eq__(self, other: object) -> bool:
@@ -232,14 +269,16 @@ class GDF:
         t_end: float = 0.0,
         timesteps: int = 20,
         x_init: Optional[Tensor] = None,
-        cfg: Guidance = 3.0,
+        cfg: Guidance = _CFG_DEFAULT,
         cfg_t_stop: Optional[float] = None,
         cfg_t_start: Optional[float] = None,
-        cfg_rho: float = 0.7,
+        cfg_rho: float = _CFG_RHO_DEFAULT,
         sampler_params: Optional[dict[str, Any]] = None,
         shift: float = 1,
         device: Any = "cpu",
         *,
+        guidance: Any = None,
+        guide_model: Optional[Callable[..., Tensor]] = None,
         generator: Any = None,
         callback: Optional[Callable[[SampleStep], None]] = None,
         progress: bool = False,
@@ -247,18 +286,25 @@ class GDF:
     ) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
         """Generate samples; a generator yielding (x0, x, pred) after every step.
 
-        ``model(x, noise_cond, **model_inputs)`` predicts the target. With ``cfg``
-        (a weight w, or a pair (w₁, w₀) interpolated as w₁·t + w₀·(1 − t)),
-        conditional and unconditional inputs run as one doubled batch and
-        pred = lerp(pred_uncond, pred_cond, w) (Ho & Salimans 2022), with
-        ``cfg_rho`` > 0 rescaling each sample's std towards the conditional
-        one's (Lin et al. 2024). ``send()`` a dict to change cfg, cfg_rho,
-        sampler, model_inputs, x or x_init between steps.
+        ``model(x, noise_cond, **model_inputs)`` predicts the target.
+        ``guidance`` (a name, a spec, a class or an instance; see
+        docs/guidance.md) combines the conditional prediction with the
+        unconditional one (``unconditional_inputs``, zeros where missing; both
+        run as one doubled batch) or with ``guide_model``'s (autoguidance);
+        the GDF's own ``guidance`` is the default. Without either, the
+        original's arguments apply: ``cfg`` (a weight w, or a pair (w₁, w₀)
+        interpolated as w₁·t + w₀·(1 − t)), ``cfg_rho``, ``cfg_t_stop`` and
+        ``cfg_t_start`` are the ``cfg`` guidance (scale, rescale, interval);
+        ``cfg=None`` samples without guidance. ``send()`` a dict to change
+        guidance, cfg, cfg_rho, sampler, model_inputs or x between steps.
         """
         if not isinstance(model_inputs, dict):
             raise TypeError(f"model_inputs must be a dict of keyword arguments of the model; got {type(model_inputs).__name__}")
         if not isinstance(timesteps, int) or timesteps < 1:
             raise ValueError(f"timesteps must be a positive int, got {timesteps!r}")
+        legacy = {"cfg": cfg, "cfg_rho": cfg_rho, "cfg_t_stop": cfg_t_stop, "cfg_t_start": cfg_t_start}
+        guidance_obj = self._guidance(guidance, legacy)
+        self._check_guide_model(guidance_obj, guide_model)
         sampler_obj = self._sampler(sampler, sampler_params)
         schedule_obj = build("schedule", schedule, path="schedule") if schedule is not None else (self.sample_schedule or self.schedule)
         t_grid = torch.linspace(float(t_start), float(t_end), timesteps + 1, dtype=torch.float64)
@@ -271,19 +317,18 @@ class GDF:
         batch = x.shape[0]
         logsnrs = schedule_obj(t_grid, shift=shift).to(device)[:, None].expand(-1, batch)
         cond_inputs = model_inputs
-        both_inputs = _batch_with_unconditional(model_inputs, unconditional_inputs) if cfg is not None else None
+        both_inputs = _batch_with_unconditional(model_inputs, unconditional_inputs)
         state = SamplingState(logsnrs=logsnrs)
+        guidance_state = None if guidance_obj is None else guidance_obj.init_state()
         bar = tqdm(total=timesteps, disable=not progress, desc="sampling", leave=False)
         try:
             for i in range(timesteps):
                 state.step = i
                 t_now = t_values[i]
-                guided = cfg is not None and (cfg_t_stop is None or t_now >= cfg_t_stop) and (
-                    cfg_t_start is None or t_now <= cfg_t_start
-                )
+                active = guidance_obj is not None and guidance_obj.active(t_now)
                 first: dict[str, Tensor] = {}
                 denoise = self._denoiser(
-                    model, cond_inputs, both_inputs, _guidance_weight(cfg, t_now) if guided else None, cfg_rho, first
+                    model, guide_model, cond_inputs, both_inputs, guidance_obj if active else None, guidance_state, t_now, i, first
                 )
                 x = sampler_obj.step(denoise, x, logsnrs[i], logsnrs[i + 1], scaler=self.input_scaler, state=state, generator=generator)
                 bar.update(1)
@@ -291,8 +336,13 @@ class GDF:
                     callback(SampleStep(i, timesteps, t_now, logsnrs[i], x, first["x0"], first["pred"]))
                 altered = yield first["x0"], x, first["pred"]
                 if altered is not None:
-                    cfg = altered.get("cfg", cfg)
-                    cfg_rho = altered.get("cfg_rho", cfg_rho)
+                    if "guidance" in altered:
+                        guidance_obj = None if altered["guidance"] is None else build("guidance", altered["guidance"], path="guidance")
+                        guidance_state = None if guidance_obj is None else guidance_obj.init_state()
+                    elif "cfg" in altered or "cfg_rho" in altered:
+                        guidance_obj = self._sent_cfg(guidance_obj, legacy, altered)
+                        guidance_state = None if guidance_obj is None else guidance_obj.init_state()
+                    self._check_guide_model(guidance_obj, guide_model)
                     if "sampler" in altered:
                         sampler_obj = self._sampler(altered["sampler"], sampler_params)
                         state = SamplingState(logsnrs=logsnrs)
@@ -303,6 +353,52 @@ class GDF:
                     x_init = altered.get("x_init", x_init)
         finally:
             bar.close()
+
+    def _guidance(self, guidance: Any, legacy: dict[str, Any]) -> Any:
+        """The run's guidance: ``guidance=``, else explicit cfg arguments, else the GDF's own, else the cfg defaults."""
+        explicit = (
+            legacy["cfg"] is not _CFG_DEFAULT
+            or legacy["cfg_rho"] is not _CFG_RHO_DEFAULT
+            or legacy["cfg_t_stop"] is not None
+            or legacy["cfg_t_start"] is not None
+        )
+        if guidance is not None:
+            if explicit:
+                raise ValueError(
+                    "sample() got both guidance= and the original's cfg arguments (cfg, cfg_rho, cfg_t_stop, "
+                    "cfg_t_start); give one: e.g. guidance={'name': 'cfg', 'scale': 7, 'rescale': 0.7, 'interval': [0.2, 1.0]}"
+                )
+            return build("guidance", guidance, path="guidance")
+        if self.guidance is not None and not explicit:
+            return self.guidance
+        return legacy_guidance(legacy["cfg"], legacy["cfg_rho"], legacy["cfg_t_stop"], legacy["cfg_t_start"])
+
+    @staticmethod
+    def _sent_cfg(guidance: Any, legacy: dict[str, Any], altered: dict[str, Any]) -> Any:
+        """The guidance after ``send({"cfg": ..., "cfg_rho": ...})``: new cfg arguments, or the current guidance's scale."""
+        if guidance is None or getattr(guidance, "name", None) == "cfg":
+            legacy.update({k: altered[k] for k in ("cfg", "cfg_rho") if k in altered})
+            return legacy_guidance(legacy["cfg"], legacy["cfg_rho"], legacy["cfg_t_stop"], legacy["cfg_t_start"])
+        if "cfg" in altered and altered["cfg"] is None:
+            return None
+        from gdf_core.testing.checks._core import rebuild
+
+        if "cfg_rho" in altered or "scale" not in getattr(guidance, "params", {}):
+            raise ValueError(f"send(): the guidance {guidance.name!r} has no cfg_rho; send {{'guidance': ...}} to change it")
+        return rebuild(guidance, "guidance", scale=altered["cfg"])
+
+    @staticmethod
+    def _check_guide_model(guidance: Any, guide_model: Any) -> None:
+        needs = guidance is not None and "guide" in getattr(guidance, "branches", ())
+        if needs and guide_model is None:
+            raise ValueError(f"the guidance {guidance.name!r} needs guide_model= (the weaker model that guides the main one)")
+        if guide_model is not None and not needs:
+            raise ValueError(
+                "guide_model= is only used by a guidance that asks for a guide (e.g. 'autoguidance'); "
+                f"this run's guidance is {getattr(guidance, 'name', None)!r}"
+            )
+        if guide_model is not None and not callable(guide_model):
+            raise TypeError(f"guide_model must be callable like the model; got {type(guide_model).__name__}")
 
     def _sampler(self, sampler: Any, sampler_params: Optional[dict[str, Any]]) -> Any:
         chosen = sampler if sampler is not None else (self.sampler if self.sampler is not None else "ddpm")
@@ -318,45 +414,42 @@ class GDF:
     def _denoiser(
         self,
         model: Callable[..., Tensor],
+        guide_model: Optional[Callable[..., Tensor]],
         cond_inputs: dict[str, Any],
-        both_inputs: Optional[dict[str, Any]],
-        weight: Optional[float],
-        cfg_rho: float,
+        both_inputs: dict[str, Any],
+        guidance: Any,
+        guidance_state: Any,
+        t: float,
+        step: int,
         first: dict[str, Tensor],
     ) -> Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]:
+        """``denoise(x, λ)``: the model's calls (those the guidance asks for), the guidance, the target's inversion."""
+        branches = () if guidance is None else tuple(getattr(guidance, "branches", ("unconditional",)))
+
         def denoise(x: Tensor, logsnr: Tensor) -> tuple[Tensor, Tensor]:
             cond = self.noise_cond(logsnr)
             cond = cond.to(x.dtype) if cond.is_floating_point() else cond
-            if weight is None:
+            if guidance is None:
                 pred = model(x, cond, **cond_inputs)
+                x0, epsilon = self.undiffuse(x, logsnr, pred)
             else:
-                assert both_inputs is not None
-                pred_cond, pred_uncond = model(torch.cat([x, x]), cond.repeat(2), **both_inputs).chunk(2)
-                pred = torch.lerp(pred_uncond, pred_cond, weight)
-                if cfg_rho > 0:
-                    pred = _rescale(pred, pred_cond, cfg_rho)
-            x0, epsilon = self.undiffuse(x, logsnr, pred)
+                if "unconditional" in branches:
+                    pred_cond, pred_uncond = model(torch.cat([x, x]), cond.repeat(2), **both_inputs).chunk(2)
+                else:
+                    pred_cond, pred_uncond = model(x, cond, **cond_inputs), None
+                pred_guide = guide_model(x, cond, **cond_inputs) if "guide" in branches and guide_model is not None else None
+                dtype = compute_dtype(x)
+                a, b = self._coefficients(logsnr, x)
+                raw = Predictions(pred_cond, pred_uncond, pred_guide).map(lambda p: p.to(dtype))
+                pred, x0, epsilon = guide_predictions(
+                    guidance, raw, x=x.to(dtype), logsnr=logsnr, a=a, b=b, target=self.target, t=t, step=step, state=guidance_state
+                )
+                pred, x0, epsilon = pred.to(pred_cond.dtype), x0.to(x.dtype), epsilon.to(x.dtype)
             if not first:
                 first.update(x0=x0, pred=pred)
             return x0, epsilon
 
         return denoise
-
-
-def _rescale(pred_cfg: Tensor, pred_cond: Tensor, rho: float) -> Tensor:
-    """Guidance rescale (Lin et al. 2024, §3.4), with each sample's own std."""
-    dims = tuple(range(1, pred_cfg.dim()))
-    std_cond = pred_cond.std(dim=dims, keepdim=True) if dims else pred_cond.std()
-    std_cfg = pred_cfg.std(dim=dims, keepdim=True) if dims else pred_cfg.std()
-    return rho * (pred_cfg * std_cond / (std_cfg + 1e-9)) + (1 - rho) * pred_cfg
-
-
-def _guidance_weight(cfg: Guidance, t: float) -> float:
-    if isinstance(cfg, (list, tuple)):
-        if len(cfg) != 2:
-            raise ValueError(f"cfg must be a number or a pair (w at t=1, w at t=0); got {cfg!r}")
-        return float(cfg[0]) * t + float(cfg[1]) * (1 - t)
-    return float(cfg)  # type: ignore[arg-type]
 
 
 def _batch_with_unconditional(model_inputs: dict[str, Any], unconditional: Optional[dict[str, Any]]) -> dict[str, Any]:
@@ -393,4 +486,4 @@ def _check_tensor(what: str, value: Any, *, min_dim: int) -> None:
         raise ValueError(f"{what} must have a batch dimension; got shape {tuple(value.shape)}")
 
 
-__all__ = ["GDF", "SampleStep"]
+__all__ = ["GDF", "SampleStep", "legacy_guidance"]

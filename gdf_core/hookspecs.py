@@ -47,6 +47,11 @@ def gdf_register_samplers() -> Any:
 
 
 @hookspec
+def gdf_register_guidances() -> Any:
+    """Return guidance classes (conditional and other predictions → the guided one) to register."""
+
+
+@hookspec
 def gdf_register_presets() -> Any:
     """Return a dict of preset name → GDF spec (plain data) to register."""
 
@@ -59,6 +64,7 @@ KIND_HOOKS: dict[str, str] = {
     "noise_cond": "gdf_register_noise_conds",
     "loss_weight": "gdf_register_loss_weights",
     "sampler": "gdf_register_samplers",
+    "guidance": "gdf_register_guidances",
 }
 
 __all__ = ["KIND_HOOKS", "hookimpl", "hookspec"]

@@ -50,6 +50,7 @@ REQUIRED_METHODS: dict[str, tuple[str, ...]] = {
     "noise_cond": ("__call__",),
     "loss_weight": ("__call__",),
     "sampler": ("step",),
+    "guidance": ("__call__", "active", "init_state"),
 }
 
 

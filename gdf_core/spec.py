@@ -44,6 +44,7 @@ GDF_COMPONENTS: dict[str, str] = {
     "loss_weight": "loss_weight",
     "sampler": "sampler",
     "sample_schedule": "schedule",
+    "guidance": "guidance",
 }
 
 
@@ -61,6 +62,9 @@ class GDFSpec(BaseModel):
     sampler: Optional[ComponentSpec] = Field(default=None, description="default sampler of sample()")
     sample_schedule: Optional[ComponentSpec] = Field(
         default=None, description="default schedule of sample() (the training schedule if unset)"
+    )
+    guidance: Optional[ComponentSpec] = Field(
+        default=None, description="default guidance of sample() (the cfg arguments of sample() if unset)"
     )
     limits: Optional[dict[str, Any]] = Field(
         default=None, description="setup_limits(**limits) after building (limits stretching)"
