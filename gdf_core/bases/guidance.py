@@ -13,7 +13,6 @@ pure noise, w₀ at t = 0, data).
 
 from __future__ import annotations
 
-import functools
 import inspect
 import typing
 from typing import Annotated, Any, ClassVar, Optional, Union
@@ -46,9 +45,13 @@ def _ordered(pair: tuple[float, float]) -> tuple[float, float]:
 Interval = Optional[Annotated[tuple[UnitT, UnitT], AfterValidator(_ordered)]]
 
 
-@functools.lru_cache(maxsize=None)
+_MODELS: dict[type, type[pydantic.BaseModel]] = {}
+
+
 def parameters_model(cls: type) -> type[pydantic.BaseModel]:
     """The pydantic model of ``cls``'s constructor parameters, with the domains of their ``Annotated`` hints."""
+    if cls in _MODELS:
+        return _MODELS[cls]
     hints: dict[str, Any] = {}
     for klass in reversed(cls.__mro__):
         init = klass.__dict__.get("__init__")
@@ -58,7 +61,9 @@ def parameters_model(cls: type) -> type[pydantic.BaseModel]:
         pname: (hints.get(pname, Any), ... if p.default is inspect.Parameter.empty else p.default)
         for pname, p in constructor_parameters(cls).items()
     }
-    return pydantic.create_model(f"{cls.__name__}Parameters", __config__=pydantic.ConfigDict(extra="forbid"), **fields)  # type: ignore[call-overload,no-any-return]
+    model = pydantic.create_model(f"{cls.__name__}Parameters", __config__=pydantic.ConfigDict(extra="forbid"), **fields)  # type: ignore[call-overload]
+    _MODELS[cls] = model
+    return model  # type: ignore[no-any-return]
 
 
 def scale_at(scale: Any, t: float) -> float:

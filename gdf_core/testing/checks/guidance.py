@@ -110,7 +110,7 @@ def _first_difference(got: Tensor, want: Tensor) -> str:
     return f"value {i}: {want.reshape(-1)[i].item():.6g} expected, {got.reshape(-1)[i].item():.6g} returned"
 
 
-def _calls(patterns: tuple[str, ...] = PATTERNS) -> Mapping[str, Any]:
+def _calls(patterns: tuple[str, ...] = PATTERNS) -> dict[str, Any]:
     return {
         "shape": gst.batch_shapes(max_dims=3),
         "pattern": st.sampled_from(patterns),
