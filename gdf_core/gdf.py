@@ -381,11 +381,11 @@ class GDF:
             return legacy_guidance(legacy["cfg"], legacy["cfg_rho"], legacy["cfg_t_stop"], legacy["cfg_t_start"])
         if "cfg" in altered and altered["cfg"] is None:
             return None
-        from gdf_core.testing.checks._core import rebuild
-
+        spec = spec_of(guidance)
+        params = {"name": spec} if isinstance(spec, str) else dict(spec)
         if "cfg_rho" in altered or "scale" not in getattr(guidance, "params", {}):
             raise ValueError(f"send(): the guidance {guidance.name!r} has no cfg_rho; send {{'guidance': ...}} to change it")
-        return rebuild(guidance, "guidance", scale=altered["cfg"])
+        return build("guidance", {**params, "scale": altered["cfg"]}, path="send.cfg")
 
     @staticmethod
     def _check_guide_model(guidance: Any, guide_model: Any) -> None:

@@ -219,3 +219,16 @@ def test_cfg_guidance_interval_is_the_cfg_t_arguments():
     gdf = GDF.from_spec("ddpm")
     legacy = run(gdf, cfg=5.0, cfg_rho=0.0, cfg_t_stop=0.4)[-1][1]
     assert torch.equal(legacy, run(gdf, guidance=CFG(scale=5.0, interval=(0.4, 1.0)))[-1][1])
+
+
+def test_send_cfg_sets_the_scale_of_the_running_guidance():
+    gdf = GDF.from_spec("stable_cascade")
+    x_init = torch.randn(3, 2, 4, generator=torch.Generator().manual_seed(0))
+    cond = {"cond": torch.linspace(-1, 1, 24).reshape(3, 2, 4)}
+    steps = gdf.sample(model, cond, x_init.shape, x_init=x_init, timesteps=3, sampler="ddim", guidance={"name": "apg", "eta": 0.5})
+    _, x_first, _ = next(steps)
+    _, x_sent, _ = steps.send({"cfg": 9.0})
+    resumed = list(gdf.sample(model, cond, x_init.shape, x_init=x_first, t_start=2 / 3, timesteps=2, sampler="ddim", guidance={"name": "apg", "eta": 0.5, "scale": 9.0}))
+    torch.testing.assert_close(x_sent, resumed[0][1])
+    with pytest.raises(ValueError, match="has no cfg_rho"):
+        steps.send({"cfg_rho": 0.5})

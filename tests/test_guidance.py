@@ -219,3 +219,25 @@ def test_builtin_with_non_default_parameters_passes_every_guidance_invariant(gui
 
     report = check_guidance(guidance, max_examples=10)
     assert report.passed and not [r for r in report.results if r.skipped]
+
+
+def test_every_builtin_compiles_into_one_graph_with_the_engines_call():
+    """No graph break (host reads, data-dependent branches) in a guided denoiser call: torch.compile(fullgraph=True)."""
+    from gdf_core.guidance import guide_predictions
+    from gdf_plugins.targets import EpsilonTarget
+
+    p, x, lam = preds()
+    a, b = torch.full((4, 1, 1), 0.6), torch.full((4, 1, 1), 0.8)
+    for guidance in (CFG(scale=(5.0, 2.0), rescale=0.7), APG(scale=5.0, norm_threshold=1.0, momentum=-0.5), CFGZeroStar(), Autoguidance()):
+
+        def denoise(c, u, x, lam, a, b, state):
+            return guide_predictions(guidance, Predictions(c, u, u), x=x, logsnr=lam, a=a, b=b, target=EpsilonTarget(), t=0.5, step=1, state=state)
+
+        compiled = torch.compile(denoise, fullgraph=True, backend="eager")
+        eager_state, compiled_state = guidance.init_state(), guidance.init_state()
+        for _ in range(2):  # the second call sees the momentum of the first
+            want = denoise(p.conditional, p.unconditional, x, lam, a, b, eager_state)
+            got = compiled(p.conditional, p.unconditional, x, lam, a, b, compiled_state)
+            for g, w in zip(got, want):
+                torch.testing.assert_close(g, w)
+        torch._dynamo.reset()
