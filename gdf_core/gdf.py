@@ -9,7 +9,7 @@ Differences from the original are listed in docs/differences.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Optional, Sequence, Union
+from typing import Any, Callable, Iterator, Mapping, Optional, Sequence, Union
 
 import torch
 from torch import Tensor
@@ -17,9 +17,12 @@ from tqdm.auto import tqdm
 
 from gdf_core.errors import SpecError
 from gdf_core.guidance import guide_predictions
+from gdf_core.loss_units import to_target_units
 from gdf_core.noise import randn, randn_like
 from gdf_core.protocols import Predictions, SamplingState
-from gdf_core.spec import build, load_spec, spec_of, validate_spec
+from gdf_core.spec import build, component_fields, load_spec, spec_of, validate_spec
+from gdf_core.shift import Shift, as_shift, shift_for, shift_spec
+from gdf_core.stratified import stratified_draw
 from gdf_core.tensors import batch_view, compute_dtype
 
 Guidance = Union[float, Sequence[float], None]
@@ -75,6 +78,8 @@ class GDF:
     spec (``{"name": ..., **params}``). ``sampler``, ``sample_schedule`` and
     ``guidance`` are the defaults of ``sample`` (DDPM, the training schedule and
     the original's cfg arguments if unset).
+    ``shift`` (a number > 0, or a ``ResolutionShift`` / ``{"name": "resolution", ...}``)
+    is the default shift of both ``diffuse`` and ``sample`` (see ``gdf_core.shift``).
     """
 
     def __init__(
@@ -89,7 +94,9 @@ class GDF:
         sampler: Any = None,
         sample_schedule: Any = None,
         guidance: Any = None,
+        shift: Any = 1.0,
     ) -> None:
+        self.shift: Shift = as_shift(shift)
         self.schedule = build("schedule", schedule)
         self.input_scaler = build("input_scaler", input_scaler)
         self.target = build("target", target)
@@ -117,6 +124,7 @@ class GDF:
             if data.get("sample_schedule") is None
             else build("schedule", data["sample_schedule"], path="sample_schedule"),
             guidance=None if data.get("guidance") is None else build("guidance", data["guidance"], path="guidance"),
+            shift=1.0 if data.get("shift") is None else data["shift"],
         )
         if limits is not None:
             try:
@@ -139,7 +147,13 @@ class GDF:
             spec["sample_schedule"] = spec_of(self.sample_schedule)
         if self.guidance is not None:
             spec["guidance"] = spec_of(self.guidance)
+        if self.shift != 1.0:
+            spec["shift"] = shift_spec(self.shift)
         return spec
+
+    def shift_for(self, shape: Sequence[int]) -> float:
+        """The GDF's shift for samples of ``shape`` (batch, channels, *spatial): training and sampling read this."""
+        return shift_for(self.shift, shape)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, GDF):
@@ -153,21 +167,56 @@ class GDF:
 
     # -- learned state of adaptive components ----------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """The learned state of the adaptive components (e.g. loss buckets), by kind."""
-        return {
-            kind: comp.state_dict()
-            for kind, comp in self._components().items()
-            if callable(getattr(comp, "state_dict", None))
-        }
+        """The learned state of the adaptive components (e.g. loss buckets), by where they sit.
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what ``state_dict`` returned."""
-        components = self._components()
-        for kind, comp_state in state.items():
-            comp = components.get(kind)
-            if comp is None or not callable(getattr(comp, "load_state_dict", None)):
-                raise ValueError(f"state for {kind!r}, but this GDF's {kind} has no learned state")
-            comp.load_state_dict(comp_state)
+        Keys are paths: ``"loss_weight"`` for the loss weight itself,
+        ``"loss_weight.mul.1"`` for the second factor of a ``composed`` one,
+        ``"schedule.scheduler1"`` inside an ``interpolated`` schedule. The values
+        are dicts of tensors and ints, so ``torch.save`` / ``torch.load(weights_only=True)``
+        keep them exactly.
+        """
+        return {path: comp.state_dict() for path, comp in self._stateful().items()}
+
+    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> None:
+        """Restore what ``state_dict`` returned; with ``strict``, every stateful component must be in it."""
+        if not isinstance(state, Mapping):
+            raise TypeError(f"GDF.load_state_dict takes the dict that GDF.state_dict() returned, got {type(state).__name__}")
+        stateful = self._stateful()
+        unknown = [path for path in state if path not in stateful]
+        if unknown:
+            have = ", ".join(stateful) or "none"
+            raise ValueError(f"GDF.load_state_dict: state for {unknown}, but this GDF's components with learned state are: {have}")
+        missing = [path for path in stateful if path not in state]
+        if strict and missing:
+            raise ValueError(f"GDF.load_state_dict: the state has nothing for {missing} (pass strict=False to keep their current state)")
+        for path, comp_state in state.items():
+            try:
+                stateful[path].load_state_dict(comp_state)
+            except (TypeError, ValueError, KeyError) as exc:
+                raise type(exc)(f"GDF.load_state_dict at {path!r}: {exc}") from None
+
+    def _stateful(self) -> dict[str, Any]:
+        """path → component for every component (nested ones too) that has a learned state."""
+        found: dict[str, Any] = {}
+
+        def visit(comp: Any, path: str) -> None:
+            if callable(getattr(comp, "state_dict", None)) and callable(getattr(comp, "load_state_dict", None)):
+                found[path] = comp
+                return
+            fields: dict[str, Any] = component_fields(type(comp))  # type: ignore[arg-type]
+            for pname, (_, _, nested, _) in fields.items():
+                if nested is None:
+                    continue
+                value = getattr(comp, pname, None)
+                if isinstance(value, (list, tuple)):
+                    for i, part in enumerate(value):
+                        visit(part, f"{path}.{pname}.{i}")
+                elif value is not None:
+                    visit(value, f"{path}.{pname}")
+
+        for kind, comp in self._components().items():
+            visit(comp, kind)
+        return found
 
     def _components(self) -> dict[str, Any]:
         return {
@@ -196,20 +245,32 @@ class GDF:
         x0: Tensor,
         epsilon: Optional[Tensor] = None,
         t: Optional[Tensor | float] = None,
-        shift: float = 1,
+        shift: Optional[float] = None,
         loss_shift: float = 1,
         offset: Optional[Tensor] = None,
         *,
         generator: Optional[torch.Generator] = None,
+        stratified: bool = False,
+        group: Any = None,
     ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
         """Noise a batch: (noised, epsilon, target, logsnr, noise_cond, loss_weight).
 
         λ comes from a training draw of the schedule (or from ``t``, shape (B,));
-        noised = a·x0 + b·ε. Float outputs have x0's dtype; the arithmetic is
-        done in float32 at least.
+        noised = a·x0 + b·ε. ``shift`` defaults to the GDF's own (``shift_for(x0.shape)``).
+        ``generator`` makes the draws reproducible; under torch.distributed give each
+        rank its own, e.g. ``torch.Generator().manual_seed(seed + rank)``, or all ranks
+        draw the same noise. ``stratified=True`` spreads the batch's draws over
+        [0, 1] in strata, across the ranks of ``group`` too (``gdf_core.stratified``).
+        A loss weight with a ``reference_target`` is converted to this target's
+        units (``gdf_core.loss_units``). Float outputs have x0's dtype; the arithmetic
+        is done in float32 at least.
         """
         _check_tensor("x0", x0, min_dim=1)
         batch = x0.shape[0]
+        if shift is None:
+            shift = self.shift_for(x0.shape)
+        if stratified and t is not None:
+            raise ValueError("diffuse: give t or stratified=True, not both (stratified draws choose t themselves)")
         if epsilon is None:
             epsilon = randn_like(x0, generator)
         elif epsilon.shape != x0.shape:
@@ -220,8 +281,11 @@ class GDF:
                 offset = randn(offset_shape, generator=generator, dtype=x0.dtype, device=x0.device)
             epsilon = epsilon + offset * self.offset_noise
         if t is None:
-            kwargs = {"generator": generator} if generator is not None else {}
-            logsnr = self.schedule(batch, shift=shift, **kwargs)
+            if stratified:
+                logsnr = stratified_draw(self.schedule, batch, shift=shift, generator=generator, group=group)
+            else:
+                kwargs = {"generator": generator} if generator is not None else {}
+                logsnr = self.schedule(batch, shift=shift, **kwargs)
         else:
             t = torch.as_tensor(t)
             if t.dim() == 0:
@@ -231,12 +295,14 @@ class GDF:
             logsnr = self.schedule(t, shift=shift)
         logsnr = logsnr.to(x0.device)
         dtype = compute_dtype(x0)
-        a, b = self._coefficients(logsnr, x0)
+        a_flat, b_flat = self.input_scaler(logsnr)
+        a, b = batch_view(a_flat, x0).to(dtype), batch_view(b_flat, x0).to(dtype)
         x0_c, eps_c = x0.to(dtype), epsilon.to(dtype)
         target = self.target(x0_c, eps_c, logsnr, a, b)
         noised = x0_c * a + eps_c * b
         cond = self.noise_cond(logsnr)
         weight = self.loss_weight(logsnr, shift=loss_shift)
+        weight = to_target_units(self.loss_weight, self.target, weight.to(dtype), logsnr, a_flat, b_flat)
         out = x0.dtype
         return (
             noised.to(out),
@@ -274,7 +340,7 @@ class GDF:
         cfg_t_start: Optional[float] = None,
         cfg_rho: float = _CFG_RHO_DEFAULT,
         sampler_params: Optional[dict[str, Any]] = None,
-        shift: float = 1,
+        shift: Optional[float] = None,
         device: Any = "cpu",
         *,
         guidance: Any = None,
@@ -315,6 +381,7 @@ class GDF:
         else:
             x = sampler_obj.init_x(tuple(shape), generator=generator, dtype=dtype, device=device)
         batch = x.shape[0]
+        shift = self.shift_for(x.shape) if shift is None else shift  # the GDF's shift, as diffuse reads it
         logsnrs = schedule_obj(t_grid, shift=shift).to(device)[:, None].expand(-1, batch)
         cond_inputs = model_inputs
         both_inputs = _batch_with_unconditional(model_inputs, unconditional_inputs)

@@ -1,9 +1,10 @@
 """``gdf plot``: one figure that shows what a GDF spec does, all against λ (logSNR).
 
 Panels: λ(t) of the training and sampling schedules; a and b; the noise
-condition; the loss weight; the histogram of the training draw of λ (and the
-same draw weighted by the loss weight, i.e. where the training effort goes);
-the spec itself.
+condition; the effective loss weight in ε-MSE units (the loss weight times the
+target's ε-MSE scale, ``gdf_core.loss_units``, so that recipes with different
+targets compare); the histogram of the training draw of λ (and the same draw
+weighted by the effective weight, i.e. where the training effort goes); the spec.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, Optional
 import torch
 
 from gdf_core.gdf import GDF
+from gdf_core.loss_units import effective_weight
 
 #: Number of training draws behind the histogram.
 DRAWS = 200_000
@@ -86,22 +88,25 @@ def plot_gdf(gdf: GDF, path: str | Path, *, title: Optional[str] = None, dpi: in
     ax_cond.plot(_as_numpy(lam), _as_numpy(cond.double()))
     ax_cond.set(xlabel="λ", ylabel="model input", title=f"noise condition {gdf.noise_cond.name}")
 
-    # loss weight
-    weight = gdf.loss_weight(lam).double()
+    # effective loss weight, in ε-MSE units
+    weight = effective_weight(gdf.loss_weight, gdf.target, gdf.input_scaler, lam).double()
     ax_weight.plot(_as_numpy(lam), _as_numpy(weight))
     if bool((weight > 0).all()) and float(weight.max() / weight.min()) > 50:
         ax_weight.set_yscale("log")
-    ax_weight.set(xlabel="λ", ylabel="weight", title=f"loss weight {gdf.loss_weight.name}")
+    ax_weight.set(
+        xlabel="λ", ylabel="weight × MSE(target)/MSE(ε)",
+        title=f"loss weight {gdf.loss_weight.name} on {gdf.target.name}, in ε-MSE units",
+    )
 
     # training draw of λ, plain and weighted by the loss weight
     d = draws.clamp(lo, hi)
     bins = torch.linspace(lo, hi, 81, dtype=torch.float64)
     ax_hist.hist(_as_numpy(d), bins=_as_numpy(bins), density=True, alpha=0.6, label="p(λ) of the training draw")
-    w = gdf.loss_weight(draws).double()
+    w = effective_weight(gdf.loss_weight, gdf.target, gdf.input_scaler, draws).double()
     if bool(torch.isfinite(w).all()) and float(w.sum()) > 0:
         ax_hist.hist(
             _as_numpy(d), bins=_as_numpy(bins), weights=_as_numpy(w), density=True, histtype="step", lw=1.5,
-            label="weighted by the loss weight",
+            label="weighted by the effective loss weight",
         )
     ax_hist.set(xlabel="λ", ylabel="density", title=f"training draw of λ ({len(draws):,} draws)")
     ax_hist.legend(fontsize=8)

@@ -69,6 +69,9 @@ class GDFSpec(BaseModel):
     limits: Optional[dict[str, Any]] = Field(
         default=None, description="setup_limits(**limits) after building (limits stretching)"
     )
+    shift: Optional[Union[float, dict[str, Any]]] = Field(
+        default=None, description="the GDF's shift (a number > 0 or {name: resolution, ...}), read by diffuse and sample"
+    )
 
 
 # -- parameters of one component -------------------------------------------------

@@ -81,7 +81,7 @@ DISCOVER_BUILD_SAMPLE = textwrap.dedent(
 
     spec = {
         "preset": "rectified_flow",
-        "schedule": {"name": "logit_normal", "mu": 0.5},
+        "schedule": {"name": "lognorm", "mu": 0.5},
         "loss_weight": {"name": "logit_normal_density", "std": 0.8},
         "sampler": "gdf-example:lambda_midpoint",
         "guidance": {"name": "cosine_ramp_cfg", "scale": 4.0},
@@ -122,7 +122,7 @@ def test_installed_wheel_is_discovered_builds_from_a_spec_and_samples(venv):
     assert result["imported_by_import_gdf_core"] == []  # found lazily, imported on first lookup
     assert Path(result["module_file"]).is_relative_to(venv["purelib"])  # the installed wheel, not the source
     assert [w for w in result["warnings"] if "gdf-example" in w] == []
-    assert "logit_normal" in result["names"]["schedule"]
+    assert "lognorm" in result["names"]["schedule"]
     assert "logit_normal_density" in result["names"]["loss_weight"]
     assert "lambda_midpoint" in result["names"]["sampler"]
     assert "cosine_ramp_cfg" in result["names"]["guidance"]
@@ -135,7 +135,7 @@ def test_installed_wheel_is_discovered_builds_from_a_spec_and_samples(venv):
                     "entry_point": "example",
                     "value": "gdf_example.plugin",
                     "components": {
-                        "schedule": ["logit_normal"],
+                        "schedule": ["lognorm"],
                         "loss_weight": ["logit_normal_density"],
                         "sampler": ["lambda_midpoint"],
                         "guidance": ["cosine_ramp_cfg"],

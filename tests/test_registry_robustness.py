@@ -377,10 +377,10 @@ def test_gdf_from_spec_with_an_uninstalled_component_names_the_available_ones():
     from gdf_core import registry
 
     with pytest.raises(UnknownComponentError) as info:
-        GDF.from_spec({"preset": "rectified_flow", "schedule": "logit_normal"})
+        GDF.from_spec({"preset": "rectified_flow", "schedule": "from_my_plugin"})  # no such built-in
     names = ", ".join(registry.names("schedule"))
     assert str(info.value) == (
-        f"schedule: unknown schedule 'logit_normal'. Available schedules: {names}. If it comes from a "
+        f"schedule: unknown schedule 'from_my_plugin'. Available schedules: {names}. If it comes from a "
         "plugin package, that package may not be installed (`gdf plugins` lists what is)."
     )
 

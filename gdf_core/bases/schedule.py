@@ -94,9 +94,33 @@ class ScheduleBase(Component):
             t_tensor = torch.as_tensor(t, dtype=torch.float32) if not isinstance(t, Tensor) else t
             out_dtype = result_dtype(t_tensor)
             lam = self.logsnr(self._discretise(t_tensor.to(compute_dtype(t_tensor)) if t_tensor.is_floating_point() else t_tensor))
+        return self._shifted(lam, shift).to(out_dtype)
+
+    def _shifted(self, lam: Tensor, shift: float) -> Tensor:
         total = shift * self.shift
         if total != 1:
             lam = lam - log_shift(total)
         if self.limits is not None:
             lam = lam.clamp(*self.limits)
-        return lam.to(out_dtype)
+        return lam
+
+    # -- quantiles of the training draw (stratified draws) -------------------
+    def quantile_t(self, u: Tensor) -> Tensor:
+        """t at quantile u of ``draw_t``: u itself for the default uniform draw; override with ``draw_t``."""
+        if type(self).draw_t is not ScheduleBase.draw_t:
+            raise NotImplementedError(f"schedule {self.name!r} overrides draw_t but not quantile_t")
+        return u
+
+    def quantile(self, u: Tensor) -> Tensor:
+        """λ at quantile u ∈ (0, 1) of the training draw (before shift); override with ``draw``."""
+        if type(self).draw is not ScheduleBase.draw:
+            raise NotImplementedError(f"schedule {self.name!r} overrides draw but not quantile")
+        return self.logsnr(self._discretise(self.quantile_t(u)))
+
+    def draw_quantiles(self, u: Tensor, *, shift: float = 1.0) -> Tensor:
+        """The training draw at given uniform variates u (shape (B,)), shifted and clamped like a call.
+
+        With u stratified over (0, 1) this is a stratified training draw
+        (``gdf_core.stratified``); with u ~ U(0, 1) it has the distribution of ``self(B)``.
+        """
+        return self._shifted(self.quantile(u).to(torch.float32), shift).to(torch.float32)

@@ -3,6 +3,8 @@
 from gdf_core.hookspecs import hookimpl
 from gdf_plugins.loss_weights.adaptive import AdaptiveLossWeight
 from gdf_plugins.loss_weights.composed import ComposedLossWeight
+from gdf_plugins.loss_weights.edm import EDMLossWeight
+from gdf_plugins.loss_weights.min_snr_gamma import MinSNRGammaLossWeight
 from gdf_plugins.loss_weights.snr import (
     ConstantLossWeight,
     DebiasedLossWeight,
@@ -29,6 +31,8 @@ LOSS_WEIGHTS: list[type] = [
     SigmoidLossWeight,
     AdaptiveLossWeight,
     ComposedLossWeight,
+    MinSNRGammaLossWeight,
+    EDMLossWeight,
 ]
 
 
@@ -42,7 +46,9 @@ __all__ = [
     "ComposedLossWeight",
     "ConstantLossWeight",
     "DebiasedLossWeight",
+    "EDMLossWeight",
     "LOSS_WEIGHTS",
+    "MinSNRGammaLossWeight",
     "MinSNRLossWeight",
     "MinSNRPlusOneLossWeight",
     "P2LossWeight",

@@ -63,7 +63,12 @@ class SNRPlusOneLossWeight(LossWeightBase):
 
 
 class MinSNRLossWeight(LossWeightBase):
-    """w = min(e^λ, max_snr), Min-SNR-γ weighting (Hang et al. 2023)."""
+    """w = min(e^λ, max_snr), the original GDF's weight, multiplying the loss of whatever target is chosen.
+
+    Hang et al. 2023's Min-SNR-γ weighting only for an x0 loss: with an ε loss
+    their weight is min(SNR, γ)/SNR, with a v loss min(SNR, γ)/(SNR + 1). For the
+    paper's objective under any target use ``min_snr_gamma``, which converts.
+    """
 
     name = "min_snr"
 
@@ -76,7 +81,12 @@ class MinSNRLossWeight(LossWeightBase):
 
 
 class MinSNRPlusOneLossWeight(LossWeightBase):
-    """w = min(e^λ + 1, max_snr), Min-SNR-γ for v-prediction (Hang et al. 2023)."""
+    """w = min(e^λ + 1, max_snr), the original GDF's weight, multiplying the loss of whatever target is chosen.
+
+    Not Hang et al. 2023's weight for v-prediction, which is min(SNR, γ)/(SNR + 1)
+    (the same confusion as diffusers' #5654, fixed in their PR #6307). Kept for
+    parity with the original; ``min_snr_gamma`` is the paper's weighting for every target.
+    """
 
     name = "min_snr_plus_one"
 

@@ -6,6 +6,8 @@ from gdf_plugins.schedules.cosine import CosineSchedule, CosineSchedule2
 from gdf_plugins.schedules.edm import EDMSampleSchedule, EDMTrainSchedule
 from gdf_plugins.schedules.interpolated import InterpolatedSchedule
 from gdf_plugins.schedules.linear import LinearSchedule, RectifiedFlowsSchedule
+from gdf_plugins.schedules.logit_normal import LogitNormalSchedule
+from gdf_plugins.schedules.mode import ModeSchedule
 from gdf_plugins.schedules.piecewise_linear import PiecewiseLinearSchedule, StableDiffusionSchedule
 from gdf_plugins.schedules.sampling import SAMPLING_SCHEDULES
 from gdf_plugins.schedules.sqrt import SqrtSchedule
@@ -22,6 +24,8 @@ SCHEDULES: list[type] = [
     StableDiffusionSchedule,
     AdaptiveTrainSchedule,
     InterpolatedSchedule,
+    LogitNormalSchedule,
+    ModeSchedule,
     *SAMPLING_SCHEDULES,
 ]
 
@@ -39,6 +43,8 @@ __all__ = [
     "EDMTrainSchedule",
     "InterpolatedSchedule",
     "LinearSchedule",
+    "LogitNormalSchedule",
+    "ModeSchedule",
     "PiecewiseLinearSchedule",
     "RectifiedFlowsSchedule",
     "SCHEDULES",

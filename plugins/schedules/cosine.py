@@ -61,6 +61,9 @@ class CosineSchedule(ScheduleBase):
     def draw_t(self, batch_size: int, generator: Optional[torch.Generator] = None) -> Tensor:
         return (1 - torch.rand(batch_size, generator=generator) + 0.001).clamp(0.001, 1.0)
 
+    def quantile_t(self, u: Tensor) -> Tensor:
+        return (1 - u + 0.001).clamp(0.001, 1.0)
+
 
 class CosineSchedule2(ScheduleBase):
     """λ = −2·log tan(t_min + t·(t_max − t_min)), with t_min = atan(e^(−hi/2)), t_max = atan(e^(−lo/2)).

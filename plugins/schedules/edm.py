@@ -59,3 +59,11 @@ class EDMTrainSchedule(ScheduleBase):
     def draw(self, batch_size: int, generator: Optional[torch.Generator] = None) -> Tensor:
         log_sigma = torch.randn(batch_size, generator=generator) * self.std + self.mu
         return -2 * log_sigma
+
+    def reference_draw(self, n: int, generator: torch.Generator) -> Tensor:
+        """The documented law, for the testing kit: λ = −2·log σ, log σ ~ N(mu, std²)."""
+        return -2 * (torch.randn(n, generator=generator, dtype=torch.float64) * self.std + self.mu)
+
+    def quantile(self, u: Tensor) -> Tensor:
+        """λ at quantile u: log σ = mu + std·Φ⁻¹(u), so λ falls as u rises."""
+        return -2 * (torch.special.ndtri(u.to(torch.float64)) * self.std + self.mu)

@@ -43,3 +43,6 @@ class InterpolatedSchedule(ScheduleBase):
 
     def draw_t(self, batch_size: int, generator: Optional[torch.Generator] = None) -> Tensor:
         return 1 - torch.rand(batch_size, generator=generator)
+
+    def quantile_t(self, u: Tensor) -> Tensor:
+        return 1 - u

@@ -71,6 +71,9 @@ class _KnotSchedule(ScheduleBase):
     def draw_t(self, batch_size: int, generator: Optional[torch.Generator] = None) -> Tensor:
         return 1 - torch.rand(batch_size, generator=generator)
 
+    def quantile_t(self, u: Tensor) -> Tensor:
+        return 1 - u
+
 
 class PiecewiseLinearSchedule(_KnotSchedule):
     """ᾱ(t) linearly interpolated between knots (x: t ascending, y: ᾱ); λ = log(ᾱ/(1 − ᾱ)).

@@ -2,7 +2,7 @@
 
 It adds, through the "gdf" entry-point group (see ``plugin.py``):
 
-- schedule ``logit_normal``: SD3's logit-normal training draw on the rectified-flow λ(t);
+- schedule ``lognorm``: SD3's logit-normal training draw on the rectified-flow λ(t);
 - loss weight ``logit_normal_density``: the same distribution as a weight of uniform-t training;
 - sampler ``lambda_midpoint``: a second-order midpoint step in λ (DPM-Solver-2);
 - guidance ``cosine_ramp_cfg``: classifier-free guidance whose weight rises on a cosine (Wang et al. 2024);

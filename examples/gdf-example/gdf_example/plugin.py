@@ -37,7 +37,7 @@ def gdf_register_presets() -> dict[str, dict[str, Any]]:
         # SD3-style rectified flow (Esser et al. 2024): logit-normal training draw,
         # velocity target, and this package's midpoint sampler.
         "logit_normal_flow": {
-            "schedule": {"name": "logit_normal", "mu": 0.0, "std": 1.0},
+            "schedule": {"name": "lognorm", "mu": 0.0, "std": 1.0},
             "input_scaler": "lerp",
             "target": "rectified_flows",
             "noise_cond": "rectified_flows",

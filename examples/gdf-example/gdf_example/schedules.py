@@ -19,9 +19,11 @@ class LogitNormalSchedule(ScheduleBase):
     §3.1): mid-range noise levels are drawn most often. Since λ = −2·logit(t),
     a draw is λ = −2u. Given t (sampling) it is the rectified-flow schedule,
     clamped to ``logsnr_range``; use it with the ``lerp`` input scaler.
+    gdf ships the same draw as its built-in ``logit_normal``; this copy, named
+    after the paper's lognorm(m, s), shows how a plugin writes one.
     """
 
-    name = "logit_normal"
+    name = "lognorm"
 
     def __init__(
         self,

@@ -2,6 +2,8 @@
 
 Option ``preserves`` (or the class attribute of that name): ``"variance"``
 checks a² + b² = 1 (e.g. ``vp``), ``"sum"`` checks a + b = 1 (e.g. ``lerp``).
+Option ``max_a`` (default 1) bounds a for scalers whose signal gain exceeds 1
+(EDM's c_in = 1/√(σ² + σ_data²) reaches 1/σ_data).
 A scaler stretched by limits (``limits`` set) is checked only for what
 stretching promises; the unstretched invariants apply to the bare scaler.
 """
@@ -46,11 +48,12 @@ def _ab(scaler: Any, lam: Tensor) -> tuple[Tensor, Tensor]:
 
 def coefficients_in_unit_interval(scaler: Any, options: Mapping[str, Any], logsnr: Tensor) -> None:
     a, b = _ab(scaler, logsnr)
-    for label, v in (("a", a), ("b", b)):
-        bad = ~((v >= 0) & (v <= 1))
+    max_a = float(option(scaler, options, "max_a", 1.0))  # e.g. EDM's c_in ≤ 1/σ_data
+    for label, v, top in (("a", a, max_a), ("b", b, 1.0)):
+        bad = ~((v >= 0) & (v <= top))
         if bad.any():
             i = int(bad.nonzero()[0])
-            raise Violation(f"{label} = {v[i].item():.6g} at λ = {logsnr[i].item():.6g} is not in [0, 1]")
+            raise Violation(f"{label} = {v[i].item():.6g} at λ = {logsnr[i].item():.6g} is not in [0, {top:.6g}]")
 
 
 def monotone_in_logsnr(scaler: Any, options: Mapping[str, Any], logsnr: Tensor) -> None:
@@ -150,7 +153,7 @@ def no_input_mutation(scaler: Any, options: Mapping[str, Any], logsnr: Tensor) -
 INVARIANTS: tuple[Invariant, ...] = (
     Invariant(
         "coefficients_in_unit_interval",
-        "a and b lie in [0, 1] for every λ, ±∞ included",
+        "a and b lie in [0, 1] (a in [0, max_a] where the scaler declares it) for every λ, ±∞ included",
         coefficients_in_unit_interval,
         lambda o: {"logsnr": gst.logsnrs(allow_infinity=True)},
         unstretched,

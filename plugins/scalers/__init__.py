@@ -42,9 +42,12 @@ class LERPScaler(ScalerBase):
         return torch.sigmoid(half), torch.sigmoid(-half)
 
 
+from gdf_plugins.scalers.edm import EDMScaler  # noqa: E402
+
+
 @hookimpl
 def gdf_register_input_scalers() -> list[type]:
-    return [VPScaler, LERPScaler]
+    return [VPScaler, LERPScaler, EDMScaler]
 
 
-__all__ = ["LERPScaler", "VPScaler"]
+__all__ = ["EDMScaler", "LERPScaler", "VPScaler"]

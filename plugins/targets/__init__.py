@@ -102,9 +102,12 @@ class RectifiedFlowsTarget(TargetBase):
         return ((xc + ac * pc) / (ac + bc)).to(result_dtype(x))
 
 
+from gdf_plugins.targets.edm import EDMTarget  # noqa: E402  (after the base targets it shares nothing with)
+
+
 @hookimpl
 def gdf_register_targets() -> list[type]:
-    return [EpsilonTarget, X0Target, VTarget, RectifiedFlowsTarget]
+    return [EpsilonTarget, X0Target, VTarget, RectifiedFlowsTarget, EDMTarget]
 
 
-__all__ = ["EpsilonTarget", "RectifiedFlowsTarget", "VTarget", "X0Target"]
+__all__ = ["EDMTarget", "EpsilonTarget", "RectifiedFlowsTarget", "VTarget", "X0Target"]
