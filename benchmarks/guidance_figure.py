@@ -34,7 +34,7 @@ except ImportError:
     sys.modules["gdf_plugins"] = importlib.import_module("plugins")
 
 from gdf_core import build  # noqa: E402
-from gdf_core.sampling import solve  # noqa: E402
+from gdf_core.integrate import solve  # noqa: E402
 from gdf_core.testing.oracle import ClassConditionalMixture, GuidedDenoiser  # noqa: E402
 from gdf_plugins.guidance import APG, CFG  # noqa: E402
 from gdf_plugins.targets import EpsilonTarget  # noqa: E402

@@ -38,7 +38,7 @@ except ImportError:  # not installed: the built-in plugins live in plugins/ of t
     sys.modules["gdf_plugins"] = importlib.import_module("plugins")
 
 from gdf_core import build  # noqa: E402
-from gdf_core.sampling import solve  # noqa: E402
+from gdf_core.integrate import solve  # noqa: E402
 from gdf_core.testing.oracle import ClassConditionalMixture, GuidedDenoiser, reference_solution, rms_error  # noqa: E402
 from gdf_plugins.guidance import APG, CFG, Autoguidance, CFGZeroStar  # noqa: E402
 from gdf_plugins.targets import EpsilonTarget  # noqa: E402

@@ -38,7 +38,7 @@ except ImportError:  # not installed: the built-in plugins live in plugins/ of t
 
     sys.modules["gdf_plugins"] = importlib.import_module("plugins")
 
-from gdf_core.sampling import solve  # noqa: E402
+from gdf_core.integrate import solve  # noqa: E402
 from gdf_core.testing.oracle import GaussianMixture, denoiser, reference_solution, rms_error  # noqa: E402
 from gdf_plugins.samplers import (  # noqa: E402
     DDIMSampler,
@@ -52,7 +52,7 @@ from gdf_plugins.samplers import (  # noqa: E402
     UniPCSampler,
 )
 from gdf_plugins.scalers import VPScaler  # noqa: E402
-from gdf_plugins.schedules.sampling import ExponentialSchedule, KarrasSchedule, sd_alphas_cumprod  # noqa: E402
+from gdf_plugins.schedules.grids import ExponentialSchedule, KarrasSchedule, sd_alphas_cumprod  # noqa: E402
 from gdf_plugins.targets import EpsilonTarget  # noqa: E402
 
 NFES = (5, 8, 10, 15, 20, 50)

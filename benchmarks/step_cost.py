@@ -8,7 +8,7 @@ implementation does the same model work: ε̂ = 0.1·x and x̂0 = (x − b·ε̂
 
 * **baseline**: that model work and x′ = a′·x̂0 + b′·ε̂ with (a, b, a′, b′)
   precomputed as Python floats: the least any DDIM-like step can cost.
-* **gdf**: ``gdf_core.sampling.solve`` with each sampler, on a VP Karras grid
+* **gdf**: ``gdf_core.integrate.solve`` with each sampler, on a VP Karras grid
   ending at λ = +∞; the denoiser gets λ of shape (batch,) and forms x̂0 from ε̂
   with per-sample (a, b) (what ``GDF.sample``'s denoiser does).
 * **diffusers** (when importable): each scheduler's ``scale_model_input`` and
@@ -44,7 +44,7 @@ except ImportError:  # not installed: the built-in plugins live in plugins/ of t
 
     sys.modules["gdf_plugins"] = importlib.import_module("plugins")
 
-from gdf_core.sampling import solve  # noqa: E402
+from gdf_core.integrate import solve  # noqa: E402
 from gdf_plugins.samplers import (  # noqa: E402
     DDIMSampler,
     DEISSampler,
@@ -57,7 +57,7 @@ from gdf_plugins.samplers import (  # noqa: E402
     UniPCSampler,
 )
 from gdf_plugins.scalers import VPScaler  # noqa: E402
-from gdf_plugins.schedules.sampling import KarrasSchedule  # noqa: E402
+from gdf_plugins.schedules.grids import KarrasSchedule  # noqa: E402
 
 SHAPE = (4, 4, 64, 64)
 SIGMA_MIN, SIGMA_MAX = 0.0292, 14.61

@@ -8,18 +8,21 @@ Differences from the original are listed in docs/differences.md.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Generator, Mapping, Optional, Sequence, Union
 
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
 from gdf_core.errors import SpecError
-from gdf_core.guidance import guide_predictions
 from gdf_core.loss_units import to_target_units
 from gdf_core.noise import randn, randn_like
-from gdf_core.protocols import Predictions, SamplingState
+from gdf_core.denoiser import ModelDenoiser
+from gdf_core.integrate import integrate, solve, start
+from gdf_core.protocols import SamplingState, Schedule, Stateful, StretchableLimits
+from gdf_core.registry import registry
 from gdf_core.spec import build, component_fields, load_spec, spec_of, validate_spec
 from gdf_core.shift import Shift, as_shift, shift_for, shift_spec
 from gdf_core.stratified import stratified_draw
@@ -27,34 +30,54 @@ from gdf_core.tensors import batch_view, compute_dtype
 
 Guidance = Union[float, Sequence[float], None]
 
+#: The original GDF's default cfg_rho (Stable Cascade's); diffusers' guidance_rescale defaults to 0.
+DEFAULT_RESCALE = 0.7
+
 
 class _Default(float):
     """A default value that ``sample`` can tell from the same number passed explicitly."""
 
 
 #: The original GDF's defaults of ``cfg`` and ``cfg_rho``.
-_CFG_DEFAULT, _CFG_RHO_DEFAULT = _Default(3.0), _Default(0.7)
+_CFG_DEFAULT, _CFG_RHO_DEFAULT = _Default(3.0), _Default(DEFAULT_RESCALE)
+
+#: The original GDF's guidance arguments of ``sample``.
+LEGACY_GUIDANCE = ("cfg", "cfg_rho", "cfg_t_stop", "cfg_t_start")
 
 
 def legacy_guidance(cfg: Guidance, cfg_rho: float, cfg_t_stop: Optional[float], cfg_t_start: Optional[float]) -> Any:
     """The original GDF's cfg arguments as the ``cfg`` guidance (None for ``cfg=None``).
 
-    Guidance applies while t ≥ cfg_t_stop and t ≤ cfg_t_start: the interval
-    (cfg_t_stop, cfg_t_start), an unset end being 0 or 1.
+    The original guides while t ≥ cfg_t_stop and t ≤ cfg_t_start: that is the
+    interval (cfg_t_stop, cfg_t_start) within [0, 1], an unset end being 0 or
+    1; where it holds no t of [0, 1] (cfg_t_stop > 1, cfg_t_start < 0, or
+    cfg_t_stop > cfg_t_start), the original never guides, and neither does
+    this (None). Built without a spec (plain Python), so that a compiled
+    ``sample_final`` traces it.
     """
     if cfg is None:
         return None
-    if isinstance(cfg, str) or not isinstance(cfg, (int, float, list, tuple)) or isinstance(cfg, bool):
+    if isinstance(cfg, (str, bool)) or not isinstance(cfg, (int, float, list, tuple)):
         raise TypeError(f"cfg must be a number, a pair (w at t=1, w at t=0) or None; got {type(cfg).__name__} {cfg!r}")
-    spec: dict[str, Any] = {"name": "cfg", "scale": list(cfg) if isinstance(cfg, (list, tuple)) else float(cfg), "rescale": float(cfg_rho)}
+    scale = tuple(float(w) if isinstance(w, int) and not isinstance(w, bool) else w for w in cfg) if isinstance(cfg, (list, tuple)) else float(cfg)
+    rescale = float(cfg_rho) if isinstance(cfg_rho, int) and not isinstance(cfg_rho, bool) else cfg_rho
+    interval = None
     if cfg_t_stop is not None or cfg_t_start is not None:
-        spec["interval"] = [0.0 if cfg_t_stop is None else float(cfg_t_stop), 1.0 if cfg_t_start is None else float(cfg_t_start)]
+        for what, value in (("cfg_t_stop", cfg_t_stop), ("cfg_t_start", cfg_t_start)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)):
+                raise SpecError(f"{what} must be a finite number or None; got {value!r}", path=what)
+        lo = 0.0 if cfg_t_stop is None else max(0.0, float(cfg_t_stop))
+        hi = 1.0 if cfg_t_start is None else min(1.0, float(cfg_t_start))
+        if lo > hi:
+            return None
+        interval = (lo, hi)
     try:
-        return build("guidance", spec, path="cfg")
-    except SpecError as exc:
+        return registry.get("guidance", "cfg")(scale=scale, rescale=rescale, interval=interval)
+    except ValueError as exc:
         raise SpecError(
             f"the cfg arguments (cfg={cfg!r}, cfg_rho={cfg_rho!r}, cfg_t_stop={cfg_t_stop!r}, cfg_t_start={cfg_t_start!r}) "
-            f"do not make a cfg guidance: {exc}"
+            f"do not make a cfg guidance: {exc}",
+            path="cfg",
         ) from None
 
 
@@ -123,8 +146,8 @@ class GDF:
             sample_schedule=None
             if data.get("sample_schedule") is None
             else build("schedule", data["sample_schedule"], path="sample_schedule"),
-            guidance=None if data.get("guidance") is None else build("guidance", data["guidance"], path="guidance"),
             shift=1.0 if data.get("shift") is None else data["shift"],
+            guidance=None if data.get("guidance") is None else build("guidance", data["guidance"], path="guidance"),
         )
         if limits is not None:
             try:
@@ -145,10 +168,10 @@ class GDF:
             spec["sampler"] = spec_of(self.sampler)
         if self.sample_schedule is not None:
             spec["sample_schedule"] = spec_of(self.sample_schedule)
-        if self.guidance is not None:
-            spec["guidance"] = spec_of(self.guidance)
         if self.shift != 1.0:
             spec["shift"] = shift_spec(self.shift)
+        if self.guidance is not None:
+            spec["guidance"] = spec_of(self.guidance)
         return spec
 
     def shift_for(self, shape: Sequence[int]) -> float:
@@ -200,7 +223,7 @@ class GDF:
         found: dict[str, Any] = {}
 
         def visit(comp: Any, path: str) -> None:
-            if callable(getattr(comp, "state_dict", None)) and callable(getattr(comp, "load_state_dict", None)):
+            if isinstance(comp, Stateful):
                 found[path] = comp
                 return
             fields: dict[str, Any] = component_fields(type(comp))  # type: ignore[arg-type]
@@ -230,10 +253,9 @@ class GDF:
     # -- training --------------------------------------------------------------
     def setup_limits(self, stretch_max: bool = True, stretch_min: bool = True, shift: float = 1) -> list[float]:
         """Stretch the input scaler so the schedule's ends are exactly noise and data."""
-        setup = getattr(self.input_scaler, "setup_limits", None)
-        if setup is None:
+        if not isinstance(self.input_scaler, StretchableLimits):
             raise TypeError(f"the input scaler {type(self.input_scaler).__name__} has no setup_limits")
-        return setup(self.schedule, self.input_scaler, stretch_max, stretch_min, shift)  # type: ignore[no-any-return]
+        return self.input_scaler.setup_limits(self.schedule, self.input_scaler, stretch_max, stretch_min, shift)
 
     def _coefficients(self, logsnr: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
         a, b = self.input_scaler(logsnr)
@@ -349,77 +371,181 @@ class GDF:
         callback: Optional[Callable[[SampleStep], None]] = None,
         progress: bool = False,
         dtype: torch.dtype = torch.float32,
-    ) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+    ) -> Generator[tuple[Tensor, Tensor, Tensor], Optional[dict[str, Any]], None]:
         """Generate samples; a generator yielding (x0, x, pred) after every step.
 
         ``model(x, noise_cond, **model_inputs)`` predicts the target.
-        ``guidance`` (a name, a spec, a class or an instance; see
-        docs/guidance.md) combines the conditional prediction with the
-        unconditional one (``unconditional_inputs``, zeros where missing; both
-        run as one doubled batch) or with ``guide_model``'s (autoguidance);
-        the GDF's own ``guidance`` is the default. Without either, the
-        original's arguments apply: ``cfg`` (a weight w, or a pair (w₁, w₀)
-        interpolated as w₁·t + w₀·(1 − t)), ``cfg_rho``, ``cfg_t_stop`` and
-        ``cfg_t_start`` are the ``cfg`` guidance (scale, rescale, interval);
-        ``cfg=None`` samples without guidance. ``send()`` a dict to change
-        guidance, cfg, cfg_rho, sampler, model_inputs or x between steps.
+        ``guidance`` (a name, a spec, a class or an instance; docs/guidance.md)
+        combines the conditional prediction with the unconditional one
+        (``unconditional_inputs``, zeros where missing; both run as one doubled
+        batch) or with ``guide_model``'s (autoguidance); the GDF's own
+        ``guidance`` is the default. Without either, the original's arguments
+        are the ``cfg`` guidance: ``cfg`` (a weight w, or a pair (w₁, w₀)
+        interpolated as w₁·t + w₀·(1 − t)), ``cfg_rho`` (its rescale; default
+        0.7, the original's: see docs/samplers.md), ``cfg_t_stop`` ≤ t ≤
+        ``cfg_t_start`` (its interval); ``cfg=None`` samples unguided.
+        ``send()`` a dict to change, from the next step on: ``guidance``,
+        ``cfg``, ``cfg_rho``, ``cfg_t_stop``, ``cfg_t_start``, ``model_inputs``,
+        ``x`` (the current x) or ``sampler`` (a new run of that sampler from
+        the current level); any other key is an error.
         """
-        if not isinstance(model_inputs, dict):
-            raise TypeError(f"model_inputs must be a dict of keyword arguments of the model; got {type(model_inputs).__name__}")
-        if not isinstance(timesteps, int) or timesteps < 1:
-            raise ValueError(f"timesteps must be a positive int, got {timesteps!r}")
-        legacy = {"cfg": cfg, "cfg_rho": cfg_rho, "cfg_t_stop": cfg_t_stop, "cfg_t_start": cfg_t_start}
-        guidance_obj = self._guidance(guidance, legacy)
-        self._check_guide_model(guidance_obj, guide_model)
-        sampler_obj = self._sampler(sampler, sampler_params)
-        schedule_obj = build("schedule", schedule, path="schedule") if schedule is not None else (self.sample_schedule or self.schedule)
-        t_grid = torch.linspace(float(t_start), float(t_end), timesteps + 1, dtype=torch.float64)
-        t_values = t_grid.tolist()  # our own inputs, once, before the loop
-        if x_init is not None:
-            _check_tensor("x_init", x_init, min_dim=1)
-            x = x_init.clone().to(device)
-        else:
-            x = sampler_obj.init_x(tuple(shape), generator=generator, dtype=dtype, device=device)
-        batch = x.shape[0]
-        shift = self.shift_for(x.shape) if shift is None else shift  # the GDF's shift, as diffuse reads it
-        logsnrs = schedule_obj(t_grid, shift=shift).to(device)[:, None].expand(-1, batch)
-        cond_inputs = model_inputs
-        both_inputs = _batch_with_unconditional(model_inputs, unconditional_inputs)
-        state = SamplingState(logsnrs=logsnrs)
-        guidance_state = None if guidance_obj is None else guidance_obj.init_state()
+        run = self.prepare_sample(
+            model, model_inputs, shape, unconditional_inputs, sampler, schedule, t_start, t_end, timesteps,
+            x_init, cfg, cfg_t_stop, cfg_t_start, cfg_rho, sampler_params, shift, device,
+            guidance=guidance, guide_model=guide_model, generator=generator, dtype=dtype,
+        )
+        legacy: dict[str, Any] = {"cfg": cfg, "cfg_rho": cfg_rho, "cfg_t_stop": cfg_t_stop, "cfg_t_start": cfg_t_start}
+        steps = integrate(run.sampler, run.denoiser, run.x, run.logsnrs, scaler=self.input_scaler, generator=generator, state=run.state)
         bar = tqdm(total=timesteps, disable=not progress, desc="sampling", leave=False)
+        pending: Optional[Tensor] = None
         try:
             for i in range(timesteps):
-                state.step = i
-                t_now = t_values[i]
-                active = guidance_obj is not None and guidance_obj.active(t_now)
-                first: dict[str, Tensor] = {}
-                denoise = self._denoiser(
-                    model, guide_model, cond_inputs, both_inputs, guidance_obj if active else None, guidance_state, t_now, i, first
-                )
-                x = sampler_obj.step(denoise, x, logsnrs[i], logsnrs[i + 1], scaler=self.input_scaler, state=state, generator=generator)
+                x = steps.send(pending)
+                pending = None
+                first = run.denoiser.first
+                assert first is not None, "the sampler made no model call in a step"
                 bar.update(1)
                 if callback is not None:
-                    callback(SampleStep(i, timesteps, t_now, logsnrs[i], x, first["x0"], first["pred"]))
-                altered = yield first["x0"], x, first["pred"]
-                if altered is not None:
-                    if "guidance" in altered:
-                        guidance_obj = None if altered["guidance"] is None else build("guidance", altered["guidance"], path="guidance")
-                        guidance_state = None if guidance_obj is None else guidance_obj.init_state()
-                    elif "cfg" in altered or "cfg_rho" in altered:
-                        guidance_obj = self._sent_cfg(guidance_obj, legacy, altered)
-                        guidance_state = None if guidance_obj is None else guidance_obj.init_state()
-                    self._check_guide_model(guidance_obj, guide_model)
-                    if "sampler" in altered:
-                        sampler_obj = self._sampler(altered["sampler"], sampler_params)
-                        state = SamplingState(logsnrs=logsnrs)
-                    if "model_inputs" in altered:
-                        cond_inputs = altered["model_inputs"]
-                        both_inputs = _batch_with_unconditional(cond_inputs, unconditional_inputs)
-                    x = altered.get("x", x)
-                    x_init = altered.get("x_init", x_init)
+                    callback(SampleStep(i, timesteps, run.t_values[i], run.logsnrs[i], x, first.x0, first.pred))
+                altered = yield first.x0, x, first.pred
+                first = None  # not kept through the next step (the caller holds what it wants)
+                if altered is None:
+                    continue
+                unknown = sorted(set(altered) - _SENDABLE)
+                if unknown:
+                    raise ValueError(
+                        f"sample().send(): unknown key(s) {unknown}; it takes {sorted(_SENDABLE)}"
+                        + (" (x_init only sets the start of a run: send 'x' to replace the current x)" if "x_init" in unknown else "")
+                    )
+                if "guidance" in altered:
+                    new_guidance = None if altered["guidance"] is None else build("guidance", altered["guidance"], path="guidance")
+                    _check_guide_model(new_guidance, guide_model)
+                    run.denoiser.set_guidance(new_guidance)
+                elif legacy.keys() & altered.keys():
+                    new_guidance = _sent_cfg(run.denoiser.guidance, legacy, altered)
+                    _check_guide_model(new_guidance, guide_model)
+                    run.denoiser.set_guidance(new_guidance)
+                if "model_inputs" in altered:
+                    run.denoiser.set_inputs(altered["model_inputs"])
+                if "x" in altered:
+                    _check_tensor("x sent to sample()", altered["x"], min_dim=1)
+                    if altered["x"].shape != x.shape:
+                        raise ValueError(f"x sent to sample() has shape {tuple(altered['x'].shape)}, the run's x {tuple(x.shape)}")
+                    pending = altered["x"]
+                if "sampler" in altered and i + 1 < timesteps:
+                    new = self._sampler(altered["sampler"], sampler_params)
+                    state = start(new, run.logsnrs[i + 1 :], x.shape[0], self.input_scaler)
+                    run.denoiser.follow(state, i + 1)
+                    assert state.logsnrs is not None
+                    steps = integrate(new, run.denoiser, x if pending is None else pending, state.logsnrs,
+                                      scaler=self.input_scaler, generator=generator, state=state)
+                    pending = None
         finally:
             bar.close()
+
+    def sample_final(
+        self,
+        model: Callable[..., Tensor],
+        model_inputs: dict[str, Any],
+        shape: Sequence[int],
+        unconditional_inputs: Optional[dict[str, Any]] = None,
+        sampler: Any = None,
+        schedule: Any = None,
+        t_start: float = 1.0,
+        t_end: float = 0.0,
+        timesteps: int = 20,
+        x_init: Optional[Tensor] = None,
+        cfg: Guidance = _CFG_DEFAULT,
+        cfg_t_stop: Optional[float] = None,
+        cfg_t_start: Optional[float] = None,
+        cfg_rho: float = _CFG_RHO_DEFAULT,
+        sampler_params: Optional[dict[str, Any]] = None,
+        shift: Optional[float] = None,
+        device: Any = "cpu",
+        *,
+        guidance: Any = None,
+        guide_model: Optional[Callable[..., Tensor]] = None,
+        generator: Any = None,
+        dtype: torch.dtype = torch.float32,
+    ) -> Tensor:
+        """The final x of the run ``sample`` would make with the same arguments (no generator, no callback).
+
+        The whole run is plain tensor code: with the sampler and the sample
+        schedule set on the GDF (or given as instances), ``x_init`` given and a
+        deterministic sampler, ``torch.compile(gdf.sample_final, fullgraph=True)``
+        traces it as one graph.
+        """
+        run = self.prepare_sample(
+            model, model_inputs, shape, unconditional_inputs, sampler, schedule, t_start, t_end, timesteps,
+            x_init, cfg, cfg_t_stop, cfg_t_start, cfg_rho, sampler_params, shift, device,
+            guidance=guidance, guide_model=guide_model, generator=generator, dtype=dtype,
+        )
+        return run.solve(generator=generator)
+
+    def prepare_sample(
+        self,
+        model: Callable[..., Tensor],
+        model_inputs: dict[str, Any],
+        shape: Sequence[int],
+        unconditional_inputs: Optional[dict[str, Any]] = None,
+        sampler: Any = None,
+        schedule: Any = None,
+        t_start: float = 1.0,
+        t_end: float = 0.0,
+        timesteps: int = 20,
+        x_init: Optional[Tensor] = None,
+        cfg: Guidance = _CFG_DEFAULT,
+        cfg_t_stop: Optional[float] = None,
+        cfg_t_start: Optional[float] = None,
+        cfg_rho: float = _CFG_RHO_DEFAULT,
+        sampler_params: Optional[dict[str, Any]] = None,
+        shift: Optional[float] = None,
+        device: Any = "cpu",
+        *,
+        guidance: Any = None,
+        guide_model: Optional[Callable[..., Tensor]] = None,
+        generator: Any = None,
+        dtype: torch.dtype = torch.float32,
+    ) -> "PreparedSample":
+        """Everything of a ``sample`` run before its loop: components, start, grid (with its t values on
+        the host), the sampler's plan and the denoiser. ``.solve()`` runs the loop and returns the
+        final x; ``torch.compile(prepared.solve, fullgraph=True)`` compiles exactly the loop."""
+        if not isinstance(model_inputs, dict):
+            raise TypeError(f"model_inputs must be a dict of keyword arguments of the model; got {type(model_inputs).__name__}")
+        if isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps < 1:
+            raise ValueError(f"timesteps must be a positive int, got {timesteps!r}")
+        guidance_obj = self._guidance(guidance, {"cfg": cfg, "cfg_rho": cfg_rho, "cfg_t_stop": cfg_t_stop, "cfg_t_start": cfg_t_start})
+        _check_guide_model(guidance_obj, guide_model)
+        sampler_obj = self._sampler(sampler, sampler_params)
+        if schedule is not None:
+            schedule_obj = schedule if isinstance(schedule, Schedule) else build("schedule", schedule, path="schedule")
+        else:
+            schedule_obj = self.sample_schedule or self.schedule
+        t_start, t_end = float(t_start), float(t_end)
+        t_values = _linspace(t_start, t_end, timesteps + 1)  # host values of our own inputs, no tensor read
+        if x_init is not None:
+            _check_tensor("x_init", x_init, min_dim=1)
+            x = x_init.to(device)  # never modified in place: no copy
+        else:
+            x = sampler_obj.init_x(tuple(shape), generator=generator, dtype=dtype, device=device)
+        t_grid = torch.linspace(t_start, t_end, timesteps + 1, dtype=torch.float64)
+        shift = self.shift_for(x.shape) if shift is None else shift  # the GDF's shift, as diffuse reads it
+        logsnrs = schedule_obj(t_grid, shift=shift).to(device)
+        state = start(sampler_obj, logsnrs, x.shape[0], self.input_scaler)
+        denoiser = ModelDenoiser(
+            model,
+            scaler=self.input_scaler,
+            target=self.target,
+            noise_cond=self.noise_cond,
+            model_inputs=model_inputs,
+            unconditional_inputs=unconditional_inputs,
+            guidance=guidance_obj,
+            guide_model=guide_model,
+            t_values=t_values,
+            state=state,
+        )
+        assert state.logsnrs is not None
+        return PreparedSample(sampler_obj, denoiser, x, state.logsnrs, state, t_values, self.input_scaler)
 
     def _guidance(self, guidance: Any, legacy: dict[str, Any]) -> Any:
         """The run's guidance: ``guidance=``, else explicit cfg arguments, else the GDF's own, else the cfg defaults."""
@@ -440,34 +566,9 @@ class GDF:
             return self.guidance
         return legacy_guidance(legacy["cfg"], legacy["cfg_rho"], legacy["cfg_t_stop"], legacy["cfg_t_start"])
 
-    @staticmethod
-    def _sent_cfg(guidance: Any, legacy: dict[str, Any], altered: dict[str, Any]) -> Any:
-        """The guidance after ``send({"cfg": ..., "cfg_rho": ...})``: new cfg arguments, or the current guidance's scale."""
-        if guidance is None or getattr(guidance, "name", None) == "cfg":
-            legacy.update({k: altered[k] for k in ("cfg", "cfg_rho") if k in altered})
-            return legacy_guidance(legacy["cfg"], legacy["cfg_rho"], legacy["cfg_t_stop"], legacy["cfg_t_start"])
-        if "cfg" in altered and altered["cfg"] is None:
-            return None
-        spec = spec_of(guidance)
-        params = {"name": spec} if isinstance(spec, str) else dict(spec)
-        if "cfg_rho" in altered or "scale" not in getattr(guidance, "params", {}):
-            raise ValueError(f"send(): the guidance {guidance.name!r} has no cfg_rho; send {{'guidance': ...}} to change it")
-        return build("guidance", {**params, "scale": altered["cfg"]}, path="send.cfg")
-
-    @staticmethod
-    def _check_guide_model(guidance: Any, guide_model: Any) -> None:
-        needs = guidance is not None and "guide" in getattr(guidance, "branches", ())
-        if needs and guide_model is None:
-            raise ValueError(f"the guidance {guidance.name!r} needs guide_model= (the weaker model that guides the main one)")
-        if guide_model is not None and not needs:
-            raise ValueError(
-                "guide_model= is only used by a guidance that asks for a guide (e.g. 'autoguidance'); "
-                f"this run's guidance is {getattr(guidance, 'name', None)!r}"
-            )
-        if guide_model is not None and not callable(guide_model):
-            raise TypeError(f"guide_model must be callable like the model; got {type(guide_model).__name__}")
-
     def _sampler(self, sampler: Any, sampler_params: Optional[dict[str, Any]]) -> Any:
+        if sampler is None and self.sampler is not None and not sampler_params:
+            return self.sampler
         chosen = sampler if sampler is not None else (self.sampler if self.sampler is not None else "ddpm")
         sampler_obj = build("sampler", chosen, path="sampler")
         if sampler_params:
@@ -478,70 +579,67 @@ class GDF:
                 raise SpecError(f"sampler_params do not fit {type(sampler_obj).__name__}: {exc}", path="sampler_params") from None
         return sampler_obj
 
-    def _denoiser(
-        self,
-        model: Callable[..., Tensor],
-        guide_model: Optional[Callable[..., Tensor]],
-        cond_inputs: dict[str, Any],
-        both_inputs: dict[str, Any],
-        guidance: Any,
-        guidance_state: Any,
-        t: float,
-        step: int,
-        first: dict[str, Tensor],
-    ) -> Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]:
-        """``denoise(x, λ)``: the model's calls (those the guidance asks for), the guidance, the target's inversion."""
-        branches = () if guidance is None else tuple(getattr(guidance, "branches", ("unconditional",)))
 
-        def denoise(x: Tensor, logsnr: Tensor) -> tuple[Tensor, Tensor]:
-            cond = self.noise_cond(logsnr)
-            cond = cond.to(x.dtype) if cond.is_floating_point() else cond
-            if guidance is None:
-                pred = model(x, cond, **cond_inputs)
-                x0, epsilon = self.undiffuse(x, logsnr, pred)
-            else:
-                if "unconditional" in branches:
-                    pred_cond, pred_uncond = model(torch.cat([x, x]), cond.repeat(2), **both_inputs).chunk(2)
-                else:
-                    pred_cond, pred_uncond = model(x, cond, **cond_inputs), None
-                pred_guide = guide_model(x, cond, **cond_inputs) if "guide" in branches and guide_model is not None else None
-                dtype = compute_dtype(x)
-                a, b = self._coefficients(logsnr, x)
-                raw = Predictions(pred_cond, pred_uncond, pred_guide).map(lambda p: p.to(dtype))
-                pred, x0, epsilon = guide_predictions(
-                    guidance, raw, x=x.to(dtype), logsnr=logsnr, a=a, b=b, target=self.target, t=t, step=step, state=guidance_state
-                )
-                pred, x0, epsilon = pred.to(pred_cond.dtype), x0.to(x.dtype), epsilon.to(x.dtype)
-            if not first:
-                first.update(x0=x0, pred=pred)
-            return x0, epsilon
-
-        return denoise
+#: The keys ``sample().send()`` takes.
+_SENDABLE = frozenset({"guidance", "cfg", "cfg_rho", "cfg_t_stop", "cfg_t_start", "model_inputs", "x", "sampler"})
 
 
-def _batch_with_unconditional(model_inputs: dict[str, Any], unconditional: Optional[dict[str, Any]]) -> dict[str, Any]:
-    """Each input with its unconditional counterpart appended along the batch (zeros if missing)."""
-    unconditional = unconditional or {}
-    both: dict[str, Any] = {}
-    for key, value in model_inputs.items():
-        other = unconditional.get(key)
-        if isinstance(value, Tensor):
-            both[key] = torch.cat([value, torch.zeros_like(value) if other is None else other])
-        elif isinstance(value, (list, tuple)):
-            others = other if other is not None else [None] * len(value)
-            both[key] = [
-                torch.cat([v, torch.zeros_like(v) if o is None else o]) if isinstance(v, Tensor) else v
-                for v, o in zip(value, others)
-            ]
-        elif isinstance(value, dict):
-            others = other or {}
-            both[key] = {
-                k: torch.cat([v, others.get(k, torch.zeros_like(v))]) if isinstance(v, Tensor) else v
-                for k, v in value.items()
-            }
-        else:
-            both[key] = value
-    return both
+@dataclass(frozen=True)
+class PreparedSample:
+    """A ``sample`` run up to its loop (``GDF.prepare_sample``); ``solve()`` runs the loop once."""
+
+    sampler: Any
+    denoiser: ModelDenoiser
+    x: Tensor
+    logsnrs: Tensor
+    state: SamplingState
+    t_values: list[float]
+    scaler: Any
+
+    def solve(self, generator: Any = None) -> Tensor:
+        """The final x (the loop of ``gdf_core.integrate.solve``; the run's state is used up)."""
+        return solve(self.sampler, self.denoiser, self.x, self.logsnrs, scaler=self.scaler, generator=generator, state=self.state)
+
+
+def _sent_cfg(guidance: Any, legacy: dict[str, Any], altered: dict[str, Any]) -> Any:
+    """The guidance after ``send()`` of cfg arguments: the cfg guidance they make, or the running guidance's new scale."""
+    if guidance is None or getattr(guidance, "name", None) == "cfg":
+        legacy.update({k: altered[k] for k in LEGACY_GUIDANCE if k in altered})
+        return legacy_guidance(legacy["cfg"], legacy["cfg_rho"], legacy["cfg_t_stop"], legacy["cfg_t_start"])
+    if "cfg" in altered and altered["cfg"] is None:
+        return None
+    others = sorted(k for k in altered if k in LEGACY_GUIDANCE and k != "cfg")
+    if others or "scale" not in getattr(guidance, "params", {}):
+        raise ValueError(
+            f"send(): the running guidance {guidance.name!r} takes no {', '.join(others) or 'scale'}; "
+            "send {'guidance': ...} to change it"
+        )
+    spec = spec_of(guidance)
+    params = {"name": spec} if isinstance(spec, str) else dict(spec)
+    return build("guidance", {**params, "scale": altered["cfg"]}, path="send.cfg")
+
+
+def _check_guide_model(guidance: Any, guide_model: Any) -> None:
+    """A guidance that asks for a guide has ``guide_model``; ``guide_model`` is not given to one that does not."""
+    needs = guidance is not None and "guide" in getattr(guidance, "branches", ())
+    if needs and guide_model is None:
+        raise ValueError(f"the guidance {guidance.name!r} needs guide_model= (the weaker model that guides the main one)")
+    if guide_model is not None and not needs:
+        raise ValueError(
+            "guide_model= is only used by a guidance that asks for a guide (e.g. 'autoguidance'); "
+            f"this run's guidance is {getattr(guidance, 'name', None)!r}"
+        )
+    if guide_model is not None and not callable(guide_model):
+        raise TypeError(f"guide_model must be callable like the model; got {type(guide_model).__name__}")
+
+
+def _linspace(start: float, end: float, n: int) -> list[float]:
+    """``torch.linspace(start, end, n, dtype=float64).tolist()``, computed in Python (the same formula)."""
+    if n == 1:
+        return [start]
+    step = (end - start) / (n - 1)
+    half = n // 2
+    return [start + i * step if i < half else end - (n - 1 - i) * step for i in range(n)]
 
 
 def _check_tensor(what: str, value: Any, *, min_dim: int) -> None:
@@ -553,4 +651,4 @@ def _check_tensor(what: str, value: Any, *, min_dim: int) -> None:
         raise ValueError(f"{what} must have a batch dimension; got shape {tuple(value.shape)}")
 
 
-__all__ = ["GDF", "SampleStep", "legacy_guidance"]
+__all__ = ["GDF", "PreparedSample", "SampleStep"]

@@ -87,18 +87,22 @@ class LossWeight(Protocol):
 
 @dataclass
 class SamplingState:
-    """Per-run state of a sampler; ``GDF.sample`` makes a fresh one for every run.
+    """Per-run state of a sampler; the sampling loop makes a fresh one for every run.
 
     ``logsnrs`` is the whole grid of the run, shape (steps + 1, batch), so that a
     solver can see where it is going (e.g. to take a lower-order last step);
-    ``step`` is the index of the step being taken. ``history`` and ``scratch``
-    belong to the sampler (earlier predictions of a multistep method, say).
+    ``step`` is the index of the step being taken. ``plan`` is what the
+    sampler's ``prepare`` returned for this grid: while it is set, step ``i``
+    goes from ``logsnrs[i]`` to ``logsnrs[i + 1]`` and may take its
+    coefficients from it; ``None`` (a step driven by hand) means the step
+    computes them from its own λ and λ′. ``history`` belongs to the sampler
+    (earlier predictions of a multistep method, say).
     """
 
     logsnrs: Tensor | None = None
     step: int = 0
+    plan: Any = None
     history: list[Any] = field(default_factory=list)
-    scratch: dict[str, Any] = field(default_factory=dict)
 
     @property
     def num_steps(self) -> int:
@@ -111,15 +115,33 @@ class SamplingState:
 
 @runtime_checkable
 class Sampler(Protocol):
-    """One step of a solver from λ to λ′ (both of shape (batch,)).
+    """A solver over a λ grid: a starting point, a per-run plan and one step from λ to λ′.
+
+    The sampling loop (``gdf_core.integrate``) calls ``init_x`` for the start
+    (unless given one), ``prepare(logsnrs, scaler)`` once per run, before the
+    first step, and then ``step`` for every row pair of the grid with the
+    plan in ``state.plan``. ``prepare`` holds every coefficient that depends
+    on the grid only (it may return ``None``); it reads no tensor value into
+    Python either, so that a whole run compiles as one graph.
 
     A step may call ``denoise`` several times (higher-order methods) and keep
     earlier predictions in ``state.history`` (multistep methods). Stochastic
     samplers draw only from ``generator``. No ``.item()`` or branching on
-    tensor values inside a step.
+    tensor values inside a step; λ and λ′ have shape (batch,).
     """
 
     name: ClassVar[str]
+
+    def init_x(
+        self,
+        shape: Sequence[int],
+        *,
+        generator: Any = None,
+        dtype: torch.dtype = torch.float32,
+        device: torch.device | str = "cpu",
+    ) -> Tensor: ...
+
+    def prepare(self, logsnrs: Tensor, scaler: "InputScaler") -> Any: ...
 
     def step(
         self,
@@ -191,6 +213,25 @@ class Guidance(Protocol):
     def __call__(self, predictions: Predictions, *, x: Tensor, logsnr: Tensor, t: float, step: int, state: Any) -> Tensor: ...
 
 
+# -- optional capabilities ------------------------------------------------------------
+@runtime_checkable
+class Stateful(Protocol):
+    """A component with learned state (e.g. adaptive loss buckets), saved with the GDF."""
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+@runtime_checkable
+class StretchableLimits(Protocol):
+    """An input scaler whose ends can be stretched so a schedule's ends are exactly noise and data."""
+
+    def setup_limits(
+        self, schedule: Any, input_scaler: Any, stretch_max: bool = True, stretch_min: bool = True, shift: float = 1
+    ) -> list[float]: ...
+
+
 #: kind name → protocol class.
 PROTOCOLS: dict[str, type] = {
     "schedule": Schedule,
@@ -216,6 +257,8 @@ __all__ = [
     "Sampler",
     "SamplingState",
     "Schedule",
+    "Stateful",
+    "StretchableLimits",
     "Target",
     "GeneratorLike",
 ]

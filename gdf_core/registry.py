@@ -49,7 +49,7 @@ REQUIRED_METHODS: dict[str, tuple[str, ...]] = {
     "target": ("__call__", "x0", "epsilon"),
     "noise_cond": ("__call__",),
     "loss_weight": ("__call__",),
-    "sampler": ("step",),
+    "sampler": ("init_x", "prepare", "step"),
     "guidance": ("__call__", "active", "init_state"),
 }
 

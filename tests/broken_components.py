@@ -414,6 +414,17 @@ class MutatingSampler(DDIM):
         return x.copy_(super().update(x, *args, **kwargs))
 
 
+class RenoisingSampler(DDIM):
+    """repeated_level_is_a_no_op: redraws the noise share of x at every step, also between equal levels."""
+
+    name = "test_renoising_sampler"
+    stochastic = True
+
+    def update(self, x: Tensor, x0: Tensor, epsilon: Tensor, logsnr: Tensor, logsnr_next: Tensor, *, scaler: Any, generator: Any = None) -> Tensor:
+        a_next, b_next = scaled(scaler, logsnr_next, x)
+        return a_next * x0 + b_next * torch.randn(x.shape, generator=generator, dtype=x.dtype)
+
+
 class BranchingSampler(DDIM):
     """no_host_reads: branches in Python on whether λ′ is positive."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -38,7 +40,7 @@ def run(gdf, steps=6, sampler="ddim", cond_model=model, **kwargs):
 
 
 def original_loop(gdf, *, cfg, cfg_rho, cfg_t_stop=None, cfg_t_start=None, steps=6, sampler="ddim"):
-    """Today's hard-coded guidance, written out: doubled batch, lerp(u, c, w), per-sample std rescale."""
+    """The engine's hard-coded guidance before it became a kind, written out: doubled batch, lerp(u, c, w), per-sample std rescale."""
     x = torch.randn(3, 2, 4, generator=torch.Generator().manual_seed(0))
     cond = torch.linspace(-1, 1, 24).reshape(3, 2, 4)
     t = torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64)
@@ -59,9 +61,12 @@ def original_loop(gdf, *, cfg, cfg_rho, cfg_t_stop=None, cfg_t_start=None, steps
                 return gdf.undiffuse(x, logsnr, model(x, c, cond))
             p_c, p_u = model(torch.cat([x, x]), c.repeat(2), torch.cat([cond, torch.zeros_like(cond)])).chunk(2)
             pred = torch.lerp(p_u, p_c, w)
-            if cfg_rho > 0:
-                dims = tuple(range(1, pred.dim()))
-                pred = cfg_rho * (pred * p_c.std(dim=dims, keepdim=True) / (pred.std(dim=dims, keepdim=True) + 1e-9)) + (1 - cfg_rho) * pred
+            if cfg_rho > 0:  # the engine's arithmetic: a two-pass std per sample, one full-size multiply
+                def std(v):
+                    flat = v.flatten(1)
+                    return (torch.linalg.vector_norm(flat - flat.mean(1, keepdim=True), dim=1) / math.sqrt(flat.shape[1] - 1)).view(-1, 1, 1)
+
+                pred = pred * (std(p_c) / (std(pred) + 1e-9) * cfg_rho + (1 - cfg_rho))
             return gdf.undiffuse(x, logsnr, pred)
 
         x = sampler_obj.step(denoise, x, logsnrs[i], logsnrs[i + 1], scaler=gdf.input_scaler, state=state)
@@ -161,8 +166,18 @@ def test_bad_guidances_are_refused_with_their_path():
         run(gdf, guidance={"name": "apg", "eta": 2.0})
     with pytest.raises(TypeError, match="cfg must be a number"):
         run(gdf, cfg="high")
-    with pytest.raises(SpecError, match="cfg_t_stop"):
-        run(gdf, cfg=3.0, cfg_t_stop=0.8, cfg_t_start=0.2)
+    with pytest.raises(SpecError, match="cfg_t_stop must be a finite number"):
+        run(gdf, cfg=3.0, cfg_t_stop=float("nan"))
+    with pytest.raises(SpecError, match="rescale"):
+        run(gdf, cfg=3.0, cfg_rho=-1.0)
+
+
+@pytest.mark.parametrize("interval", [{"cfg_t_stop": 0.8, "cfg_t_start": 0.2}, {"cfg_t_stop": 2.0}, {"cfg_t_start": -1.0}])
+def test_cfg_arguments_that_guide_at_no_t_sample_unguided_as_the_original(interval):
+    gdf = GDF.from_spec("stable_cascade")
+    recording = Recording()
+    unguided = run(gdf, cond_model=recording, cfg=3.0, **interval)[-1][1]
+    assert torch.equal(unguided, run(gdf, cfg=None)[-1][1]) and set(recording.batches) == {3}
 
 
 def test_a_gdf_spec_takes_a_guidance_that_sample_uses_by_default():
@@ -230,5 +245,5 @@ def test_send_cfg_sets_the_scale_of_the_running_guidance():
     _, x_sent, _ = steps.send({"cfg": 9.0})
     resumed = list(gdf.sample(model, cond, x_init.shape, x_init=x_first, t_start=2 / 3, timesteps=2, sampler="ddim", guidance={"name": "apg", "eta": 0.5, "scale": 9.0}))
     torch.testing.assert_close(x_sent, resumed[0][1])
-    with pytest.raises(ValueError, match="has no cfg_rho"):
+    with pytest.raises(ValueError, match="takes no cfg_rho"):
         steps.send({"cfg_rho": 0.5})

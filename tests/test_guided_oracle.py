@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from gdf_core.sampling import solve
+from gdf_core.integrate import solve
 from gdf_core.testing.oracle import ClassConditionalMixture, GaussianMixture, GuidedDenoiser, reference_solution, rms_error
 from gdf_plugins.guidance import APG, CFG, Autoguidance, CFGZeroStar
 from gdf_plugins.samplers import DPMPP2MSampler

@@ -12,12 +12,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gdf_core.sampling import solve
+from gdf_core.integrate import solve
 from gdf_core.testing.oracle import GaussianMixture, denoiser, reference_solution, rms_error
 from gdf_plugins.samplers import HeunSampler
 from gdf_plugins.scalers import LERPScaler
 from gdf_plugins.schedules.linear import RectifiedFlowsSchedule
-from gdf_plugins.schedules.sampling import FlowShiftSchedule
+from gdf_plugins.schedules.grids import FlowShiftSchedule
 from gdf_plugins.targets import RectifiedFlowsTarget
 
 pytest.importorskip("scipy")

@@ -105,7 +105,7 @@ def test_objects_that_do_not_satisfy_their_kind_are_refused_with_the_reason(inst
             f"{IMPOSTOR} returned from gdf_register_loss_weights something that is not a loss_weight: "
             "expected a class, got HalfLossWeight HalfLossWeight(clamp_range=None)",
             f"{IMPOSTOR} returned from gdf_register_samplers something that is not a sampler: "
-            "NoStepSampler is not a sampler: it has no method step",
+            "NoStepSampler is not a sampler: it has no method init_x, prepare, step",
         ]
     )
     assert reg.names("sampler") == [] and reg.names("schedule") == []

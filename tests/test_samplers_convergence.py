@@ -16,7 +16,7 @@ import math
 import pytest
 import torch
 
-from gdf_core.sampling import solve
+from gdf_core.integrate import solve
 from gdf_core.testing.oracle import GaussianMixture, denoiser, reference_solution, rms_error
 from gdf_plugins.samplers import (
     DDIMSampler,
@@ -31,7 +31,7 @@ from gdf_plugins.samplers import (
     UniPCSampler,
 )
 from gdf_plugins.scalers import LERPScaler, VPScaler
-from gdf_plugins.schedules.sampling import FlowShiftSchedule, KarrasSchedule
+from gdf_plugins.schedules.grids import FlowShiftSchedule, KarrasSchedule
 from gdf_plugins.targets import EpsilonTarget, RectifiedFlowsTarget
 
 MIXTURE = GaussianMixture.random(dim=4, components=3, seed=1, std_range=(0.4, 0.8))
@@ -148,9 +148,9 @@ def test_error_falls_at_the_sampler_order(problems, setup_name, case):
 @pytest.mark.parametrize("setup_name", list(SETUPS))
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_grid_coefficients_match_per_step(setup_name, case):
-    """Steps on the run's grid take their coefficients from tables computed once for the whole
-    grid (``_maths.step_table``); steps given λ tensors that are not the grid's rows compute
-    them step by step. Both must give the same run."""
+    """Steps of a run take their coefficients from the plan ``prepare`` computed once for the whole
+    grid (``state.plan``); steps driven by hand without a plan compute them step by step from
+    their own λ (copies, not views of the grid). Both must give the same run."""
     from gdf_core.protocols import SamplingState
 
     name, sampler, _, _ = case
@@ -159,7 +159,8 @@ def test_grid_coefficients_match_per_step(setup_name, case):
     x_start = torch.randn(5, MIXTURE.dim, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
     den = denoiser(MIXTURE, setup["scaler"], setup["target"])
     on_grid = solve(sampler, den, x_start.clone(), levels, scaler=setup["scaler"])
-    state = SamplingState(logsnrs=levels[:, None].expand(-1, 5))
+    state = SamplingState(logsnrs=levels[:, None].expand(-1, 5))  # no plan
+    assert state.plan is None
     x = x_start.clone()
     for i in range(9):
         state.step = i

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from gdf_core.sampling import solve
+from gdf_core.integrate import solve
 from gdf_core.testing.oracle import GaussianMixture, denoiser, reference_solution, rms_error
 from gdf_plugins.samplers import (
     SOLVER_SAMPLERS,
@@ -19,7 +19,7 @@ from gdf_plugins.samplers import (
     HeunSampler,
 )
 from gdf_plugins.scalers import LERPScaler, VPScaler
-from gdf_plugins.schedules.sampling import FlowShiftSchedule, KarrasSchedule, ZeroTerminalSNRSchedule
+from gdf_plugins.schedules.grids import FlowShiftSchedule, KarrasSchedule, ZeroTerminalSNRSchedule
 from gdf_plugins.targets import EpsilonTarget, RectifiedFlowsTarget, VTarget, X0Target
 
 MIXTURE = GaussianMixture.random(dim=3, components=2, seed=3, std_range=(0.3, 0.6))

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from gdf_plugins.schedules import gdf_register_schedules
-from gdf_plugins.schedules.sampling import (
+from gdf_plugins.schedules.grids import (
     SAMPLING_SCHEDULES,
     BetaSchedule,
     CosineLogSNRSchedule,

@@ -73,6 +73,7 @@ BROKEN = [
     (bc.Float32Sampler(), {}, "keeps_dtype_device_shape", "came back with dtype torch.float32"),
     (bc.MutatingSampler(), {}, "no_input_mutation", "changed its input x in place"),
     (bc.BranchingSampler(), {}, "no_host_reads", "the first: bool(tensor)"),
+    (bc.RenoisingSampler(), {}, "repeated_level_is_a_no_op", "must be a no-op"),
     (bc.OffByOneCFG(), {}, "neutral_is_conditional", "should return the conditional prediction"),
     (bc.IgnoresInterval(), {}, "conditional_outside_interval", "it says it is active at t ="),
     (bc.BatchStdRescale(), {}, "batch_independent", "guided alone differs from the same sample guided in a batch"),

@@ -9,7 +9,7 @@ third-party components alike.
 from gdf_core.bases.guidance import GuidanceBase
 from gdf_core.bases.loss_weight import LossWeightBase
 from gdf_core.bases.noise_cond import NoiseCondBase
-from gdf_core.bases.sampler import FirstOrderSampler, SamplerBase
+from gdf_core.bases.sampler import FirstOrderSampler, SamplerBase, StepRows
 from gdf_core.bases.scaler import ScalerBase
 from gdf_core.bases.schedule import ScheduleBase
 from gdf_core.bases.target import TargetBase
@@ -21,6 +21,7 @@ __all__ = [
     "NoiseCondBase",
     "SamplerBase",
     "ScalerBase",
+    "StepRows",
     "ScheduleBase",
     "TargetBase",
 ]

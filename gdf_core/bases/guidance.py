@@ -18,6 +18,7 @@ import typing
 from typing import Annotated, Any, ClassVar, Optional, Union
 
 import pydantic
+import torch
 from pydantic import AfterValidator, Field
 from torch import Tensor
 
@@ -89,7 +90,8 @@ class GuidanceBase(Component):
 
     def __init__(self, *, interval: Interval = None) -> None:
         self.interval = interval
-        self._check_parameters()
+        if not torch.compiler.is_compiling():  # pydantic cannot be traced; the eager call checks the same values
+            self._check_parameters()
 
     def _check_parameters(self) -> None:
         try:

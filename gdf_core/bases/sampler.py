@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar, Optional, Sequence
 
 import torch
@@ -13,14 +14,40 @@ from gdf_core.protocols import Denoiser, InputScaler, SamplingState
 from gdf_core.tensors import batch_view
 
 
+@dataclass(frozen=True)
+class StepRows:
+    """A plan of per-step coefficients: ``rows[i]`` (terms, batch) belongs to step i."""
+
+    rows: Tensor
+
+    def __getitem__(self, step: int) -> Tensor:
+        return self.rows[step]
+
+
 class SamplerBase(Component):
-    """A sampler: ``step(denoise, x, λ, λ′, scaler=, state=, generator=) -> x′``.
+    """A sampler: ``init_x``, ``prepare(logsnrs, scaler) -> plan`` and ``step``.
 
     ``stochastic`` tells the testing kit and the docs whether a step draws noise.
+    The defaults: standard normal noise as the start, no plan (``None``).
     """
 
     kind = "sampler"
     stochastic: ClassVar[bool] = False
+
+    def init_x(
+        self,
+        shape: Sequence[int],
+        *,
+        generator: Any = None,
+        dtype: torch.dtype = torch.float32,
+        device: torch.device | str = "cpu",
+    ) -> Tensor:
+        """The starting point of a run: standard normal noise."""
+        return randn(shape, generator=generator, dtype=dtype, device=device)
+
+    def prepare(self, logsnrs: Tensor, scaler: InputScaler) -> Any:
+        """Everything of a run that depends on its grid only, (steps + 1, batch); none here."""
+        return None
 
     def step(
         self,
@@ -34,17 +61,6 @@ class SamplerBase(Component):
         generator: Any = None,
     ) -> Tensor:
         raise NotImplementedError
-
-    def init_x(
-        self,
-        shape: Sequence[int],
-        *,
-        generator: Any = None,
-        dtype: torch.dtype = torch.float32,
-        device: torch.device | str = "cpu",
-    ) -> Tensor:
-        """The starting point of a run: standard normal noise."""
-        return randn(shape, generator=generator, dtype=dtype, device=device)
 
 
 class FirstOrderSampler(SamplerBase):
@@ -112,4 +128,4 @@ def scaled(scaler: InputScaler, logsnr: Tensor, x: Tensor) -> tuple[Tensor, Tens
     return batch_view(a, x).to(x.dtype), batch_view(b, x).to(x.dtype)
 
 
-__all__ = ["FirstOrderSampler", "SamplerBase", "scaled"]
+__all__ = ["FirstOrderSampler", "SamplerBase", "StepRows", "scaled"]

@@ -14,7 +14,7 @@ probability-flow ODE of that denoiser to near machine precision in float64
 of model evaluations is measured exactly, with no trained model.
 
 The ODE is integrated in two exact parametrisations of the same flow (see
-``gdf_plugins.samplers._maths``): from pure noise up to λ = 0 as dz/du = x̂0 with
+``gdf_plugins.samplers.maths``): from pure noise up to λ = 0 as dz/du = x̂0 with
 z = x/b, u = a/b = e^(λ/2) (well defined at u = 0, i.e. λ = −∞), then
 dy/dη = x̂0 − y with y = x/a, η = λ/2, up to λ_end; an end at λ = +∞ stops at
 σ = e^(−η) = 1e−9 and returns x̂0 there (the remaining error is O(σ²)).

@@ -3,7 +3,8 @@
 from gdf_core.hookspecs import hookimpl
 from gdf_plugins.samplers.first_order import DDIMSampler, DDPMSampler, LCMSampler
 from gdf_plugins.samplers.deis import DEISSampler
-from gdf_plugins.samplers.dpmpp import DPMPP2MSampler, DPMPP2SAncestralSampler, DPMPP3MSampler
+from gdf_plugins.samplers.dpmpp import DPMPP2MSampler, DPMPP3MSampler
+from gdf_plugins.samplers.dpmpp_2s_ancestral import DPMPP2SAncestralSampler
 from gdf_plugins.samplers.dpmpp_sde import DPMPP2MSDESampler, DPMPP3MSDESampler
 from gdf_plugins.samplers.euler import EulerAncestralSampler, EulerSampler
 from gdf_plugins.samplers.heun import HeunSampler

@@ -9,34 +9,51 @@ used by k-diffusion and diffusers. For a step h = (λ′ − λ)/2 and mixing η
 with w_j the exact integrals of the x̂0 interpolant (polynomial in λ) against
 κ·e^(−κ(h−τ)), κ = 1 + η_sde. η_sde = 1 is the reverse SDE, 0 the ODE solver.
 The noise term is exact for any interpolant, so the marginals at each level
-are right to the order of the x̂0 interpolation (strong order lower: a
-multistep SDE solver is not tested for its ODE order).
+are right to the order of the x̂0 interpolation.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, Optional
 
 import torch
 from torch import Tensor
 
 from gdf_core.noise import randn_like
 from gdf_core.protocols import Denoiser, InputScaler, SamplingState
-from gdf_plugins.samplers._maths import Levels, combine
-from gdf_plugins.samplers.dpmpp import multistep_data_step
-from gdf_plugins.samplers.euler import AncestralSamplerBase
+from gdf_plugins.samplers.domains import NonNegative, check_non_negative
+from gdf_plugins.samplers.maths.combine import combine
+from gdf_plugins.samplers.maths.exponential import data_weights
+from gdf_plugins.samplers.maths.levels import Levels
+from gdf_plugins.samplers.multistep import MultistepSampler
 
 
-class _DPMPPSDE(AncestralSamplerBase):
-    default_order = 2
+class DPMPPSDESampler(MultistepSampler):
+    """SDE-DPM-Solver++(``order``M); the noise scale per step is the plan's ``extra``."""
+
+    form = "data"
+    stochastic = True
+    warmup_corrector = False
 
     def __init__(
-        self, eta: float = 1.0, s_noise: float = 1.0, solver_type: Literal["taylor", "midpoint"] = "taylor"
+        self, eta: NonNegative = 1.0, s_noise: NonNegative = 1.0, solver_type: Literal["taylor", "midpoint"] = "taylor"
     ) -> None:
-        super().__init__(eta, s_noise)
+        self.eta = check_non_negative(self.name, "eta", eta)
+        self.s_noise = check_non_negative(self.name, "s_noise", s_noise)
         if solver_type not in ("taylor", "midpoint"):
             raise ValueError(f"sampler {self.name!r}: solver_type must be 'taylor' or 'midpoint', got {solver_type!r}")
         self.solver_type = solver_type
+
+    def coefficients(self, etas: list[Tensor], lv: Levels, active: list[Tensor]) -> list[Tensor]:
+        midpoint = self.solver_type == "midpoint" and self.order == 2
+        w = data_weights(etas, lv.eta_next, kappa=1.0 + self.eta, midpoint=midpoint, active=active)
+        damp = torch.exp(-self.eta * lv.h) if self.eta > 0 else torch.ones_like(lv.h)  # 0·∞ at λ′ = +∞
+        return [lv.b_ratio * damp] + [lv.a_next * wj for wj in w]
+
+    def extra(self, lv: Levels) -> Optional[list[Tensor]]:
+        if self.eta == 0:
+            return [torch.zeros_like(lv.h)]
+        return [lv.b_next * torch.sqrt(-torch.expm1(-2 * self.eta * lv.h)) * self.s_noise]
 
     def step(
         self,
@@ -49,27 +66,16 @@ class _DPMPPSDE(AncestralSamplerBase):
         state: SamplingState,
         generator: Any = None,
     ) -> Tensor:
-        x0, _ = denoise(x, logsnr)
-        lv = Levels(scaler, logsnr, logsnr_next)
-        damp = torch.exp(-self.eta * lv.h) if self.eta > 0 else torch.ones_like(lv.h)
-        out = multistep_data_step(
-            x,
-            x0,
-            lv,
-            state,
-            self.default_order,
-            kappa=1.0 + self.eta,
-            midpoint=self.solver_type == "midpoint" and self.default_order == 2,
-            x_coeff=lv.b_ratio * damp,
-        )
+        out = self.advance(denoise, x, logsnr, logsnr_next, scaler, state)
         if self.eta == 0:
             return out.to(x.dtype)
-        spread = lv.b_next * torch.sqrt(-torch.expm1(-2 * self.eta * lv.h)) * self.s_noise
+        plan = state.plan
+        spread = plan.extra[state.step, 0] if plan is not None else self.extra(Levels(scaler, logsnr, logsnr_next))[0]
         z = randn_like(out, generator)
         return combine([(torch.ones_like(spread), out), (spread, z)]).to(x.dtype)
 
 
-class DPMPP2MSDESampler(_DPMPPSDE):
+class DPMPP2MSDESampler(DPMPPSDESampler):
     """SDE-DPM-Solver++(2M): x̂0 linear in λ through two levels (Lu et al. 2022b, App. D, Alg. 3).
 
     ``solver_type="midpoint"`` is the paper's (1 + 1/2r, −1/2r) form; ``"taylor"``
@@ -78,18 +84,18 @@ class DPMPP2MSDESampler(_DPMPPSDE):
     """
 
     name = "dpmpp_2m_sde"
-    default_order = 2
+    order = 2
 
 
-class DPMPP3MSDESampler(_DPMPPSDE):
+class DPMPP3MSDESampler(DPMPPSDESampler):
     """SDE-DPM-Solver++(3M): x̂0 quadratic in λ through three levels, integrated exactly
     against the SDE kernel (Lu et al. 2022b, App. D, extended to third order as in
     Zheng et al. 2023, "DPM-Solver-v3" codebase conventions)."""
 
     name = "dpmpp_3m_sde"
-    default_order = 3
+    order = 3
 
-    def __init__(self, eta: float = 1.0, s_noise: float = 1.0) -> None:
+    def __init__(self, eta: NonNegative = 1.0, s_noise: NonNegative = 1.0) -> None:
         super().__init__(eta=eta, s_noise=s_noise)
 
 

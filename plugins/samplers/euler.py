@@ -10,10 +10,16 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from gdf_core.bases import SamplerBase
+from gdf_core.bases import SamplerBase, StepRows
 from gdf_core.noise import randn_like
 from gdf_core.protocols import Denoiser, InputScaler, SamplingState
-from gdf_plugins.samplers._maths import Levels, combine, combine_rows, compute, grid_streak, step_table
+from gdf_plugins.samplers.ancestral import AncestralSamplerBase, ancestral_split
+from gdf_plugins.samplers.maths.combine import combine_rows, compute
+from gdf_plugins.samplers.maths.levels import Levels
+
+
+def _rows(c: list[Tensor]) -> Tensor:
+    return torch.stack(torch.broadcast_tensors(*c))
 
 
 class EulerSampler(SamplerBase):
@@ -28,6 +34,12 @@ class EulerSampler(SamplerBase):
 
     name = "euler"
 
+    def coefficients(self, lv: Levels) -> Tensor:
+        return _rows([lv.a_next, lv.b_next])
+
+    def prepare(self, logsnrs: Tensor, scaler: InputScaler) -> StepRows:
+        return StepRows(self.coefficients(Levels(scaler, logsnrs[:-1], logsnrs[1:])).transpose(0, 1))
+
     def step(
         self,
         denoise: Denoiser,
@@ -40,38 +52,9 @@ class EulerSampler(SamplerBase):
         generator: Any = None,
     ) -> Tensor:
         x0, eps = denoise(x, logsnr)
-        if grid_streak(state, logsnr, logsnr_next) >= 1:  # on the grid: the run's (a′, b′), computed once
-            c = step_table(state, scaler, "euler", 1, _euler_coefficients)
-        else:
-            c = torch.stack(_euler_coefficients([], Levels(scaler, logsnr, logsnr_next)))
+        plan = state.plan
+        c = plan[state.step] if plan is not None else self.coefficients(Levels(scaler, logsnr, logsnr_next))
         return combine_rows(c, [compute(x0), compute(eps)]).to(x.dtype)
-
-
-def _euler_coefficients(etas: list[Tensor], lv: Levels) -> list[Tensor]:
-    return [lv.a_next, lv.b_next]
-
-
-def ancestral_split(h: Tensor, eta: float) -> tuple[Tensor, Tensor]:
-    """(σ_down/σ′, σ_up/σ′) of an ancestral step of length h = (λ′ − λ)/2 (k-diffusion's split).
-
-    σ_up = min(σ′, eta·σ′·√(1 − σ′²/σ²)), σ_down = √(σ′² − σ_up²); σ′/σ = e^(−h),
-    so both ratios depend on h only and stay finite at λ = −∞ and λ′ = +∞.
-    """
-    up = (eta * torch.sqrt(-torch.expm1(-2 * h))).clamp(max=1.0)
-    down = torch.sqrt((1 - up * up).clamp(min=0))
-    return down, up
-
-
-class AncestralSamplerBase(SamplerBase):
-    """Samplers that add fresh noise each step: ``eta`` scales its share (0: none), ``s_noise`` its size."""
-
-    stochastic = True
-
-    def __init__(self, eta: float = 1.0, s_noise: float = 1.0) -> None:
-        if eta < 0:
-            raise ValueError(f"sampler {self.name!r}: eta must be ≥ 0, got {eta}")
-        self.eta = eta
-        self.s_noise = s_noise
 
 
 class EulerAncestralSampler(AncestralSamplerBase):
@@ -84,6 +67,13 @@ class EulerAncestralSampler(AncestralSamplerBase):
 
     name = "euler_ancestral"
 
+    def coefficients(self, lv: Levels) -> Tensor:
+        down, up = ancestral_split(lv.h, self.eta)
+        return _rows([lv.a_next, lv.b_next * down, lv.b_next * up * self.s_noise])
+
+    def prepare(self, logsnrs: Tensor, scaler: InputScaler) -> StepRows:
+        return StepRows(self.coefficients(Levels(scaler, logsnrs[:-1], logsnrs[1:])).transpose(0, 1))
+
     def step(
         self,
         denoise: Denoiser,
@@ -96,13 +86,11 @@ class EulerAncestralSampler(AncestralSamplerBase):
         generator: Any = None,
     ) -> Tensor:
         x0, eps = denoise(x, logsnr)
-        lv = Levels(scaler, logsnr, logsnr_next)
-        down, up = ancestral_split(lv.h, self.eta)
+        plan = state.plan
+        c = plan[state.step] if plan is not None else self.coefficients(Levels(scaler, logsnr, logsnr_next))
         x0c = compute(x0)
         z = randn_like(x0c, generator)
-        return combine(
-            [(lv.a_next, x0c), (lv.b_next * down, compute(eps)), (lv.b_next * up * self.s_noise, z)]
-        ).to(x.dtype)
+        return combine_rows(c, [x0c, compute(eps), z]).to(x.dtype)
 
 
-__all__ = ["EulerAncestralSampler", "EulerSampler", "ancestral_split"]
+__all__ = ["EulerAncestralSampler", "EulerSampler"]

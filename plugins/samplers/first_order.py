@@ -1,6 +1,8 @@
 """The original GDF's samplers: one model call per step, x′ from the model's x0 and ε at λ.
 
 Notation: (a, b) = scaler(λ), (a′, b′) = scaler(λ′), λ′ the next (less noisy) level.
+``prepare`` computes every step's coefficients of a run at once; ``update`` (the
+original's call) computes one step's from its λ and λ′: the same numbers.
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from gdf_core.bases import FirstOrderSampler
-from gdf_core.bases.sampler import scaled
+from gdf_core.bases import FirstOrderSampler, StepRows
 from gdf_core.noise import randn_like
-from gdf_core.protocols import InputScaler
-from gdf_core.tensors import batch_view, to_compute
+from gdf_core.protocols import Denoiser, InputScaler, SamplingState
+from gdf_plugins.samplers.domains import NonNegative, check_non_negative
+from gdf_plugins.samplers.maths.combine import combine_rows, compute
+from gdf_plugins.samplers.maths.levels import half_logsnr, same_level, scaler_coeffs
 
 
 def ancestral_sigma(logsnr: Tensor, logsnr_next: Tensor, b_next: Tensor, eta: float) -> Tensor:
@@ -29,7 +32,49 @@ def ancestral_sigma(logsnr: Tensor, logsnr_next: Tensor, b_next: Tensor, eta: fl
     return eta * b_next * ratio.sqrt()
 
 
-class DDIMSampler(FirstOrderSampler):
+class _PlannedFirstOrder(FirstOrderSampler):
+    """A first-order sampler whose coefficients depend on λ, λ′ only: ``coefficients`` then ``apply``."""
+
+    def coefficients(self, scaler: InputScaler, logsnr: Tensor, logsnr_next: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def apply(self, c: Tensor, x: Tensor, x0: Tensor, epsilon: Tensor, generator: Any) -> Tensor:
+        raise NotImplementedError
+
+    def prepare(self, logsnrs: Tensor, scaler: InputScaler) -> StepRows:
+        return StepRows(self.coefficients(scaler, logsnrs[:-1], logsnrs[1:]).transpose(0, 1))
+
+    def update(
+        self,
+        x: Tensor,
+        x0: Tensor,
+        epsilon: Tensor,
+        logsnr: Tensor,
+        logsnr_next: Tensor,
+        *,
+        scaler: InputScaler,
+        generator: Any = None,
+    ) -> Tensor:
+        return self.apply(self.coefficients(scaler, logsnr, logsnr_next), x, x0, epsilon, generator)
+
+    def step(
+        self,
+        denoise: Denoiser,
+        x: Tensor,
+        logsnr: Tensor,
+        logsnr_next: Tensor,
+        *,
+        scaler: InputScaler,
+        state: SamplingState,
+        generator: Any = None,
+    ) -> Tensor:
+        x0, epsilon = denoise(x, logsnr)
+        plan = state.plan
+        c = plan[state.step] if plan is not None else self.coefficients(scaler, logsnr, logsnr_next)
+        return self.apply(c, x, x0, epsilon, generator)
+
+
+class DDIMSampler(_PlannedFirstOrder):
     """x′ = a′·x0 + √(b′² − ς²)·ε + ς·z with ς = eta·b′·√(1 − e^(λ−λ′)) (Song et al. 2021, "DDIM").
 
     eta = 0 is the deterministic DDIM step x′ = a′·x0 + b′·ε; eta = 1 is ancestral (DDPM) sampling.
@@ -37,10 +82,8 @@ class DDIMSampler(FirstOrderSampler):
 
     name = "ddim"
 
-    def __init__(self, gdf: Any = None, *, eta: float = 0.0) -> None:
-        if eta < 0:
-            raise ValueError(f"sampler {self.name!r}: eta scales the fresh noise and must be ≥ 0, got {eta}")
-        self.eta = eta
+    def __init__(self, gdf: Any = None, *, eta: NonNegative = 0.0) -> None:
+        self.eta = check_non_negative(self.name, "eta", eta, " (the share of fresh noise)")
         super().__init__(gdf)
 
     @property  # type: ignore[override]
@@ -48,25 +91,20 @@ class DDIMSampler(FirstOrderSampler):
         """Whether a step draws fresh noise: whenever eta > 0."""
         return self.eta > 0
 
-    def update(
-        self,
-        x: Tensor,
-        x0: Tensor,
-        epsilon: Tensor,
-        logsnr: Tensor,
-        logsnr_next: Tensor,
-        *,
-        scaler: InputScaler,
-        generator: Any = None,
-    ) -> Tensor:
-        x0c, epsc = to_compute(x0), to_compute(epsilon)
-        a_next, b_next = scaled(scaler, logsnr_next, x0c)
+    def coefficients(self, scaler: InputScaler, logsnr: Tensor, logsnr_next: Tensor) -> Tensor:
+        """[a′, b′] (eta = 0) or [a′, √(b′² − ς²), ς]."""
+        a_next, b_next = scaler_coeffs(scaler, logsnr_next)
         if self.eta == 0:
-            return (a_next * x0c + b_next * epsc).to(x.dtype)
-        sigma = ancestral_sigma(batch_view(logsnr, x0c), batch_view(logsnr_next, x0c), b_next, self.eta).to(x0c.dtype)
-        noise = randn_like(x0c, generator)
+            return torch.stack(torch.broadcast_tensors(a_next, b_next))
+        sigma = ancestral_sigma(logsnr.to(b_next.dtype), logsnr_next.to(b_next.dtype), b_next, self.eta)
         direction = (b_next * b_next - sigma * sigma).clamp(min=0).sqrt()
-        return (a_next * x0c + direction * epsc + sigma * noise).to(x.dtype)
+        return torch.stack(torch.broadcast_tensors(a_next, direction, sigma))
+
+    def apply(self, c: Tensor, x: Tensor, x0: Tensor, epsilon: Tensor, generator: Any) -> Tensor:
+        x0c = compute(x0)
+        if self.eta == 0:
+            return combine_rows(c, [x0c, compute(epsilon)]).to(x.dtype)
+        return combine_rows(c, [x0c, compute(epsilon), randn_like(x0c, generator)]).to(x.dtype)
 
 
 class DDPMSampler(DDIMSampler):
@@ -74,28 +112,27 @@ class DDPMSampler(DDIMSampler):
 
     name = "ddpm"
 
-    def __init__(self, gdf: Any = None, *, eta: float = 1.0) -> None:
+    def __init__(self, gdf: Any = None, *, eta: NonNegative = 1.0) -> None:
         super().__init__(gdf, eta=eta)
 
 
-class LCMSampler(FirstOrderSampler):
+class LCMSampler(_PlannedFirstOrder):
     """x′ = a′·x0 + b′·z with fresh noise z: multistep consistency sampling (Luo et al. 2023, "LCM")."""
 
     name = "lcm"
     denoiser = "consistency"  # checked with a consistency function, not E[x0 | x]
     stochastic = True
 
-    def update(
-        self,
-        x: Tensor,
-        x0: Tensor,
-        epsilon: Tensor,
-        logsnr: Tensor,
-        logsnr_next: Tensor,
-        *,
-        scaler: InputScaler,
-        generator: Any = None,
-    ) -> Tensor:
-        x0c = to_compute(x0)
-        a_next, b_next = scaled(scaler, logsnr_next, x0c)
-        return (a_next * x0c + b_next * randn_like(x0c, generator)).to(x.dtype)
+    def coefficients(self, scaler: InputScaler, logsnr: Tensor, logsnr_next: Tensor) -> Tensor:
+        """[stay, a′, b′]: x′ = a′·x0 + b′·z, or x itself across a repeated level (stay = 1; at λ = λ′ = +∞, x0)."""
+        a_next, b_next = scaler_coeffs(scaler, logsnr_next)
+        eta, eta_next = half_logsnr(logsnr), half_logsnr(logsnr_next)
+        stay = (same_level(eta, eta_next) & ~torch.isposinf(eta_next)).to(a_next.dtype)
+        return torch.stack(torch.broadcast_tensors(stay, a_next * (1 - stay), b_next * (1 - stay)))
+
+    def apply(self, c: Tensor, x: Tensor, x0: Tensor, epsilon: Tensor, generator: Any) -> Tensor:
+        x0c = compute(x0)
+        return combine_rows(c, [compute(x), x0c, randn_like(x0c, generator)]).to(x.dtype)
+
+
+__all__ = ["DDIMSampler", "DDPMSampler", "LCMSampler", "ancestral_sigma"]

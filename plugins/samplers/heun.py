@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Annotated, Any
 
 import torch
+from pydantic import Field
 from torch import Tensor
 
-from gdf_core.bases import SamplerBase
+from gdf_core.bases import SamplerBase, StepRows
 from gdf_core.noise import randn_like
 from gdf_core.protocols import Denoiser, InputScaler, SamplingState
-from gdf_plugins.samplers._maths import (
-    Levels,
-    combine,
-    combine_rows,
-    compute,
-    data_weights,
-    grid_streak,
-    half_logsnr,
-    lagrange_at,
-    scaler_coeffs,
-    step_table,
-)
+from gdf_plugins.samplers.domains import NonNegative, check_non_negative
+from gdf_plugins.samplers.maths.combine import combine, combine_rows, compute
+from gdf_plugins.samplers.maths.exponential import data_weights
+from gdf_plugins.samplers.maths.lagrange import lagrange_at
+from gdf_plugins.samplers.maths.levels import Levels, distinct_from_newer, half_logsnr, scaler_coeffs
 
 
 class HeunSampler(SamplerBase):
@@ -52,25 +46,38 @@ class HeunSampler(SamplerBase):
 
     def __init__(
         self,
-        s_churn: float = 0.0,
-        s_tmin: float = 0.0,
-        s_tmax: float = float("inf"),
-        s_noise: float = 1.0,
-        trapezoid_max_ratio: float = 10.0,
+        s_churn: NonNegative = 0.0,
+        s_tmin: Annotated[float, Field(ge=0)] = 0.0,
+        s_tmax: Annotated[float, Field(ge=0)] = float("inf"),
+        s_noise: NonNegative = 1.0,
+        trapezoid_max_ratio: Annotated[float, Field(gt=1)] = 10.0,
     ) -> None:
-        if s_churn < 0:
-            raise ValueError(f"sampler {self.name!r}: s_churn must be ≥ 0, got {s_churn}")
+        self.s_churn = check_non_negative(self.name, "s_churn", s_churn)
+        self.s_noise = check_non_negative(self.name, "s_noise", s_noise)
         if not trapezoid_max_ratio > 1:
             raise ValueError(f"sampler {self.name!r}: trapezoid_max_ratio must be > 1, got {trapezoid_max_ratio}")
+        if not 0 <= s_tmin <= s_tmax:
+            raise ValueError(f"sampler {self.name!r}: need 0 ≤ s_tmin ≤ s_tmax, got s_tmin={s_tmin}, s_tmax={s_tmax}")
         self.trapezoid_max_ratio = trapezoid_max_ratio
-        self.s_churn = s_churn
         self.s_tmin = s_tmin
         self.s_tmax = s_tmax
-        self.s_noise = s_noise
 
     @property
     def stochastic(self) -> bool:  # type: ignore[override]
         return self.s_churn > 0
+
+    def prepare(self, logsnrs: Tensor, scaler: InputScaler) -> StepRows | None:
+        """Rows (steps, 7, batch): every step's coefficients, the last one's in the first 3 (no plan with churn)."""
+        if self.s_churn > 0:
+            return None
+        grid = logsnrs if logsnrs.dim() == 2 else logsnrs[:, None]
+        steps = grid.shape[0] - 1
+        rows = torch.stack(_step_coefficients(Levels(scaler, grid[:-1], grid[1:]), self.trapezoid_max_ratio), dim=1)
+        lv = Levels(scaler, grid[-2], grid[-1])
+        etas = [half_logsnr(grid[-2 - k]) for k in range(min(steps, 2))]
+        last = torch.stack(torch.broadcast_tensors(*_last_coefficients(etas, lv)))
+        last = torch.nn.functional.pad(last, (0, 0, 0, rows.shape[1] - last.shape[0]))
+        return StepRows(torch.cat([rows[:-1], last[None]]))
 
     def step(
         self,
@@ -86,58 +93,60 @@ class HeunSampler(SamplerBase):
         if state.step == 0:
             state.history.clear()
         xc = compute(x)
+        plan = state.plan if self.s_churn == 0 else None
         if self.s_churn > 0:
-            a, _ = scaler_coeffs(scaler, logsnr)
-            sigma = torch.exp(-half_logsnr(logsnr))
-            finite = torch.isfinite(logsnr)
-            inside = (sigma >= self.s_tmin) & (sigma <= self.s_tmax) & finite
-            gamma_value = min(self.s_churn / max(state.num_steps, 1), math.sqrt(2) - 1)
-            gamma = torch.where(inside, torch.full_like(sigma, gamma_value), torch.zeros_like(sigma))
-            logsnr_hat = logsnr.to(sigma.dtype) - 2 * torch.log1p(gamma)
-            a_hat, b_hat = scaler_coeffs(scaler, logsnr_hat)
-            grow = torch.where(gamma > 0, a_hat / torch.where(a > 0, a, torch.ones_like(a)), torch.ones_like(a))
-            spread = b_hat * torch.sqrt((1 - 1 / (1 + gamma) ** 2).clamp(min=0)) * self.s_noise
-            z = randn_like(xc, generator)
-            xc = combine([(grow, xc), (spread, z)])
-            logsnr = logsnr_hat.to(logsnr.dtype) if logsnr.is_floating_point() else logsnr_hat
-        streak = 0 if self.s_churn > 0 else grid_streak(state, logsnr, logsnr_next)
+            xc, logsnr = self._churn(xc, logsnr, scaler, state, generator)
         x0, eps = denoise(xc.to(x.dtype), logsnr)
         x0c, epsc = compute(x0), compute(eps)
-        state.history.insert(0, (half_logsnr(logsnr), x0c))
+        state.history.insert(0, (logsnr, x0c))
         del state.history[2:]
         if state.is_last_step:
             # EDM: no correction; into λ′ = +∞, x̂0 extrapolated to σ = 0 in σ² through
             # this level and the previous one.
             n = len(state.history)
-            if streak >= n:
-                c = step_table(state, scaler, "heun_last", n, _last_coefficients)
+            if plan is not None:
+                c = plan[state.step][: 1 + n]
             else:
-                lv = Levels(scaler, logsnr, logsnr_next)
-                c = torch.stack(_last_coefficients([e for e, _ in state.history], lv))
+                etas = [half_logsnr(lam) for lam, _ in state.history]
+                c = torch.stack(torch.broadcast_tensors(*_last_coefficients(etas, Levels(scaler, logsnr, logsnr_next))))
             return combine_rows(c, [x0c, epsc] + [d for _, d in state.history[1:]]).to(x.dtype)
-        ratio = self.trapezoid_max_ratio
-        if streak >= 1:
-            c = step_table(state, scaler, ("heun", ratio), 1, lambda e, lv: _step_coefficients(e, lv, ratio))
+        if plan is not None:
+            c = plan[state.step]
         else:
-            c = torch.stack(_step_coefficients([], Levels(scaler, logsnr, logsnr_next), ratio))
+            c = torch.stack(_step_coefficients(Levels(scaler, logsnr, logsnr_next), self.trapezoid_max_ratio))
         x_euler = combine_rows(c[:2], [x0c, epsc])
         x0_next, eps_next = denoise(x_euler.to(x.dtype), logsnr_next)
         return combine_rows(c[2:], [xc, x0c, epsc, compute(x0_next), compute(eps_next)]).to(x.dtype)
 
+    def _churn(self, xc: Tensor, logsnr: Tensor, scaler: InputScaler, state: SamplingState, generator: Any) -> tuple[Tensor, Tensor]:
+        """EDM's churn: x raised to σ̂ = σ·(1 + γ) with fresh noise; (x̂, λ̂)."""
+        a, _ = scaler_coeffs(scaler, logsnr)
+        sigma = torch.exp(-half_logsnr(logsnr))
+        inside = (sigma >= self.s_tmin) & (sigma <= self.s_tmax) & torch.isfinite(logsnr)
+        gamma_value = min(self.s_churn / max(state.num_steps, 1), math.sqrt(2) - 1)
+        gamma = torch.where(inside, torch.full_like(sigma, gamma_value), torch.zeros_like(sigma))
+        logsnr_hat = logsnr.to(sigma.dtype) - 2 * torch.log1p(gamma)
+        a_hat, b_hat = scaler_coeffs(scaler, logsnr_hat)
+        grow = torch.where(gamma > 0, a_hat / torch.where(a > 0, a, torch.ones_like(a)), torch.ones_like(a))
+        spread = b_hat * torch.sqrt((1 - 1 / (1 + gamma) ** 2).clamp(min=0)) * self.s_noise
+        z = randn_like(xc, generator)
+        return combine([(grow, xc), (spread, z)]), (logsnr_hat.to(logsnr.dtype) if logsnr.is_floating_point() else logsnr_hat)
 
-def _step_coefficients(etas: list[Tensor], lv: Levels, max_ratio: float) -> list[Tensor]:
+
+def _step_coefficients(lv: Levels, max_ratio: float) -> list[Tensor]:
     """[a′, b′] of the Euler step, then the step's x′ = α·x + β·x̂0 + γ·ε̂ + δ·x̂0′ + ζ·ε̂′.
 
     Heun: y′ = y_e + (σ′ − σ)(ε̂′ − ε̂)/2, times a′: x_e + c·(ε̂′ − ε̂), c = (b′ − a′·σ)/2.
     From σ = ∞ (λ = −∞), or across more than ``max_ratio`` in σ, the trapezoid in σ
     is meaningless or poor: the same two calls in the data form instead, x̂0 linear
     in t = σ/(1 + σ) (exact at λ = −∞), chosen per sample on the coefficients.
+    A degenerate step (λ′ = λ) is x′ = x.
     """
     start = torch.isneginf(lv.logsnr) | (lv.sigma > max_ratio * lv.sigma_next)
-    zero = torch.zeros_like(lv.a_next)
+    zero, one = torch.zeros_like(lv.a_next), torch.ones_like(lv.a_next)
     c = torch.where(start, zero, (lv.b_next - lv.a_next * lv.sigma) / 2)
     w = data_weights([lv.eta, lv.eta_next], lv.eta_next, interpolation="t")
-    return [
+    out = [
         lv.a_next,
         lv.b_next,
         torch.where(start, lv.b_ratio, zero),
@@ -146,22 +155,26 @@ def _step_coefficients(etas: list[Tensor], lv: Levels, max_ratio: float) -> list
         torch.where(start, lv.a_next * w[1], zero),
         c,
     ]
+    keep = out[:2] + [one] + [zero] * 4
+    return list(torch.broadcast_tensors(*[torch.where(lv.degenerate, k, v) for k, v in zip(keep, out)]))
 
 
 def _last_coefficients(etas: list[Tensor], lv: Levels) -> list[Tensor]:
     """Coefficients of x̂0, ε̂ (and the previous level's x̂0) in the last step.
 
-    An Euler step, except into λ′ = +∞ with a previous level: x̂0 extrapolated to
-    σ = 0 by a line in σ² (b′ = 0 there, so ε̂'s coefficient b′ is right for both).
+    An Euler step, except into λ′ = +∞ with a previous, distinct level: x̂0
+    extrapolated to σ = 0 by a line in σ² (b′ = 0 there, so ε̂'s coefficient b′
+    is right for both).
     """
     if len(etas) == 1:
         return [lv.a_next, lv.b_next]
     q = [torch.exp(-2 * (e - etas[0])) for e in etas]
-    w = lagrange_at(q, 0.0)
+    w = lagrange_at(q, 0.0, distinct_from_newer(etas))
     return [
         torch.where(lv.final, lv.a_next * w[0], lv.a_next),
         lv.b_next,
         torch.where(lv.final, lv.a_next * w[1], torch.zeros_like(lv.a_next)),
     ]
+
 
 __all__ = ["HeunSampler"]

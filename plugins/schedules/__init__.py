@@ -9,7 +9,7 @@ from gdf_plugins.schedules.linear import LinearSchedule, RectifiedFlowsSchedule
 from gdf_plugins.schedules.logit_normal import LogitNormalSchedule
 from gdf_plugins.schedules.mode import ModeSchedule
 from gdf_plugins.schedules.piecewise_linear import PiecewiseLinearSchedule, StableDiffusionSchedule
-from gdf_plugins.schedules.sampling import SAMPLING_SCHEDULES
+from gdf_plugins.schedules.grids import SAMPLING_SCHEDULES
 from gdf_plugins.schedules.sqrt import SqrtSchedule
 
 SCHEDULES: list[type] = [

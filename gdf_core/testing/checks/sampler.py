@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from torch import Tensor
 
 from gdf_core.protocols import SamplingState
-from gdf_core.sampling import solve
+from gdf_core.integrate import integrate, solve
 from gdf_core.testing import strategies as gst
 from gdf_core.testing.checks._core import CheckReport, Invariant, Violation, fmt, option, run_check
 from gdf_core.testing.gaussian import ClosedFormScaler, Gaussian
@@ -157,6 +157,30 @@ def no_host_reads(sampler: Any, options: Mapping[str, Any], shape: tuple, seed: 
         )
 
 
+def repeated_level_is_a_no_op(sampler: Any, options: Mapping[str, Any], shape: tuple, seed: int) -> None:
+    """A grid repeating a level (clamped schedules do, at their ends): the step across it returns x, the run stays finite.
+
+    A predictor–corrector sampler (``corrects_previous_step``: UniPC) refines the step before
+    with the model call it makes at the repeated level, so for it only finiteness is checked.
+    """
+    data = Gaussian(0.5, 1.0, ClosedFormScaler("variance"))
+    x_init = torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    levels = torch.linspace(-5.0, 5.0, 6, dtype=torch.float64)
+    logsnrs = torch.cat([levels[:1], levels[:3], levels[2:]])  # levels 0 and 2 repeated
+    generator = torch.Generator().manual_seed(seed)
+    xs = [x_init] + list(integrate(sampler, data.denoise, x_init, logsnrs, scaler=data.scaler, generator=generator))
+    corrector = bool(option(sampler, options, "corrects_previous_step", False))
+    for i in range(logsnrs.numel() - 1):
+        if not corrector and logsnrs[i] == logsnrs[i + 1] and not torch.allclose(xs[i + 1], xs[i], rtol=1e-9, atol=1e-9):
+            diff = (xs[i + 1] - xs[i]).abs().max().item()
+            raise Violation(
+                f"step {i} goes from λ = {logsnrs[i].item():g} to the same level but moved x by up to {diff:.3g}: "
+                "a step between equal levels must be a no-op (and keep the history usable)"
+            )
+    if not torch.isfinite(xs[-1]).all():
+        raise Violation(f"a run over a grid with repeated levels {logsnrs.tolist()} came back non-finite: {fmt(xs[-1])}")
+
+
 INVARIANTS: tuple[Invariant, ...] = (
     Invariant(
         "converges_to_reference",
@@ -197,6 +221,13 @@ INVARIANTS: tuple[Invariant, ...] = (
         no_input_mutation,
         lambda o: {"shape": gst.batch_shapes(max_dims=3), "seed": gst.seeds()},
         examples_cap=10,
+    ),
+    Invariant(
+        "repeated_level_is_a_no_op",
+        "a step between equal levels returns x, and a run over a grid with repeated levels stays finite",
+        repeated_level_is_a_no_op,
+        lambda o: {"shape": gst.batch_shapes(max_dims=3), "seed": gst.seeds()},
+        examples_cap=3,
     ),
     Invariant(
         "no_host_reads",

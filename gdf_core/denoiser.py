@@ -1,0 +1,162 @@
+"""The denoiser ``GDF.sample`` hands its sampler: noise condition, model calls, guidance, target conversion.
+
+``denoise(x, λ) -> (x̂0, ε̂)``. It follows the run's ``SamplingState``, so it
+knows the step it is called in (a Python int) and, from the t values of the
+grid computed before the loop, whether and how strongly that step is guided.
+The step's first call is kept as ``first`` (x̂0 and the guided prediction),
+which ``sample`` yields and gives its callback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Sequence
+
+import torch
+from torch import Tensor
+
+from gdf_core.guidance import guide_predictions
+from gdf_core.protocols import Guidance, InputScaler, NoiseCond, Predictions, SamplingState, Target
+from gdf_core.tensors import batch_view
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The model's answer at the first call of a step: x̂0 and the (guided) prediction."""
+
+    x0: Tensor
+    pred: Tensor
+
+
+class ModelDenoiser:
+    """``model(x, noise_cond, **inputs)`` as a denoiser, with the calls its guidance asks for.
+
+    A guidance that asks for the unconditional prediction gets it from one
+    doubled batch (conditional and unconditional inputs); one that asks for a
+    guide gets ``guide_model`` on the conditional inputs. On steps where the
+    guidance is not active (its interval), the model is called once.
+    """
+
+    def __init__(
+        self,
+        model: Callable[..., Tensor],
+        *,
+        scaler: InputScaler,
+        target: Target,
+        noise_cond: NoiseCond,
+        model_inputs: dict[str, Any],
+        unconditional_inputs: Optional[dict[str, Any]],
+        guidance: Optional[Guidance],
+        t_values: Sequence[float],
+        guide_model: Optional[Callable[..., Tensor]] = None,
+        state: SamplingState,
+    ) -> None:
+        self.model, self.scaler, self.target, self.noise_cond = model, scaler, target, noise_cond
+        self.guide_model = guide_model
+        self.unconditional_inputs = unconditional_inputs
+        self.t_values = list(t_values)
+        self.follow(state, 0)
+        self.set_inputs(model_inputs)
+        self.set_guidance(guidance)
+        self.first: Optional[Prediction] = None
+        self._first_step = -1
+
+    def follow(self, state: SamplingState, offset: int) -> None:
+        """Follow the run ``state`` whose step 0 is step ``offset`` of the whole grid."""
+        self.state, self.offset = state, offset
+
+    def set_inputs(self, model_inputs: dict[str, Any]) -> None:
+        if not isinstance(model_inputs, dict):
+            raise TypeError(f"model_inputs must be a dict of keyword arguments of the model; got {type(model_inputs).__name__}")
+        self.cond_inputs = model_inputs
+        self.both_inputs = batch_with_unconditional(model_inputs, self.unconditional_inputs)
+
+    def set_guidance(self, guidance: Optional[Guidance]) -> None:
+        """Guide with ``guidance`` from the next call on, from a fresh per-run state."""
+        self.guidance = guidance
+        self.guidance_state = None if guidance is None else guidance.init_state()
+        self.branches = () if guidance is None else tuple(getattr(guidance, "branches", ("unconditional",)))
+
+    def __call__(self, x: Tensor, logsnr: Tensor) -> tuple[Tensor, Tensor]:
+        step = self.offset + self.state.step
+        if step != self._first_step:
+            self.first = None  # the previous step's record is the caller's now: not kept through this call
+        t = self.t_values[step]
+        cond = self.noise_cond(logsnr)
+        if cond.is_floating_point() and cond.dtype != x.dtype:
+            cond = cond.to(x.dtype)
+        if self.guidance is None or not self.guidance.active(t):
+            pred = self.model(x, cond, **self.cond_inputs)
+        else:
+            return self.guided(x, logsnr, cond, t, step)
+        x0, epsilon = self.convert(x, logsnr, pred)
+        if step != self._first_step:
+            self.first, self._first_step = Prediction(x0, pred), step
+        return x0, epsilon
+
+    def guided(self, x: Tensor, logsnr: Tensor, cond: Tensor, t: float, step: int) -> tuple[Tensor, Tensor]:
+        """The model calls the guidance asks for, the guidance in its space, and (x̂0, ε̂) of the result."""
+        if "unconditional" in self.branches:
+            pred_cond, pred_uncond = self.model(torch.cat([x, x]), torch.cat([cond, cond]), **self.both_inputs).chunk(2)
+        else:
+            pred_cond, pred_uncond = self.model(x, cond, **self.cond_inputs), None
+        pred_guide = None
+        if "guide" in self.branches and self.guide_model is not None:
+            pred_guide = self.guide_model(x, cond, **self.cond_inputs)
+        low = x.dtype not in (torch.float32, torch.float64)
+        xc = x.float() if low else x
+        a, b = self.scaler(logsnr)
+        a, b = batch_view(a, xc), batch_view(b, xc)
+        if a.dtype != xc.dtype:
+            a, b = a.to(xc.dtype), b.to(xc.dtype)
+        raw = Predictions(pred_cond, pred_uncond, pred_guide)
+        if low:
+            raw = raw.map(lambda p: p.float())
+        pred, x0, epsilon = guide_predictions(
+            self.guidance, raw, x=xc, logsnr=logsnr, a=a, b=b, target=self.target, t=t, step=step, state=self.guidance_state
+        )
+        if low:
+            pred, x0, epsilon = pred.to(x.dtype), x0.to(x.dtype), epsilon.to(x.dtype)
+        if step != self._first_step:
+            self.first, self._first_step = Prediction(x0, pred), step
+        return x0, epsilon
+
+    def convert(self, x: Tensor, logsnr: Tensor, pred: Tensor) -> tuple[Tensor, Tensor]:
+        """(x̂0, ε̂) from the prediction through the target, computed in at least float32."""
+        low = x.dtype not in (torch.float32, torch.float64)
+        xc, predc = (x.float(), pred.float()) if low else (x, pred)
+        a, b = self.scaler(logsnr)
+        a, b = batch_view(a, xc), batch_view(b, xc)
+        if a.dtype != xc.dtype:
+            a, b = a.to(xc.dtype), b.to(xc.dtype)
+        x0 = self.target.x0(xc, predc, logsnr, a, b)
+        epsilon = self.target.epsilon(xc, predc, logsnr, a, b)
+        return (x0.to(x.dtype), epsilon.to(x.dtype)) if low else (x0, epsilon)
+
+
+def batch_with_unconditional(model_inputs: dict[str, Any], unconditional: Optional[dict[str, Any]]) -> dict[str, Any]:
+    """Each input with its unconditional counterpart appended along the batch (zeros if missing)."""
+    unconditional = unconditional or {}
+    both: dict[str, Any] = {}
+    for key, value in model_inputs.items():
+        other = unconditional.get(key)
+        if isinstance(value, Tensor):
+            both[key] = torch.cat([value, torch.zeros_like(value) if other is None else other])
+        elif isinstance(value, (list, tuple)):
+            others = other if other is not None else [None] * len(value)
+            both[key] = [
+                torch.cat([v, torch.zeros_like(v) if o is None else o]) if isinstance(v, Tensor) else v
+                for v, o in zip(value, others)
+            ]
+        elif isinstance(value, dict):
+            others = other or {}
+            both[key] = {
+                k: torch.cat([v, others.get(k, torch.zeros_like(v))]) if isinstance(v, Tensor) else v
+                for k, v in value.items()
+            }
+        else:
+            both[key] = value
+    return both
+
+
+__all__ = ["ModelDenoiser", "Prediction", "batch_with_unconditional"]

@@ -1,0 +1,77 @@
+"""The sampling loop: a sampler stepped over a λ grid. ``GDF.sample`` and ``GDF.sample_final`` run it.
+
+``start`` makes a run's state (the grid, and the sampler's ``prepare``-d plan,
+computed once); ``integrate`` steps it as a generator (``send`` a tensor to
+replace x between steps); ``solve`` steps it to the end and returns x, with no
+generator in between, so ``torch.compile(fullgraph=True)`` traces a whole run.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Generator, Optional
+
+from torch import Tensor
+
+from gdf_core.protocols import Denoiser, InputScaler, Sampler, SamplingState
+
+
+def start(sampler: Sampler, logsnrs: Tensor, batch: int, scaler: InputScaler) -> SamplingState:
+    """The state of a run over ``logsnrs`` ((steps + 1,) or (steps + 1, batch)), with the sampler's plan."""
+    grid = logsnrs[:, None].expand(-1, batch) if logsnrs.dim() == 1 else logsnrs
+    if grid.dim() != 2 or grid.shape[1] != batch or grid.shape[0] < 2:
+        raise ValueError(
+            f"logsnrs must have shape (steps + 1,) or (steps + 1, {batch}) with at least one step; got {tuple(logsnrs.shape)}"
+        )
+    return SamplingState(logsnrs=grid, plan=sampler.prepare(grid, scaler))
+
+
+def integrate(
+    sampler: Sampler,
+    denoise: Denoiser,
+    x: Tensor,
+    logsnrs: Tensor,
+    *,
+    scaler: InputScaler,
+    generator: Any = None,
+    state: Optional[SamplingState] = None,
+) -> Generator[Tensor, Optional[Tensor], None]:
+    """Step ``sampler`` from ``logsnrs[0]`` to ``logsnrs[-1]``, yielding x after every step.
+
+    ``state`` (from ``start``) is made here if not given. ``send(x)`` replaces
+    the current x before the next step. ``x`` is never modified in place.
+    """
+    state = start(sampler, logsnrs, x.shape[0], scaler) if state is None else state
+    grid = state.logsnrs
+    assert grid is not None
+    for i in range(grid.shape[0] - 1):
+        state.step = i
+        x = sampler.step(denoise, x, grid[i], grid[i + 1], scaler=scaler, state=state, generator=generator)
+        sent = yield x
+        if sent is not None:
+            x = sent
+
+
+def solve(
+    sampler: Sampler,
+    denoise: Denoiser,
+    x: Tensor,
+    logsnrs: Tensor,
+    *,
+    scaler: InputScaler,
+    generator: Any = None,
+    state: Optional[SamplingState] = None,
+    callback: Optional[Callable[[int, Tensor], None]] = None,
+) -> Tensor:
+    """The same run as ``integrate``, to the end: the final x."""
+    state = start(sampler, logsnrs, x.shape[0], scaler) if state is None else state
+    grid = state.logsnrs
+    assert grid is not None
+    for i in range(grid.shape[0] - 1):
+        state.step = i
+        x = sampler.step(denoise, x, grid[i], grid[i + 1], scaler=scaler, state=state, generator=generator)
+        if callback is not None:
+            callback(i, x)
+    return x
+
+
+__all__ = ["integrate", "solve", "start"]

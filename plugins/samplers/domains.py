@@ -1,0 +1,23 @@
+"""Parameter domains of the built-in samplers, as pydantic-constrained types.
+
+The spec builds its parameter models from constructor annotations, so a spec
+value outside a domain is refused with the parameter's path; the constructors
+check the same bounds for direct calls.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+from pydantic import Field
+
+#: A finite number ≥ 0 (noise shares and scales).
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+def check_non_negative(sampler: str, what: str, value: float, meaning: str = "") -> float:
+    """``value`` as a float, or a ValueError naming the sampler and the parameter."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"sampler {sampler!r}: {what}{meaning} must be ≥ 0 and finite, got {value!r}")
+    return float(value)

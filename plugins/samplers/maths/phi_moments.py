@@ -1,0 +1,70 @@
+"""Moments of the exponential kernels: the φ-functions of exponential integrators.
+
+For a step of length h in η, the data-prediction kernel gives
+μ_k = H·∫_0^1 e^(−H(1−s))·s^k ds (μ_0 = 1 − e^(−H) = h·φ_1(−h); μ_k = k!·h·φ_(k+1)
+in the notation of Hochbruck & Ostermann 2010, Lu et al. 2022b), the
+noise-prediction kernel ν_k = h·∫_0^1 e^(−h·s)·s^k ds. Both are summed as a
+power series below 1 (no cancellation) and by their stable recurrence above.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import torch
+from torch import Tensor
+
+_SERIES_TERMS = 22
+
+
+@functools.lru_cache(maxsize=64)
+def _as_tensor(coefficients: tuple[tuple[float, ...], ...], dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor]:
+    """(exponents, table.T) of a series table, made once per dtype and device."""
+    table = torch.tensor(coefficients, dtype=dtype, device=device)
+    return torch.arange(table.shape[1], device=device, dtype=dtype), table.T.contiguous()
+
+
+def power_series(x: Tensor, coefficients: tuple[tuple[float, ...], ...]) -> list[Tensor]:
+    """Σ_m c[k][m]·x^m for each row k, in one matrix product (x of any shape)."""
+    exponents, table_t = _as_tensor(coefficients, x.dtype, x.device)
+    return list((x.unsqueeze(-1) ** exponents @ table_t).unbind(-1))
+
+
+@functools.lru_cache(maxsize=None)
+def _series_table(kind: str, n: int) -> tuple[tuple[float, ...], ...]:
+    if kind == "data":
+        return tuple(
+            tuple((-1.0) ** m * math.factorial(k) / float(math.factorial(m + k + 1)) for m in range(_SERIES_TERMS))
+            for k in range(n)
+        )
+    return tuple(
+        tuple((-1.0) ** m / float(math.factorial(m) * (m + k + 1)) for m in range(_SERIES_TERMS)) for k in range(n)
+    )
+
+
+def data_moments(H: Tensor, n: int) -> list[Tensor]:
+    """μ_k = H·∫_0^1 e^(−H(1−s))·s^k ds, k < n, for H ≥ 0 (and H = +∞: μ_k = 1).
+
+    A power series below H = 1, μ_k = H·k!·Σ_m (−H)^m/(m + k + 1)!, the stable
+    recurrence μ_k = 1 − k·μ_(k−1)/H above.
+    """
+    Hs = torch.where(H < 1, H, torch.zeros_like(H))
+    series = [Hs * v for v in power_series(Hs, _series_table("data", n))]
+    Hr = torch.where(H < 1, torch.ones_like(H), H)
+    rec = [-torch.expm1(-Hr)]
+    for k in range(1, n):
+        rec.append(1 - k * rec[-1] / Hr)
+    return [torch.where(H < 1, s_, r) for s_, r in zip(series, rec)]
+
+
+def noise_moments(h: Tensor, n: int) -> list[Tensor]:
+    """ν_k = h·∫_0^1 e^(−h·s)·s^k ds, k < n (the kernel of ε̂ polynomial in log σ)."""
+    hs = torch.where(h < 1, h, torch.zeros_like(h))
+    series = [hs * v for v in power_series(hs, _series_table("noise", n))]
+    hr = torch.where(h < 1, torch.ones_like(h), h)
+    e = torch.exp(-hr)
+    rec = [-torch.expm1(-hr)]
+    for k in range(1, n):
+        rec.append(-e + k * rec[-1] / hr)
+    return [torch.where(h < 1, s_, r) for s_, r in zip(series, rec)]

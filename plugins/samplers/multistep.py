@@ -1,0 +1,201 @@
+"""The base of multistep samplers: history, warm-up, order checks and the grid's coefficients.
+
+A multistep step calls the model once at (x, λ), pushes the prediction to
+``state.history`` (newest first, at most ``order`` levels) and takes
+
+    x′ = c·lead + Σ_j c_j·v_j
+
+over the history values v_j: x̂0 (``form = "data"``, lead x: DPM-Solver++, UniPC)
+or ε̂ (``form = "noise"``, lead x̂0: LMS, DEIS, iPNDM). The coefficients depend
+on the grid only; ``prepare`` computes those of every step of a run at once
+(each sampler's ``coefficients`` is elementwise, so it runs on (steps, batch)
+tensors at the cost of one step), and a step driven by hand (``state.plan`` is
+``None``) computes its own from λ, λ′ and the history's levels: the same numbers.
+
+Repeated levels (clamped schedules repeat their ends exactly): a step whose λ′
+is its λ (``Levels.degenerate``) is a no-op, and a history level equal to a
+newer one is dropped from the interpolation (``distinct_from_newer``), so the
+order falls for a step instead of dividing by a zero distance.
+
+The first step is first order; its local error O(h²) would cap the global
+order at 2. With ``warmup_corrector`` it is redone at the second level, once
+x̂0 there is known (no extra model call), with x̂0 linear in t = σ/(1 + σ)
+through both levels (UniPC's corrector UniC-1, Zhao et al. 2023, in the t
+interpolation, exact at λ = −∞).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar, Literal, Optional
+
+import torch
+from torch import Tensor
+
+from gdf_core.bases import SamplerBase
+from gdf_core.protocols import Denoiser, InputScaler, SamplingState
+from gdf_plugins.samplers.maths.combine import combine_rows, compute
+from gdf_plugins.samplers.maths.exponential import data_weights
+from gdf_plugins.samplers.maths.levels import Levels, coeff_dtype, distinct_from_newer, half_logsnr, ratio
+
+#: fn(etas, levels, active) -> the coefficients of one step, elementwise.
+Coefficients = Any
+
+
+@dataclass(frozen=True)
+class Node:
+    """One history level: its λ, its value (x̂0 or ε̂), and x, x̂0 there while a later step needs them."""
+
+    logsnr: Tensor
+    value: Tensor
+    x: Optional[Tensor] = None
+    x0: Optional[Tensor] = None
+
+
+@dataclass(frozen=True)
+class MultistepPlan:
+    """The coefficients of every step of a run, computed once by ``prepare``.
+
+    ``rows`` (steps, 1 + order, batch): step i's [c, c_0, …], zero-padded;
+    ``warmup`` (5, batch): the redo of step 0 at step 1 on [x_0, x̂0_0, x̂0_1]
+    and (noise form) ε̂_1 = r_0·x_1 + r_1·x̂0_1; ``extra`` (steps, k, batch):
+    a sampler's own per-step coefficients (noise scales, corrector rows).
+    """
+
+    rows: Tensor
+    warmup: Optional[Tensor] = None
+    extra: Optional[Tensor] = None
+
+
+def check_order(name: str, order: int, highest: int) -> int:
+    if isinstance(order, bool) or not isinstance(order, int) or not 1 <= order <= highest:
+        raise ValueError(f"sampler {name!r}: order must be an int in 1..{highest}, got {order!r}")
+    return order
+
+
+def grid_rows(fn: Coefficients, logsnrs: Tensor, scaler: InputScaler, order: int, width: int) -> Tensor:
+    """(steps, width, batch): ``fn`` for every step, with min(step + 1, order) history levels."""
+    grid = logsnrs.to(coeff_dtype(logsnrs))
+    steps = grid.shape[0] - 1
+    eta = half_logsnr(grid)
+    blocks = []
+    for n in range(1, order + 1):
+        lo, hi = n - 1, (n if n < order else steps)
+        if lo >= steps:
+            break
+        lv = Levels(scaler, grid[lo:hi], grid[lo + 1 : hi + 1])
+        etas = [eta[lo - k : hi - k] for k in range(n)]
+        c = torch.stack(torch.broadcast_tensors(*fn(etas, lv, distinct_from_newer(etas))), dim=1)
+        blocks.append(torch.nn.functional.pad(c, (0, 0, 0, width - c.shape[1])))
+    return torch.cat(blocks)
+
+
+def no_op(lv: Levels, c: list[Tensor], identity: list[Tensor]) -> list[Tensor]:
+    """``identity`` where the step is degenerate (λ′ = λ), ``c`` elsewhere."""
+    zero = torch.zeros_like(lv.h)
+    identity = identity + [zero] * (len(c) - len(identity))
+    return [torch.where(lv.degenerate, i, v) for i, v in zip(identity, c)]
+
+
+def noise_form(w: list[Tensor], lv: Levels) -> list[Tensor]:
+    """[a′, b′ − a′·Σ_(j≥1) w_j, a′·w_1, …]: the coefficients of [x̂0, ε̂_0, ε̂_1, …] for AB weights w."""
+    if len(w) == 1:
+        return [lv.a_next, lv.b_next]
+    rest = w[1:]
+    return [lv.a_next, lv.b_next - lv.a_next * sum(rest)] + [lv.a_next * wj for wj in rest]  # type: ignore[operator]
+
+
+class MultistepSampler(SamplerBase):
+    """Adams-type multistep sampler; a subclass gives ``coefficients`` (its update formula)."""
+
+    form: ClassVar[Literal["data", "noise"]] = "data"
+    order: int
+    warmup_corrector: bool = True
+
+    def coefficients(self, etas: list[Tensor], lv: Levels, active: list[Tensor]) -> list[Tensor]:
+        """[c, c_0, …, c_(n−1)] of x′ = c·lead + Σ_j c_j·v_j (``etas`` newest first; ``active``: distinct)."""
+        raise NotImplementedError
+
+    def extra(self, lv: Levels) -> Optional[list[Tensor]]:
+        """A sampler's own per-step coefficients (e.g. its noise scale), or None."""
+        return None
+
+    # -- the plan ------------------------------------------------------------------------
+    def _row(self, etas: list[Tensor], lv: Levels, active: list[Tensor]) -> list[Tensor]:
+        identity = [torch.ones_like(lv.h)] if self.form == "data" else [lv.a, lv.b]
+        return no_op(lv, self.coefficients(etas, lv, active), identity)
+
+    def _uses_warmup(self) -> bool:
+        return self.warmup_corrector and self.order > 1
+
+    def _warmup(self, scaler: InputScaler, logsnr0: Tensor, logsnr1: Tensor) -> Tensor:
+        """(5, batch): step 0 redone on [x_0, x̂0_0, x̂0_1], then ε̂_1 from x_1 and x̂0_1."""
+        lv = Levels(scaler, logsnr0, logsnr1)
+        w = data_weights([lv.eta, lv.eta_next], lv.eta_next, interpolation="t")
+        redo = no_op(lv, [lv.b_ratio, lv.a_next * w[0], lv.a_next * w[1]], [torch.ones_like(lv.h)])
+        inv_b = ratio(torch.ones_like(lv.b_next), lv.b_next)
+        return torch.stack(torch.broadcast_tensors(*redo, inv_b, -lv.a_next * inv_b))
+
+    def prepare(self, logsnrs: Tensor, scaler: InputScaler) -> MultistepPlan:
+        if logsnrs.dim() == 1:
+            logsnrs = logsnrs[:, None]
+        rows = grid_rows(self._row, logsnrs, scaler, self.order, 1 + self.order)
+        warmup = self._warmup(scaler, logsnrs[0], logsnrs[1]) if self._uses_warmup() and logsnrs.shape[0] > 2 else None
+        lv = Levels(scaler, logsnrs[:-1], logsnrs[1:])
+        extra = self.extra(lv)
+        return MultistepPlan(rows, warmup, None if extra is None else torch.stack(extra, dim=1))
+
+    # -- the step -----------------------------------------------------------------------
+    def push(self, state: SamplingState, node: Node) -> list[Node]:
+        """``node`` as the newest history level; older ones keep only their value, at most ``order``."""
+        history = state.history
+        if state.step == 0:
+            history.clear()
+        if history:
+            history[0] = replace(history[0], x=None, x0=None)
+        history.insert(0, node)
+        del history[self.order :]
+        return history
+
+    def step(
+        self,
+        denoise: Denoiser,
+        x: Tensor,
+        logsnr: Tensor,
+        logsnr_next: Tensor,
+        *,
+        scaler: InputScaler,
+        state: SamplingState,
+        generator: Any = None,
+    ) -> Tensor:
+        return self.advance(denoise, x, logsnr, logsnr_next, scaler, state).to(x.dtype)
+
+    def advance(
+        self, denoise: Denoiser, x: Tensor, logsnr: Tensor, logsnr_next: Tensor, scaler: InputScaler, state: SamplingState
+    ) -> Tensor:
+        """The step's x′ in the compute dtype (at least float32)."""
+        x0, eps = denoise(x, logsnr)
+        plan: Optional[MultistepPlan] = state.plan
+        xc, x0c = compute(x), compute(x0)
+        value = x0c if self.form == "data" else compute(eps)
+        if self._uses_warmup() and state.step == 1 and len(state.history) == 1:
+            first = state.history[0]
+            w = plan.warmup if plan is not None else self._warmup(scaler, first.logsnr, logsnr)
+            assert w is not None and first.x is not None and first.x0 is not None
+            xc = combine_rows(w[:3], [first.x, first.x0, x0c])
+            if self.form == "noise":
+                value = combine_rows(w[3:], [xc, x0c])
+        keep = self._uses_warmup() and state.step == 0
+        history = self.push(state, Node(logsnr, value, xc if keep else None, x0c if keep else None))
+        n = len(history)
+        if plan is not None:
+            c = plan.rows[state.step, : 1 + n]
+        else:
+            lv = Levels(scaler, logsnr, logsnr_next)
+            etas = [half_logsnr(node.logsnr) for node in history]
+            c = torch.stack(torch.broadcast_tensors(*self._row(etas, lv, distinct_from_newer(etas))))
+        lead = xc if self.form == "data" else x0c
+        return combine_rows(c, [lead] + [node.value for node in history])
+
+
+__all__ = ["MultistepPlan", "MultistepSampler", "Node", "check_order", "grid_rows", "noise_form", "no_op"]
