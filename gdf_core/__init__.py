@@ -33,8 +33,8 @@ from gdf_core.errors import (
 )
 from gdf_core.gdf import GDF, SampleStep
 from gdf_core.hookspecs import hookimpl
+from gdf_core.kinds import KINDS
 from gdf_core.protocols import (
-    KINDS,
     Guidance,
     InputScaler,
     LossWeight,

@@ -20,14 +20,19 @@ from rich.table import Table
 
 from gdf_core.errors import PluginLoadError, SpecError
 from gdf_core.plugin_commands import plugins, schema
-from gdf_core.protocols import KINDS
+from gdf_core.interop.commands import export_group, import_group
+from gdf_core.domains import describe
+from gdf_core.kinds import KINDS, PRESET, kind_named
+from gdf_core.parameters import component_fields
 from gdf_core.registry import Registration, registry
-from gdf_core.spec import component_fields, load_spec
+from gdf_core.spec import load_spec
+from gdf_core.summaries import summary
 from gdf_core.testing.command import check
+from gdf_core.accuracy.command import bench
+from gdf_core.tuning_command import tune
 
 #: Errors that are the user's to fix: shown as one line, no traceback.
 USER_ERRORS: tuple[type[BaseException], ...] = (SpecError, PluginLoadError, FileNotFoundError, IsADirectoryError, PermissionError)
-SPEC_SUFFIXES = (".json", ".yaml", ".yml", ".toml")
 
 
 class GdfGroup(click.Group):
@@ -53,33 +58,25 @@ def _console() -> Console:
 
 
 def load_spec_argument(spec: str) -> Any:
-    """A SPEC argument: a preset name, a spec file, or inline JSON/YAML/TOML text."""
-    looks_like_file = "\n" not in spec and (spec.lower().endswith(SPEC_SUFFIXES) or os.sep in spec)
-    if looks_like_file and not spec.lstrip().startswith("{"):
-        path = Path(spec)
-        if not path.exists():
-            raise FileNotFoundError(2, "No such file", spec)
-        if path.is_dir():
-            raise IsADirectoryError(21, "Is a directory", spec)
-        return path
+    """A SPEC argument: a preset name, a spec file (its name ends in .json, .yaml, .yml or .toml), or inline text.
+
+    As for ``GDF.from_spec``, any other string is never read as a file.
+    """
     return spec
-
-
-def _one_line(obj: Any) -> str:
-    doc = inspect.getdoc(obj) or ""
-    return doc.strip().splitlines()[0] if doc.strip() else ""
 
 
 def _kind_argument(kind: Optional[str]) -> list[str]:
     if kind is None:
-        return [*KINDS, "preset"]
+        return [*KINDS, PRESET]
+    found = kind_named(kind)
+    if found is not None:
+        return [found.name]
     normal = kind.strip().lower().replace("-", "_")
-    for candidate in (normal, normal.removesuffix("s"), normal.removesuffix("es")):
-        if candidate in (*KINDS, "preset"):
-            return [candidate]
+    if normal in (PRESET, PRESET + "s"):
+        return [PRESET]
     from gdf_core.errors import did_you_mean
 
-    choices = [*KINDS, "preset"]
+    choices = [*KINDS, PRESET]
     raise SpecError(f"unknown kind {kind!r}{did_you_mean(normal, choices) or '.'} Kinds: {', '.join(choices)}")
 
 
@@ -92,14 +89,14 @@ def main() -> None:
     """
 
 
-@main.command("list", short_help="List installed components and presets.")
+@main.command(
+    "list",
+    short_help="List installed components and presets.",
+    help=f"List the installed components of KIND (all kinds and presets if omitted).\n\n"
+    f"KIND is one of: {', '.join([*KINDS, PRESET])} (plurals work too).",
+)
 @click.argument("kind", required=False)
 def list_components(kind: Optional[str]) -> None:
-    """List the installed components of KIND (all kinds and presets if omitted).
-
-    KIND is one of: schedule, input_scaler, target, noise_cond, loss_weight,
-    sampler, preset (plurals work too).
-    """
     table = Table(title="installed gdf components" if kind is None else f"installed {kind}")
     for column in ("kind", "name", "from", "summary"):
         table.add_column(column, no_wrap=column in ("kind", "name"))
@@ -111,7 +108,7 @@ def list_components(kind: Optional[str]) -> None:
             continue
         for name, regs in sorted(registry.registrations(k).items()):
             for reg in regs:
-                table.add_row(k, reg.qualified_name if len(regs) > 1 else name, reg.source, _one_line(reg.cls))
+                table.add_row(k, reg.qualified_name if len(regs) > 1 else name, reg.source, summary(reg.cls))
     _console().print(table)
 
 
@@ -120,8 +117,10 @@ def _preset_summary(spec: Any) -> str:
         data = load_spec(spec)
     except SpecError as exc:
         return f"(invalid: {exc})"
+    from gdf_core.kinds import GDF_PARTS
+
     parts = []
-    for kind in ("schedule", "input_scaler", "target", "noise_cond", "loss_weight"):
+    for kind in GDF_PARTS:
         value = data.get(kind)
         parts.append(value if isinstance(value, str) else value.get("name", "?") if isinstance(value, dict) else "?")
     return " / ".join(parts)
@@ -158,14 +157,6 @@ def show(name: str, kind: Optional[str]) -> None:
         )
 
 
-def _type_name(annotation: Any) -> str:
-    if annotation is Any or annotation is inspect.Parameter.empty:
-        return "any"
-    if isinstance(annotation, type):
-        return annotation.__name__
-    return str(annotation).replace("typing.", "").replace("NoneType", "None")
-
-
 def _show_component(console: Console, reg: Registration) -> None:
     cls = reg.cls
     console.rule(f"[bold]{reg.kind} [cyan]{reg.name}[/]")
@@ -175,11 +166,11 @@ def _show_component(console: Console, reg: Registration) -> None:
     fields = component_fields(cls)
     if fields:
         table = Table(show_edge=False, box=None, pad_edge=False)
-        for column in ("parameter", "type", "default"):
+        for column in ("parameter", "allowed", "default"):
             table.add_column(column)
         for pname, (annotation, default, nested, is_list) in fields.items():
-            type_name = (f"list of {nested} specs" if is_list else f"{nested} spec") if nested else _type_name(annotation)
-            table.add_row(pname, type_name, "(required)" if default is ... else repr(default))
+            allowed = (f"a list of {nested} specs" if is_list else f"a {nested} spec") if nested else describe(annotation)
+            table.add_row(pname, allowed, "(required)" if default is ... else repr(default))
         console.print(table)
     else:
         console.print("parameters: none")
@@ -280,40 +271,14 @@ def demo(spec: str, data: str, samplers: Optional[str], nfe: list[int], steps: i
              n_samples=samples, seed=seed, out=out, progress=progress, console=_console(), threads=threads)
 
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
-
-
-@main.command(short_help="Run a benchmark script of the source tree.",
-              context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@click.argument("name", default="oracle_accuracy")
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def bench(name: str, args: tuple[str, ...]) -> None:
-    """Run benchmarks/NAME.py (default: oracle_accuracy, the samplers' accuracy table).
-
-    Extra ARGS go to the script, e.g. `gdf bench callback_overhead --steps 20`.
-    The benchmarks live in the source tree (a clone), not in an installed wheel.
-    """
-    import runpy
-
-    available = sorted(p.stem for p in BENCHMARKS.glob("*.py") if not p.name.startswith("_"))
-    script = BENCHMARKS / f"{name.removesuffix('.py')}.py"
-    if not script.is_file():
-        from gdf_core.errors import did_you_mean
-
-        where = f"Available: {', '.join(available)}" if available else f"no benchmarks found in {BENCHMARKS} (run from a clone of gdf)"
-        raise SpecError(f"no benchmark named {name!r}{did_you_mean(name, available) or '.'} {where}")
-    saved = sys.argv
-    sys.argv = [str(script), *args]
-    try:
-        runpy.run_path(str(script), run_name="__main__")
-    finally:
-        sys.argv = saved
-
-
 # Commands that other parts of gdf provide: the testing kit and the plugin tools.
 main.add_command(check)
+main.add_command(bench)
+main.add_command(tune)
 main.add_command(plugins)
 main.add_command(schema)
+main.add_command(import_group)  # gdf import diffusers (gdf_core/interop/commands.py)
+main.add_command(export_group)  # gdf export diffusers
 
 
 if __name__ == "__main__":  # pragma: no cover

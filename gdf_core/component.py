@@ -6,38 +6,22 @@ back from it. Parameters are gathered over the class's MRO, so a base class
 (e.g. the shared ``shift``/``discrete_steps`` of schedules) contributes its own.
 A third-party component does not have to use this mixin: ``to_spec`` and the
 registry fall back to the constructor signature.
+
+Constructing a component checks its arguments against the domains its
+signature declares (``gdf_core.domains``), as a spec does: ``CosineSchedule(s=nan)``
+raises the same ``SpecError`` as ``{"name": "cosine", "s": NaN}``.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import torch
 
-
-def constructor_parameters(cls: type) -> dict[str, inspect.Parameter]:
-    """Named constructor parameters of ``cls`` and of the bases its ``__init__`` forwards to.
-
-    Names listed in the class attribute ``spec_exclude`` (e.g. the original
-    samplers' ``gdf`` argument) are not parameters of the spec.
-    """
-    excluded = set(getattr(cls, "spec_exclude", ()))
-    params: dict[str, inspect.Parameter] = {}
-    for klass in cls.__mro__:
-        init = klass.__dict__.get("__init__")
-        if init is None or klass is object:
-            continue
-        signature = inspect.signature(init)
-        for p in list(signature.parameters.values())[1:]:
-            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name in excluded:
-                continue
-            params.setdefault(p.name, p)
-        # Stop at the first __init__ that does not forward **kwargs upwards.
-        if not any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
-            break
-    return params
+from gdf_core.parameters import check_call, constructor_parameters
 
 
 def to_plain(value: Any) -> Any:
@@ -80,6 +64,12 @@ class Component:
     kind: ClassVar[str]
     name: ClassVar[str]
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is not None and not getattr(init, "_gdf_checks_domains", False):
+            cls.__init__ = _checking_domains(init)  # type: ignore[method-assign]
+
     @property
     def params(self) -> dict[str, Any]:
         """Every constructor parameter with its current value."""
@@ -100,6 +90,25 @@ class Component:
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={to_plain(v)!r}" for k, v in self.params.items())
         return f"{type(self).__name__}({shown})"
+
+
+def _checking_domains(init: Callable[..., None]) -> Callable[..., None]:
+    """``init``, checking its arguments' domains first when it is the instance's own constructor.
+
+    A base's ``__init__`` reached through ``super().__init__(**kwargs)`` does not
+    check again: the outermost one checked every parameter, its bases' included.
+    """
+
+    @functools.wraps(init)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        # Inside torch.compile'd code (a component made in a compiled step) the check is skipped:
+        # dynamo cannot trace pydantic, and the same construction is checked when run eagerly.
+        if type(self).__init__ is __init__ and not torch.compiler.is_compiling():
+            check_call(type(self), init, args, kwargs)
+        init(self, *args, **kwargs)
+
+    __init__._gdf_checks_domains = True  # type: ignore[attr-defined]
+    return __init__
 
 
 __all__ = ["Component", "component_spec", "constructor_parameters", "to_plain"]

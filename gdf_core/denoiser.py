@@ -4,7 +4,9 @@
 knows the step it is called in (a Python int) and, from the t values of the
 grid computed before the loop, whether and how strongly that step is guided.
 The step's first call is kept as ``first`` (x̂0 and the guided prediction),
-which ``sample`` yields and gives its callback.
+which ``sample`` yields and gives its callback. The model's output (one
+floating tensor of x's shape) is checked at its first unguided and first
+guided call only (``gdf_core.runtime_checks.check_model_output``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from torch import Tensor
 
 from gdf_core.guidance import guide_predictions
 from gdf_core.protocols import Guidance, InputScaler, NoiseCond, Predictions, SamplingState, Target
+from gdf_core.runtime_checks import check_model_output
 from gdf_core.tensors import batch_view
 
 
@@ -60,6 +63,9 @@ class ModelDenoiser:
         self.set_guidance(guidance)
         self.first: Optional[Prediction] = None
         self._first_step = -1
+        # The model's output is checked (type, shape, dtype: static, no host read) at its first
+        # unguided and first guided call of the run only.
+        self._checked_plain = self._checked_guided = self._checked_guide = False
 
     def follow(self, state: SamplingState, offset: int) -> None:
         """Follow the run ``state`` whose step 0 is step ``offset`` of the whole grid."""
@@ -87,6 +93,9 @@ class ModelDenoiser:
             cond = cond.to(x.dtype)
         if self.guidance is None or not self.guidance.active(t):
             pred = self.model(x, cond, **self.cond_inputs)
+            if not self._checked_plain:  # once: shapes and dtypes do not change within a run
+                check_model_output(pred, x)
+                self._checked_plain = True
         else:
             return self.guided(x, logsnr, cond, t, step)
         x0, epsilon = self.convert(x, logsnr, pred)
@@ -97,12 +106,23 @@ class ModelDenoiser:
     def guided(self, x: Tensor, logsnr: Tensor, cond: Tensor, t: float, step: int) -> tuple[Tensor, Tensor]:
         """The model calls the guidance asks for, the guidance in its space, and (x̂0, ε̂) of the result."""
         if "unconditional" in self.branches:
-            pred_cond, pred_uncond = self.model(torch.cat([x, x]), torch.cat([cond, cond]), **self.both_inputs).chunk(2)
+            x_both = torch.cat([x, x])
+            pred_both = self.model(x_both, torch.cat([cond, cond]), **self.both_inputs)
+            if not self._checked_guided:
+                check_model_output(pred_both, x_both)
+                self._checked_guided = True
+            pred_cond, pred_uncond = pred_both.chunk(2)
         else:
             pred_cond, pred_uncond = self.model(x, cond, **self.cond_inputs), None
+            if not self._checked_plain:
+                check_model_output(pred_cond, x)
+                self._checked_plain = True
         pred_guide = None
         if "guide" in self.branches and self.guide_model is not None:
             pred_guide = self.guide_model(x, cond, **self.cond_inputs)
+            if not self._checked_guide:
+                check_model_output(pred_guide, x)
+                self._checked_guide = True
         low = x.dtype not in (torch.float32, torch.float64)
         xc = x.float() if low else x
         a, b = self.scaler(logsnr)

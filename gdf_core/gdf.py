@@ -16,15 +16,19 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from gdf_core import runtime_checks
 from gdf_core.errors import SpecError
 from gdf_core.loss_units import to_target_units
 from gdf_core.noise import randn, randn_like
 from gdf_core.denoiser import ModelDenoiser
+from gdf_core.domains import NonNegative
 from gdf_core.integrate import integrate, solve, start
-from gdf_core.protocols import SamplingState, Schedule, Stateful, StretchableLimits
+from gdf_core.kinds import GDF_PARTS
+from gdf_core.parameters import component_fields, validate_value
+from gdf_core.protocols import RunGrid, SamplingState, Schedule, Stateful, StretchableLimits
 from gdf_core.registry import registry
-from gdf_core.spec import build, component_fields, load_spec, spec_of, validate_spec
 from gdf_core.shift import Shift, as_shift, shift_for, shift_spec
+from gdf_core.spec import LimitsSpec, build, build_spec, check_sample_schedule, spec_of
 from gdf_core.stratified import stratified_draw
 from gdf_core.tensors import batch_view, compute_dtype
 
@@ -125,43 +129,32 @@ class GDF:
         self.target = build("target", target)
         self.noise_cond = build("noise_cond", noise_cond)
         self.loss_weight = build("loss_weight", loss_weight)
-        self.offset_noise = float(offset_noise)
+        self.offset_noise = float(validate_value("offset_noise", offset_noise, NonNegative))
         self.sampler = None if sampler is None else build("sampler", sampler)
-        self.sample_schedule = None if sample_schedule is None else build("schedule", sample_schedule, path="sample_schedule")
+        self.sample_schedule = None if sample_schedule is None else check_sample_schedule(
+            build("schedule", sample_schedule, path="sample_schedule")
+        )
         self.guidance = None if guidance is None else build("guidance", guidance, path="guidance")
 
     # -- specs ---------------------------------------------------------------------
     @classmethod
     def from_spec(cls, source: Any) -> "GDF":
-        """Build a GDF from a dict, a preset name, a JSON/YAML/TOML file or text."""
-        data = validate_spec(load_spec(source))
-        limits = data.pop("limits", None)
-        gdf = cls(
-            **{
-                kind: build(kind, data[kind], path=kind)
-                for kind in ("schedule", "input_scaler", "target", "noise_cond", "loss_weight")
-            },
-            offset_noise=data.get("offset_noise", 0.0),
-            sampler=None if data.get("sampler") is None else build("sampler", data["sampler"], path="sampler"),
-            sample_schedule=None
-            if data.get("sample_schedule") is None
-            else build("schedule", data["sample_schedule"], path="sample_schedule"),
-            shift=1.0 if data.get("shift") is None else data["shift"],
-            guidance=None if data.get("guidance") is None else build("guidance", data["guidance"], path="guidance"),
-        )
+        """Build a GDF from a dict, a preset name, a JSON/YAML/TOML file or text.
+
+        The whole spec is checked first: one ``SpecError`` lists every problem.
+        """
+        _, parts = build_spec(source)
+        limits = parts.pop("limits")
+        gdf = cls(**{key: parts.get(key) for key in GDF_PARTS}, offset_noise=parts["offset_noise"],
+                  sampler=parts.get("sampler"), sample_schedule=parts.get("sample_schedule"),
+                  shift=1.0 if parts.get("shift") is None else parts["shift"], guidance=parts.get("guidance"))
         if limits is not None:
-            try:
-                gdf.setup_limits(**limits)
-            except TypeError as exc:
-                raise SpecError(f"invalid arguments to setup_limits: {exc}", path="limits") from None
+            gdf.setup_limits(**limits)
         return gdf
 
     def to_spec(self) -> dict[str, Any]:
         """Plain data that ``GDF.from_spec`` turns back into an equal GDF."""
-        spec: dict[str, Any] = {
-            kind: spec_of(getattr(self, kind))
-            for kind in ("schedule", "input_scaler", "target", "noise_cond", "loss_weight")
-        }
+        spec: dict[str, Any] = {kind: spec_of(getattr(self, kind)) for kind in GDF_PARTS}
         if self.offset_noise:
             spec["offset_noise"] = self.offset_noise
         if self.sampler is not None:
@@ -173,6 +166,19 @@ class GDF:
         if self.guidance is not None:
             spec["guidance"] = spec_of(self.guidance)
         return spec
+
+    @classmethod
+    def from_diffusers(cls, source: Any, **options: Any) -> "GDF":
+        """The GDF of a diffusers scheduler (instance, config, dict, file or folder); see gdf_core.interop."""
+        from gdf_core.interop import from_diffusers
+
+        return from_diffusers(source, gdf_class=cls, **options)
+
+    def to_diffusers(self, *, config: bool = False) -> Any:
+        """The diffusers scheduler (or its config) reproducing this recipe and sampler; see gdf_core.interop."""
+        from gdf_core.interop import to_diffusers
+
+        return to_diffusers(self, config=config)
 
     def shift_for(self, shape: Sequence[int]) -> float:
         """The GDF's shift for samples of ``shape`` (batch, channels, *spatial): training and sampling read this."""
@@ -242,17 +248,12 @@ class GDF:
         return found
 
     def _components(self) -> dict[str, Any]:
-        return {
-            "schedule": self.schedule,
-            "input_scaler": self.input_scaler,
-            "target": self.target,
-            "noise_cond": self.noise_cond,
-            "loss_weight": self.loss_weight,
-        }
+        return {kind: getattr(self, kind) for kind in GDF_PARTS}
 
     # -- training --------------------------------------------------------------
     def setup_limits(self, stretch_max: bool = True, stretch_min: bool = True, shift: float = 1) -> list[float]:
         """Stretch the input scaler so the schedule's ends are exactly noise and data."""
+        validate_value("limits", {"stretch_max": stretch_max, "stretch_min": stretch_min, "shift": shift}, LimitsSpec)
         if not isinstance(self.input_scaler, StretchableLimits):
             raise TypeError(f"the input scaler {type(self.input_scaler).__name__} has no setup_limits")
         return self.input_scaler.setup_limits(self.schedule, self.input_scaler, stretch_max, stretch_min, shift)
@@ -332,7 +333,7 @@ class GDF:
             target.to(out),
             logsnr.to(out),
             cond.to(out) if cond.is_floating_point() else cond,
-            weight.to(out),
+            weight.to(torch.promote_types(out, torch.float32)),  # float32 at least: an fp16 weight overflows
         )
 
     def undiffuse(self, x: Tensor, logSNR: Tensor, pred: Tensor) -> tuple[Tensor, Tensor]:
@@ -422,10 +423,17 @@ class GDF:
                     _check_guide_model(new_guidance, guide_model)
                     run.denoiser.set_guidance(new_guidance)
                 elif legacy.keys() & altered.keys():
+                    sent = {**legacy, **{k: altered[k] for k in legacy.keys() & altered.keys()}}
+                    runtime_checks.check_guidance(sent["cfg"], cfg_rho=sent["cfg_rho"],
+                                                  cfg_t_stop=sent["cfg_t_stop"], cfg_t_start=sent["cfg_t_start"])
                     new_guidance = _sent_cfg(run.denoiser.guidance, legacy, altered)
                     _check_guide_model(new_guidance, guide_model)
                     run.denoiser.set_guidance(new_guidance)
                 if "model_inputs" in altered:
+                    if not isinstance(altered["model_inputs"], dict):
+                        raise TypeError(f"model_inputs sent to sample() must be a dict of keyword arguments of the model; "
+                                        f"got {type(altered['model_inputs']).__name__}")
+                    runtime_checks.check_unconditional_inputs(altered["model_inputs"], unconditional_inputs)
                     run.denoiser.set_inputs(altered["model_inputs"])
                 if "x" in altered:
                     _check_tensor("x sent to sample()", altered["x"], min_dim=1)
@@ -512,13 +520,17 @@ class GDF:
         final x; ``torch.compile(prepared.solve, fullgraph=True)`` compiles exactly the loop."""
         if not isinstance(model_inputs, dict):
             raise TypeError(f"model_inputs must be a dict of keyword arguments of the model; got {type(model_inputs).__name__}")
-        if isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps < 1:
-            raise ValueError(f"timesteps must be a positive int, got {timesteps!r}")
+        runtime_checks.check_sample_arguments(shape=shape, timesteps=timesteps, t_start=t_start, t_end=t_end,
+                                              shift=shift, generator=generator, x_init=x_init)
+        runtime_checks.check_guidance(cfg, cfg_rho=cfg_rho, cfg_t_stop=cfg_t_stop, cfg_t_start=cfg_t_start)
+        runtime_checks.check_unconditional_inputs(model_inputs, unconditional_inputs)
         guidance_obj = self._guidance(guidance, {"cfg": cfg, "cfg_rho": cfg_rho, "cfg_t_stop": cfg_t_stop, "cfg_t_start": cfg_t_start})
         _check_guide_model(guidance_obj, guide_model)
         sampler_obj = self._sampler(sampler, sampler_params)
         if schedule is not None:
-            schedule_obj = schedule if isinstance(schedule, Schedule) else build("schedule", schedule, path="schedule")
+            schedule_obj = check_sample_schedule(
+                schedule if isinstance(schedule, Schedule) else build("schedule", schedule, path="schedule"), path="schedule"
+            )
         else:
             schedule_obj = self.sample_schedule or self.schedule
         t_start, t_end = float(t_start), float(t_end)
@@ -530,7 +542,11 @@ class GDF:
             x = sampler_obj.init_x(tuple(shape), generator=generator, dtype=dtype, device=device)
         t_grid = torch.linspace(t_start, t_end, timesteps + 1, dtype=torch.float64)
         shift = self.shift_for(x.shape) if shift is None else shift  # the GDF's shift, as diffuse reads it
-        logsnrs = schedule_obj(t_grid, shift=shift).to(device)
+        if isinstance(schedule_obj, RunGrid) and (t_start, t_end) == (1.0, 0.0):  # a whole run: the schedule's own N-step grid
+            logsnrs = (schedule_obj.run_logsnrs(timesteps) - 2 * math.log(shift)).to(device)
+        else:
+            logsnrs = schedule_obj(t_grid, shift=shift).to(device)
+        runtime_checks.check_grid_ends(self.target, self.input_scaler, logsnrs, schedule=schedule_obj)
         state = start(sampler_obj, logsnrs, x.shape[0], self.input_scaler)
         denoiser = ModelDenoiser(
             model,

@@ -56,15 +56,16 @@ def gdf_register_presets() -> Any:
     """Return a dict of preset name → GDF spec (plain data) to register."""
 
 
-#: kind → the hook that registers it.
-KIND_HOOKS: dict[str, str] = {
-    "schedule": "gdf_register_schedules",
-    "input_scaler": "gdf_register_input_scalers",
-    "target": "gdf_register_targets",
-    "noise_cond": "gdf_register_noise_conds",
-    "loss_weight": "gdf_register_loss_weights",
-    "sampler": "gdf_register_samplers",
-    "guidance": "gdf_register_guidances",
-}
+#: The hook that registers presets (the hook of each component kind is ``gdf_core.kinds.Kind.hook``).
+PRESET_HOOK = "gdf_register_presets"
 
-__all__ = ["KIND_HOOKS", "hookimpl", "hookspec"]
+
+def __getattr__(attr: str) -> Any:
+    if attr == "KIND_HOOKS":  # defined once, in gdf_core.kinds
+        from gdf_core.kinds import KIND_HOOKS
+
+        return KIND_HOOKS
+    raise AttributeError(f"module 'gdf_core.hookspecs' has no attribute {attr!r}")
+
+
+__all__ = ["PRESET_HOOK", "hookimpl", "hookspec"]

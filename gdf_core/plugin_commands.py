@@ -14,8 +14,9 @@ from typing import Any, Optional
 import click
 
 from gdf_core.errors import PluginLoadWarning
-from gdf_core.protocols import KINDS
-from gdf_core.registry import PluginInfo, Registry, _normalize, registry as default_registry
+from gdf_core.kinds import KINDS
+from gdf_core.discovery import PluginInfo, normalize as _normalize
+from gdf_core.registry import Registry, registry as default_registry
 
 
 def _registry() -> Registry:
@@ -26,7 +27,8 @@ def _registry() -> Registry:
 
 def plugins_report(registry: Optional[Registry] = None) -> list[dict[str, Any]]:
     """Installed plugin distributions as plain data: name, version, and per entry point
-    what it registers (components by kind, presets), its load errors, and why it is disabled."""
+    what it registers (components by kind, presets), its load errors, notes (a slow import, a
+    built-in name it cannot take) and why it is disabled."""
     reg = registry or default_registry
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PluginLoadWarning)  # the report shows them
@@ -48,6 +50,7 @@ def _plugin_entry(info: PluginInfo) -> dict[str, Any]:
         "components": {kind: list(info.components[kind]) for kind in KINDS if kind in info.components},
         "presets": list(info.presets),
         "errors": list(info.errors),
+        "notes": list(info.notes),
         "disabled": info.disabled,
     }
 
@@ -83,6 +86,8 @@ def plugins(as_json: bool, verbose: bool) -> None:
                 click.echo(f"    {kind}: {', '.join(names)}")
             if plugin["presets"]:
                 click.echo(f"    preset: {', '.join(plugin['presets'])}")
+            for note in plugin["notes"]:
+                click.echo(f"    note: {note}")
             for error in plugin["errors"]:
                 text = error.rstrip() if verbose else _short(error)
                 click.echo("    error: " + text.replace("\n", "\n      "))

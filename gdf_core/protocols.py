@@ -16,17 +16,6 @@ from typing import Any, Callable, ClassVar, Optional, Protocol, Sequence, Union,
 import torch
 from torch import Tensor
 
-#: The registry names of the seven component kinds, in the order a GDF takes them.
-KINDS: tuple[str, ...] = (
-    "schedule",
-    "input_scaler",
-    "target",
-    "noise_cond",
-    "loss_weight",
-    "sampler",
-    "guidance",
-)
-
 #: ``denoise(x, logsnr) -> (x0, epsilon)``: model call, guidance and target
 #: conversion in one, built by the GDF for every sampling step.
 Denoiser = Callable[[Tensor, Tensor], "tuple[Tensor, Tensor]"]
@@ -232,28 +221,37 @@ class StretchableLimits(Protocol):
     ) -> list[float]: ...
 
 
-#: kind name → protocol class.
-PROTOCOLS: dict[str, type] = {
-    "schedule": Schedule,
-    "input_scaler": InputScaler,
-    "target": Target,
-    "noise_cond": NoiseCond,
-    "loss_weight": LossWeight,
-    "sampler": Sampler,
-    "guidance": Guidance,
-}
+@runtime_checkable
+class RunGrid(Protocol):
+    """A sampling schedule whose grid depends on the number of steps (e.g. diffusers' timestep spacings).
+
+    ``run_logsnrs(steps)`` gives λ of the steps + 1 levels of a whole run, noisiest
+    first; ``GDF.prepare_sample`` (so ``sample`` and ``sample_final``) uses it for a
+    full run (t from 1 to 0) instead of λ(t) at evenly spaced t.
+    """
+
+    def run_logsnrs(self, steps: int) -> Tensor: ...
+
+
+def __getattr__(attr: str) -> Any:
+    # KINDS and PROTOCOLS are defined once, in gdf_core.kinds (which imports this module).
+    if attr in ("KINDS", "PROTOCOLS"):
+        from gdf_core import kinds
+
+        return getattr(kinds, attr)
+    raise AttributeError(f"module 'gdf_core.protocols' has no attribute {attr!r}")
+
 
 __all__ = [
     "BRANCHES",
-    "KINDS",
     "SPACES",
     "Guidance",
     "Predictions",
-    "PROTOCOLS",
     "Denoiser",
     "InputScaler",
     "LossWeight",
     "NoiseCond",
+    "RunGrid",
     "Sampler",
     "SamplingState",
     "Schedule",

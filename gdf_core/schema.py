@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import inspect
 import re
-import typing
 from typing import Any, Optional
 
-import pydantic
 from pydantic.json_schema import GenerateJsonSchema
 
-from gdf_core.protocols import KINDS, PROTOCOLS
+from gdf_core.domains import describe, domain_of
+from gdf_core.kinds import KINDS, PROTOCOLS
 from gdf_core.registry import Registration, Registry, registry as default_registry
-from gdf_core.spec import GDF_COMPONENTS, GDFSpec, component_fields, parameters_model
+from gdf_core.parameters import component_fields, parameters_model
+from gdf_core.spec import GDF_COMPONENTS, GDFSpec, LimitsSpec
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -135,7 +135,11 @@ def _parameters_schema(cls: type, defs: dict[str, Any], *, prefix: str) -> dict[
     for model, sub in schema.pop("$defs", {}).items():
         defs[f"{prefix}{model}"] = sub
     properties = schema.get("properties", {})
-    for pname, (_, default, nested, is_list) in component_fields(cls).items():
+    for pname, (annotation, default, nested, is_list) in component_fields(cls).items():
+        if nested is None and pname in properties:
+            # What JSON Schema cannot say (finite, low < high), in words, where a domain is declared.
+            if domain_of(annotation).bounded and "description" not in properties[pname]:
+                properties[pname]["description"] = f"allowed: {describe(annotation)}"
         if nested is None or pname not in properties:
             continue
         ref: dict[str, Any] = {"$ref": f"#/$defs/{nested}"}
@@ -147,16 +151,9 @@ def _parameters_schema(cls: type, defs: dict[str, Any], *, prefix: str) -> dict[
 
 
 def _limits_schema() -> dict[str, Any]:
-    """``limits``: the keyword arguments of ``GDF.setup_limits``."""
-    from gdf_core.gdf import GDF
-
-    hints = typing.get_type_hints(GDF.setup_limits)
-    properties = {}
-    for pname, param in list(inspect.signature(GDF.setup_limits).parameters.items())[1:]:
-        prop = pydantic.TypeAdapter(hints.get(pname, Any)).json_schema(schema_generator=_Lenient)
-        if param.default is not inspect.Parameter.empty:
-            prop["default"] = param.default
-        properties[pname] = prop
+    """``limits``: the keyword arguments of ``GDF.setup_limits`` (``gdf_core.spec.LimitsSpec``)."""
+    schema = LimitsSpec.model_json_schema(schema_generator=_Lenient)
+    properties = {name: {k: v for k, v in prop.items() if k != "title"} for name, prop in schema["properties"].items()}
     return {
         "anyOf": [{"type": "object", "properties": properties, "additionalProperties": False}, {"type": "null"}],
     }

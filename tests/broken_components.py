@@ -532,3 +532,57 @@ class UnguardedProjection(Lerp):
         unit = cond / torch.linalg.vector_norm(cond, dim=dims, keepdim=True)
         orthogonal = diff - (diff * unit).sum(dim=dims, keepdim=True) * unit
         return cond + (scale_at(self.scale, t) - 1) * orthogonal
+# -- parameters (every kind) -------------------------------------------------------------
+class NaNScaleWeight(LossWeightBase):
+    """refuses_nan_parameters: ``scale`` is a plain float, so NaN is accepted and every weight is NaN."""
+
+    name = "test_nan_scale"
+
+    def __init__(self, scale: float = 1.0, **kwargs: Any) -> None:
+        self.scale = scale
+        super().__init__(**kwargs)
+
+    def weight(self, logsnr: Tensor) -> Tensor:
+        return torch.sigmoid(logsnr) * self.scale
+
+
+class NaNOffsetSchedule(LinearLogSNR):
+    """refuses_nan_parameters: ``offset`` is a plain float (no declared domain)."""
+
+    name = "test_nan_offset"
+
+    def __init__(self, offset: float = 0.0, **kwargs: Any) -> None:
+        self.offset = offset
+        super().__init__(**kwargs)
+
+    def logsnr(self, t: Tensor) -> Tensor:
+        return 10 - 20 * t + self.offset
+
+
+class NaNGainScaler(VP):
+    """refuses_nan_parameters: ``gain`` is a plain float (no declared domain)."""
+
+    name = "test_nan_gain"
+
+    def __init__(self, gain: float = 1.0, **kwargs: Any) -> None:
+        self.gain = gain
+        super().__init__(**kwargs)
+
+
+class NaNScaleTarget(Epsilon):
+    """refuses_nan_parameters: ``scale`` is a plain float (no declared domain)."""
+
+    name = "test_nan_scale_target"
+
+    def __init__(self, scale: float = 1.0) -> None:
+        self.scale = scale
+
+
+class NaNScaleCond(LinearT):
+    """refuses_nan_parameters: ``scale`` is a plain float (no declared domain)."""
+
+    name = "test_nan_scale_cond"
+
+    def __init__(self, scale: float = 1.0, **kwargs: Any) -> None:
+        self.scale = scale
+        super().__init__(**kwargs)

@@ -33,7 +33,7 @@ def assert_user_error(result, *fragments: str) -> None:
     assert result.stdout == ""
 
 
-@pytest.mark.parametrize("command", [[], ["list"], ["show"], ["validate"], ["plot"], ["demo"], ["bench"], ["check"], ["plugins"], ["schema"]])
+@pytest.mark.parametrize("command", [[], ["list"], ["show"], ["validate"], ["plot"], ["demo"], ["bench"], ["tune"], ["check"], ["plugins"], ["schema"]])
 def test_every_command_has_help(gdf, command):
     result = gdf(*command, "--help")
     assert result.exit_code == 0
@@ -41,7 +41,7 @@ def test_every_command_has_help(gdf, command):
 
 
 def test_every_documented_command_is_attached():
-    assert {"list", "show", "validate", "plot", "demo", "bench", "check", "plugins", "schema"} <= set(main.commands)
+    assert {"list", "show", "validate", "plot", "demo", "bench", "tune", "check", "plugins", "schema"} <= set(main.commands)
 
 
 # -- list ------------------------------------------------------------------------
@@ -127,7 +127,7 @@ def test_validate_an_unknown_component_lists_the_kind(gdf, tmp_path):
 
 def test_validate_a_missing_file_is_a_user_error(gdf, tmp_path):
     missing = tmp_path / "nope.yaml"
-    assert_user_error(gdf("validate", str(missing)), f"no such file: {missing}")
+    assert_user_error(gdf("validate", str(missing)), f"no such spec file: '{missing}'")
 
 
 def test_validate_an_incomplete_spec_says_what_is_missing(gdf):
@@ -151,7 +151,7 @@ def test_plot_a_bad_spec_is_a_user_error(gdf, tmp_path):
 
 
 def test_plot_a_missing_file_is_a_user_error(gdf, tmp_path):
-    assert_user_error(gdf("plot", "missing.toml", "-o", str(tmp_path / "x.png")), "no such file: missing.toml")
+    assert_user_error(gdf("plot", "missing.toml", "-o", str(tmp_path / "x.png")), "no such spec file: 'missing.toml'")
 
 
 def test_plot_needs_an_output_file(gdf):
@@ -177,7 +177,7 @@ def test_demo_with_an_unknown_sampler_fails_before_training(gdf, tmp_path):
 
 
 def test_demo_with_a_missing_spec_file_is_a_user_error(gdf, tmp_path):
-    assert_user_error(gdf("demo", "--spec", str(tmp_path / "mine.yaml"), "--out", str(tmp_path)), "no such file:")
+    assert_user_error(gdf("demo", "--spec", str(tmp_path / "mine.yaml"), "--out", str(tmp_path)), "no such spec file:")
 
 
 def test_demo_rejects_a_bad_nfe_list(gdf):
@@ -187,14 +187,23 @@ def test_demo_rejects_a_bad_nfe_list(gdf):
 
 
 # -- bench, check, plugins, schema ---------------------------------------------------
-def test_bench_runs_a_benchmark_script(gdf):
-    result = gdf("bench", "callback_overhead", "--steps", "2", "--repeats", "1", "--batch", "8")
+def test_bench_prints_the_accuracy_table_with_orders(gdf, tmp_path):
+    out = tmp_path / "bench.json"
+    result = gdf("bench", "-s", "ddim", "-s", '{"name": "unipc", "order": 2}', "--dim", "2", "--components", "2",
+                 "--samples", "8", "--nfe", "5,10,20", "-g", "karras", "--no-peers", "--no-progress", "--json", str(out))
     assert result.exit_code == 0, result.output
-    assert "baseline" in result.stdout and "ratio" in result.stdout
+    assert "unipc(order=2)" in result.stdout and "order" in result.stdout and "NFE  10" in result.stdout
+    import json
+
+    rows = json.loads(out.read_text())["results"]
+    assert [r["sampler"] for r in rows] == ["ddim", "unipc(order=2)"]
+    assert rows[0]["order"] < rows[1]["order"]
 
 
-def test_bench_an_unknown_benchmark_lists_the_available_ones(gdf):
-    assert_user_error(gdf("bench", "callback_overhed"), "no benchmark named 'callback_overhed'", "did you mean 'callback_overhead'?")
+def test_bench_with_an_unknown_grid_or_sampler_is_a_user_error(gdf):
+    assert_user_error(gdf("bench", "-g", "karas", "--no-peers", "--no-progress"), "unknown grid 'karas'")
+    assert_user_error(gdf("bench", "-s", "dpmpp_9m", "--dim", "2", "--samples", "4", "--nfe", "5", "--no-peers",
+                          "--no-progress"), "dpmpp_9m")
 
 
 def test_check_runs_the_invariants_of_one_component(gdf):
@@ -236,3 +245,28 @@ def test_user_errors_show_a_traceback_with_gdf_debug(monkeypatch):
     result = CliRunner().invoke(main, ["validate", "stable_cascad"])
     assert result.exit_code == 1
     assert type(result.exception).__name__ == "UnknownComponentError"
+
+
+def test_validate_never_reads_a_file_whose_name_is_not_a_spec_file(gdf, tmp_path):
+    secret = tmp_path / "passwd"
+    secret.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    result = gdf("validate", str(secret))
+    assert result.exit_code == 1 and "root:x" not in result.output
+    assert "is not a preset name or spec text" in result.stderr and "pathlib.Path" in result.stderr
+
+
+def test_validate_a_binary_spec_file_is_a_user_error_without_a_traceback(gdf, tmp_path):
+    binary = tmp_path / "spec.json"
+    binary.write_bytes(b"\x00\xff\xfe" * 10)
+    result = gdf("validate", str(binary))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "is binary, not JSON, YAML or TOML text" in result.stderr
+
+
+def test_validate_reports_every_error_of_a_spec_at_once(gdf, tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("preset: stable_cascade\nschedule: {name: cosine, s: .nan}\ntarget: eps\noffset_noise: -1\n")
+    result = gdf("validate", str(spec))
+    assert result.exit_code == 1
+    assert "3 problems in the spec:" in result.stderr
+    assert "schedule.cosine.s" in result.stderr and "did you mean 'epsilon'?" in result.stderr and "offset_noise" in result.stderr

@@ -14,7 +14,8 @@ from typing import Any, Callable
 import pytest
 import torch
 
-from gdf_core.protocols import PROTOCOLS, SamplingState
+from gdf_core.kinds import PROTOCOLS
+from gdf_core.protocols import SamplingState
 from gdf_plugins.loss_weights import (
     AdaptiveLossWeight,
     ComposedLossWeight,
@@ -56,6 +57,7 @@ from gdf_plugins.schedules import (
     RectifiedFlowsSchedule,
     SqrtSchedule,
     StableDiffusionSchedule,
+    TabulatedSchedule,
     gdf_register_schedules,
 )
 from gdf_plugins.targets import EpsilonTarget, RectifiedFlowsTarget, VTarget, X0Target, gdf_register_targets
@@ -103,6 +105,7 @@ EXPECTED_NAMES = {
         "logsnr": "LogSNRNoiseCond", "edm_sigma": "EDMSigmaNoiseCond",
         "rectified_flows": "RectifiedFlowsNoiseCond", "piecewise_linear": "PiecewiseLinearNoiseCond",
         "stable_diffusion": "StableDiffusionNoiseCond", "discrete": "DiscreteNoiseCond",
+        "diffusers_timestep": "DiffusersTimestepNoiseCond", "flow_timestep": "FlowTimestepNoiseCond",
     },
     "loss_weight": {
         "constant": "ConstantLossWeight", "snr": "SNRLossWeight", "p2": "P2LossWeight",
@@ -141,6 +144,7 @@ def all_instances() -> list[Any]:
     needs_args = {
         PiecewiseLinearSchedule: lambda: PiecewiseLinearSchedule(x=[0.0, 0.5, 1.0], y=[0.99, 0.5, 0.01]),
         InterpolatedSchedule: lambda: InterpolatedSchedule(CosineSchedule(), RectifiedFlowsSchedule(), shifts=[1.0, 2.0]),
+        TabulatedSchedule: lambda: TabulatedSchedule(logsnrs=[-6.0, -1.0, 2.0, 7.0, float("inf")]),
         PiecewiseLinearNoiseCond: lambda: PiecewiseLinearNoiseCond(x=[0.0, 0.5, 1.0], y=[0.99, 0.5, 0.01]),
         DiscreteNoiseCond: lambda: DiscreteNoiseCond(CosineTNoiseCond(), steps=500),
         ComposedLossWeight: lambda: ComposedLossWeight(div=SNRLossWeight(), mul=[P2LossWeight(), SigmoidLossWeight()]),
@@ -381,22 +385,22 @@ def test_adaptive_update_rejects_mismatched_loss_shape() -> None:
 @pytest.mark.parametrize(
     ("factory", "message"),
     [
-        (lambda: CosineSchedule(clamp_range=(0.9, 0.1)), "clamp_range bounds ᾱ"),
-        (lambda: SqrtSchedule(clamp_range=(-0.1, 0.9)), "clamp_range bounds ᾱ"),
+        (lambda: CosineSchedule(clamp_range=(0.9, 0.1)), r"clamp_range: must be in increasing order"),
+        (lambda: SqrtSchedule(clamp_range=(-0.1, 0.9)), r"clamp_range.*greater than or equal to 0"),
         (lambda: LinearSchedule(logsnr_range=(10, -10)), "low < high"),
         (lambda: CosineSchedule2(logsnr_range=(5, 5)), "low < high"),
         (lambda: RectifiedFlowsSchedule(logsnr_range=(15, -15)), "low < high"),
-        (lambda: EDMSampleSchedule(sigma_range=(80, 0.002)), "σmin < σmax"),
-        (lambda: EDMSampleSchedule(p=0), "p must be > 0"),
-        (lambda: EDMTrainSchedule(std=-1), "std must be ≥ 0"),
+        (lambda: EDMSampleSchedule(sigma_range=(80, 0.002)), "sigma_range: must be in increasing order"),
+        (lambda: EDMSampleSchedule(p=0), r"p: Input should be greater than 0; got 0; allowed: a finite number > 0"),
+        (lambda: EDMTrainSchedule(std=-1), r"std: Input should be greater than or equal to 0; got -1"),
         (lambda: PiecewiseLinearSchedule(x=[0.0, 1.0], y=[0.9]), "same length"),
-        (lambda: PiecewiseLinearSchedule(x=[0.0, 0.0, 1.0], y=[0.9, 0.5, 0.1]), "strictly increasing"),
-        (lambda: PiecewiseLinearSchedule(x=[0.0, 1.0], y=[1.0, 0.1]), "strictly inside"),
-        (lambda: StableDiffusionSchedule(linear_range=(0.012, 0.00085)), "first < last"),
+        (lambda: PiecewiseLinearSchedule(x=[0.0, 0.0, 1.0], y=[0.9, 0.5, 0.1]), "x: must be in increasing order"),
+        (lambda: PiecewiseLinearSchedule(x=[0.0, 1.0], y=[1.0, 0.1]), r"y.*less than 1"),
+        (lambda: StableDiffusionSchedule(linear_range=(0.012, 0.00085)), "linear_range: must be in increasing order"),
         (lambda: StableDiffusionSchedule(total_steps=0), "total_steps"),
         (lambda: AdaptiveTrainSchedule(buckets=0), "buckets"),
         (lambda: AdaptiveTrainSchedule(min_probs=-1), "min_probs"),
-        (lambda: InterpolatedSchedule(CosineSchedule(), LinearSchedule(), shifts=(1.0,)), "two numbers"),
+        (lambda: InterpolatedSchedule(CosineSchedule(), LinearSchedule(), shifts=(1.0,)), r"shifts: Tuple should have at most 2 items|shifts.*allowed: a pair"),
     ],
 )
 def test_schedule_rejects_bad_arguments_with_a_message_naming_them(factory: Callable[[], Any], message: str) -> None:
@@ -625,7 +629,7 @@ def test_edm_sigma_noise_cond_is_sigma_times_sigma_data() -> None:
 @pytest.mark.parametrize(
     ("factory", "message"),
     [
-        (lambda: DiscreteNoiseCond(CosineTNoiseCond(), steps=0), "steps must be an integer"),
+        (lambda: DiscreteNoiseCond(CosineTNoiseCond(), steps=0), "discrete.steps: Input should be greater than or equal to 1"),
         (lambda: DiscreteNoiseCond(CosineTNoiseCond(), continuous_range=(1, 0)), "low < high"),
         (lambda: PiecewiseLinearNoiseCond(x=[0.0, 1.0], y=[0.1, 0.9]), "decrease strictly"),
         (lambda: PiecewiseLinearNoiseCond(x=[1.0, 0.0], y=[0.9, 0.1]), "strictly increasing"),
@@ -701,12 +705,15 @@ def test_sech_and_p2_loss_weights_do_not_overflow_in_float32() -> None:
 
 @pytest.mark.parametrize("key", sorted(LOSS_WEIGHT_FORMULAS))
 @pytest.mark.parametrize("dtype", LOW_PRECISION, ids=str)
-def test_loss_weight_keeps_dtype_and_does_not_mutate_logsnr(key: str, dtype: torch.dtype) -> None:
+def test_loss_weight_is_float32_at_least_finite_and_does_not_mutate_logsnr(key: str, dtype: torch.dtype) -> None:
     lam = torch.linspace(-4, 4, 9, dtype=dtype)
     before = lam.clone()
     w = LOSS_WEIGHT_FORMULAS[key][0]()(lam, shift=2.0)
-    assert w.dtype == dtype
+    assert w.dtype == torch.promote_types(dtype, torch.float32)
     assert torch.equal(lam, before)
+    # fp16 overflows past 65504: e^λ at λ = 15 and e^(−λ/2) at λ = −30 do not fit, float32 does.
+    extremes = torch.tensor([-30.0, 15.0], dtype=dtype)
+    assert torch.isfinite(LOSS_WEIGHT_FORMULAS[key][0]()(extremes)).all()
 
 
 def test_loss_weight_clamp_range_from_constructor_and_from_call() -> None:
@@ -758,8 +765,8 @@ def test_adaptive_loss_weight_state_dict_round_trip() -> None:
 @pytest.mark.parametrize(
     ("factory", "message"),
     [
-        (lambda: P2LossWeight(k=-1), "k must be ≥ 0"),
-        (lambda: SechLossWeight(div=0), "div must be non-zero"),
+        (lambda: P2LossWeight(k=-1), r"p2.k: Input should be greater than or equal to 0; got -1"),
+        (lambda: SechLossWeight(div=0), "sech.div: must not be 0; got 0"),
         (lambda: AdaptiveLossWeight(buckets=1), "buckets"),
         (lambda: AdaptiveLossWeight(weight_range=(0, 1)), "weight_range"),
         (lambda: AdaptiveLossWeight(logsnr_range=(1, -1)), "low < high"),

@@ -30,3 +30,9 @@ def test_docs_build_strict(tmp_path):
     assert result.returncode == 0, result.stderr[-4000:]
     assert (tmp_path / "site" / "components" / "img" / "schedule_cosine.png").is_file()
     assert "gdf validate" in (tmp_path / "site" / "cli" / "index.html").read_text()
+    # Each component's reference lists its parameters' domains, from the declarations the spec validates.
+    schedules = (tmp_path / "site" / "components" / "schedules" / "index.html").read_text()
+    assert "allowed values" in schedules
+    assert "a finite number ≥ 0" in schedules and "low &lt; high" in schedules
+    loss_weights = (tmp_path / "site" / "components" / "loss-weights" / "index.html").read_text()
+    assert "a finite number ≠ 0" in loss_weights

@@ -142,6 +142,7 @@ def test_installed_wheel_is_discovered_builds_from_a_spec_and_samples(venv):
                     },
                     "presets": ["logit_normal_flow"],
                     "errors": [],
+                    "notes": [],
                     "disabled": None,
                 }
             ],

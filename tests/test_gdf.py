@@ -66,7 +66,9 @@ def test_low_and_high_precision_inputs_keep_their_dtype(preset, dtype):
     gdf = GDF.from_spec(preset)
     x0 = torch.randn(4, 3, dtype=dtype)
     outputs = gdf.diffuse(x0, t=torch.tensor([0.1, 0.4, 0.7, 0.9]) if preset != "edm" else None)
-    assert all(o.dtype == dtype for o in outputs if o.is_floating_point())
+    *data, weight = outputs
+    assert all(o.dtype == dtype for o in data if o.is_floating_point())
+    assert weight.dtype == torch.promote_types(dtype, torch.float32)  # a loss weight is float32 at least
     assert all(torch.isfinite(o).all() for o in outputs)
     x0_back, eps_back = gdf.undiffuse(outputs[0], outputs[3], outputs[2])
     assert x0_back.dtype == dtype and eps_back.dtype == dtype

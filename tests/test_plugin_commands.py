@@ -98,6 +98,7 @@ def test_plugins_json(installed):
                 "components": {"schedule": ["fixture_linear"]},
                 "presets": ["fixture_recipe"],
                 "errors": [],
+                "notes": [],
                 "disabled": None,
             }
         ],

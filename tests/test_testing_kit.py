@@ -73,6 +73,11 @@ BROKEN = [
     (bc.Float32Sampler(), {}, "keeps_dtype_device_shape", "came back with dtype torch.float32"),
     (bc.MutatingSampler(), {}, "no_input_mutation", "changed its input x in place"),
     (bc.BranchingSampler(), {}, "no_host_reads", "the first: bool(tensor)"),
+    (bc.NaNScaleWeight(), {}, "refuses_nan_parameters", "NaNScaleWeight accepts NaN for 'scale': declare each parameter's domain"),
+    (bc.NaNOffsetSchedule(), {}, "refuses_nan_parameters", "NaNOffsetSchedule accepts NaN for 'offset'"),
+    (bc.NaNGainScaler(), {}, "refuses_nan_parameters", "NaNGainScaler accepts NaN for 'gain'"),
+    (bc.NaNScaleTarget(), {}, "refuses_nan_parameters", "NaNScaleTarget accepts NaN for 'scale'"),
+    (bc.NaNScaleCond(), {}, "refuses_nan_parameters", "NaNScaleCond accepts NaN for 'scale'"),
     (bc.RenoisingSampler(), {}, "repeated_level_is_a_no_op", "must be a no-op"),
     (bc.OffByOneCFG(), {}, "neutral_is_conditional", "should return the conditional prediction"),
     (bc.IgnoresInterval(), {}, "conditional_outside_interval", "it says it is active at t ="),
@@ -215,8 +220,16 @@ def test_builtins_with_random_parameters_keep_their_invariants(kind, names, chec
 def test_gdf_check_prints_a_table_and_exits_0_when_all_hold() -> None:
     result = CliRunner().invoke(check_command, ["vp", "epsilon", "--max-examples", "3"])
     assert result.exit_code == 0, result.output
-    assert "input_scaler invariants" in result.output and "x0 round trip" in result.output
+    assert "input_scaler invariants" in result.output and "x0_round_trip" in result.output
     assert "✓" in result.output and "all invariants hold (2 components)" in result.output
+    assert all(len(line) <= 100 for line in result.stdout.splitlines()), result.stdout
+    assert "[1/2] checking input_scaler vp" in result.stderr and "[2/2] checking target epsilon" in result.stderr
+
+
+def test_gdf_check_fits_100_columns_for_a_kind_with_many_invariants() -> None:
+    result = CliRunner().invoke(check_command, ["cosine", "--kind", "schedule", "--max-examples", "2"])
+    assert result.exit_code == 0, result.output
+    assert max(len(line) for line in result.stdout.splitlines()) <= 100, result.stdout
 
 
 def test_gdf_check_exits_1_and_shows_the_failure() -> None:
@@ -226,8 +239,8 @@ def test_gdf_check_exits_1_and_shows_the_failure() -> None:
     try:
         result = CliRunner().invoke(check_command, ["test_increasing", "--kind", "schedule", "--max-examples", "5"])
     finally:
-        registry._local = [e for e in registry._local if e[0] is not bc.IncreasingSchedule]
-        registry.refresh()
+        registry.unregister(bc.IncreasingSchedule)
+    assert "test_increasing" not in registry.names("schedule")
     assert result.exit_code == 1, result.output
     assert "✗" in result.output
     assert "breaks 'non_increasing_in_t': λ increases with t" in result.output
@@ -257,14 +270,14 @@ def test_third_party_package_runs_the_suite_through_the_plugin(pytester: pytest.
     monkeypatch.setenv("PYTHONPATH", str(site))
     monkeypatch.setenv("HYPOTHESIS_PROFILE", "default")
     result = pytester.runpytest_subprocess("tests", "-p", "no:cacheprovider", "--gdf-max-examples", "5", "-v")
-    result.assert_outcomes(passed=8 + 7 + 4)  # schedule, input scaler and loss weight invariants
+    result.assert_outcomes(passed=9 + 8 + 5)  # schedule, input scaler and loss weight invariants
     result.stdout.fnmatch_lines(["*test_gdf_invariants?input_scaler:toy_vp::preserves_identity? PASSED*"])
 
     # --gdf-installed adds the suite for the distribution's components without any test file.
     empty = pytester.mkdir("empty")
     result = pytester.runpytest_subprocess(str(empty), "-p", "no:cacheprovider", "--gdf-installed", "--gdf-distribution", "gdf-toy", "--gdf-max-examples", "5", "-v")
     result.stdout.fnmatch_lines(["*gdf?schedule:toy_linear::non_increasing_in_t?*PASSED*"])
-    result.assert_outcomes(passed=8 + 7 + 4)
+    result.assert_outcomes(passed=9 + 8 + 5)
 
 
 @pytest.mark.slow

@@ -23,9 +23,12 @@ from mkdocs.structure.files import File  # noqa: E402
 
 from gdf_core import build, registry  # noqa: E402
 from gdf_core.errors import PluginLoadWarning  # noqa: E402
-from gdf_core.spec import component_fields, load_spec  # noqa: E402
+from gdf_core.domains import describe  # noqa: E402
+from gdf_core.kinds import GDF_PARTS  # noqa: E402
+from gdf_core.parameters import component_fields  # noqa: E402
+from gdf_core.spec import load_spec  # noqa: E402
 
-PLOTTED = ("schedule", "input_scaler", "target", "noise_cond", "loss_weight")
+PLOTTED = GDF_PARTS
 
 #: Components that need parameters: the example each is drawn with.
 EXAMPLES: dict[tuple[str, str], Any] = {
@@ -118,12 +121,6 @@ def _md_escape(text: str) -> str:
     return "`".join(p if i % 2 else p.replace("|", "\\|").replace("*", "\\*") for i, p in enumerate(parts))
 
 
-def _type_name(annotation: Any) -> str:
-    if annotation is Any:
-        return "any"
-    return annotation.__name__ if isinstance(annotation, type) else str(annotation).replace("typing.", "")
-
-
 def component_section(kind: str, name: str, page_dir: str) -> str:
     regs = registry.registrations(kind)[name]
     reg = regs[0]
@@ -136,11 +133,12 @@ def component_section(kind: str, name: str, page_dir: str) -> str:
         lines += [_md_escape(paragraph) for paragraph in doc.split("\n")] + [""]
     fields = component_fields(cls)
     if fields:
-        lines += ["| parameter | type | default |", "|---|---|---|"]
+        # The allowed values come from the same declarations the spec validates (gdf_core.domains).
+        lines += ["| parameter | allowed values | default |", "|---|---|---|"]
         for pname, (annotation, default, nested, is_list) in fields.items():
-            type_name = (f"list of {nested} specs" if is_list else f"{nested} spec") if nested else _type_name(annotation)
+            allowed = (f"a list of {nested} specs" if is_list else f"a {nested} spec") if nested else describe(annotation)
             shown = "required" if default is ... else f"`{default!r}`"
-            lines.append(f"| `{pname}` | {_md_escape(type_name)} | {shown} |")
+            lines.append(f"| `{pname}` | {_md_escape(allowed)} | {shown} |")
         lines.append("")
     uri = _PLOTS.get((kind, name))
     if uri is not None:
@@ -152,7 +150,7 @@ def component_section(kind: str, name: str, page_dir: str) -> str:
 
 
 def presets_table() -> str:
-    kinds = ("schedule", "input_scaler", "target", "noise_cond", "loss_weight")
+    kinds = GDF_PARTS
     lines = ["| preset | " + " | ".join(kinds) + " |", "|---" * (len(kinds) + 1) + "|"]
     for name in sorted(registry.presets()):
         data = load_spec(name)

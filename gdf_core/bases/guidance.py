@@ -13,16 +13,12 @@ pure noise, w₀ at t = 0, data).
 
 from __future__ import annotations
 
-import inspect
-import typing
 from typing import Annotated, Any, ClassVar, Optional, Union
 
-import pydantic
-import torch
 from pydantic import AfterValidator, Field
 from torch import Tensor
 
-from gdf_core.component import Component, constructor_parameters
+from gdf_core.component import Component
 from gdf_core.guidance import Predictions
 from gdf_core.tensors import compute_dtype
 
@@ -46,27 +42,6 @@ def _ordered(pair: tuple[float, float]) -> tuple[float, float]:
 Interval = Optional[Annotated[tuple[UnitT, UnitT], AfterValidator(_ordered)]]
 
 
-_MODELS: dict[type, type[pydantic.BaseModel]] = {}
-
-
-def parameters_model(cls: type) -> type[pydantic.BaseModel]:
-    """The pydantic model of ``cls``'s constructor parameters, with the domains of their ``Annotated`` hints."""
-    if cls in _MODELS:
-        return _MODELS[cls]
-    hints: dict[str, Any] = {}
-    for klass in reversed(cls.__mro__):
-        init = klass.__dict__.get("__init__")
-        if init is not None and klass is not object:
-            hints.update(typing.get_type_hints(init, include_extras=True))
-    fields = {
-        pname: (hints.get(pname, Any), ... if p.default is inspect.Parameter.empty else p.default)
-        for pname, p in constructor_parameters(cls).items()
-    }
-    model = pydantic.create_model(f"{cls.__name__}Parameters", __config__=pydantic.ConfigDict(extra="forbid"), **fields)  # type: ignore[call-overload]
-    _MODELS[cls] = model
-    return model  # type: ignore[no-any-return]
-
-
 def scale_at(scale: Any, t: float) -> float:
     """The guidance weight at t: w, or w₁·t + w₀·(1 − t) for a pair (w₁, w₀)."""
     if isinstance(scale, (tuple, list)):
@@ -79,8 +54,9 @@ class GuidanceBase(Component):
 
     Subclasses set ``space``, ``branches`` and ``neutral`` (the parameters at
     which the guided prediction is the conditional one, for the testing kit),
-    store their parameters and call ``super().__init__(interval=...)`` last:
-    every parameter is then checked against the domains of its type hints.
+    store their parameters and call ``super().__init__(interval=...)`` last;
+    the ``Component`` base checks every parameter against the domains of its
+    type hints at construction.
     """
 
     kind = "guidance"
@@ -90,22 +66,6 @@ class GuidanceBase(Component):
 
     def __init__(self, *, interval: Interval = None) -> None:
         self.interval = interval
-        if not torch.compiler.is_compiling():  # pydantic cannot be traced; the eager call checks the same values
-            self._check_parameters()
-
-    def _check_parameters(self) -> None:
-        try:
-            checked = parameters_model(type(self)).model_validate(self.params)
-        except pydantic.ValidationError as exc:
-            by_parameter: dict[str, list[str]] = {}
-            for e in exc.errors():
-                by_parameter.setdefault(str(e["loc"][0]) if e["loc"] else "?", []).append(e["msg"])
-            problems = "; ".join(
-                f"{p} = {self.params.get(p)!r}: {', or: '.join(dict.fromkeys(msgs))}" for p, msgs in by_parameter.items()
-            )
-            raise ValueError(f"guidance {self.name!r}: {problems}") from None
-        for pname in self.params:
-            setattr(self, pname, getattr(checked, pname))
 
     def active(self, t: float) -> bool:
         """Whether the guidance applies at a step's t (always, without an interval)."""

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from typing import Optional
 
+import torch
 from torch import Tensor
 
 from gdf_core.component import Component
+from gdf_core.domains import NonNegative, OrderedPair
 from gdf_core.tensors import log_shift, result_dtype, to_compute
 
 
 class LossWeightBase(Component):
     """``weight(λ)``, evaluated at λ + 2·log(shift) and clamped to ``clamp_range`` when given.
+
+    Computed and returned in float32 at least (float64 stays float64), whatever λ's dtype.
 
     ``clamp_range`` is a constructor parameter here (the original only took it
     as a call argument, which a declarative spec cannot reach); the call
@@ -20,7 +24,7 @@ class LossWeightBase(Component):
 
     kind = "loss_weight"
 
-    def __init__(self, *, clamp_range: Optional[tuple[float, float]] = None) -> None:
+    def __init__(self, *, clamp_range: Optional[OrderedPair[NonNegative]] = None) -> None:
         self.clamp_range = clamp_range
 
     def weight(self, logsnr: Tensor) -> Tensor:
@@ -41,4 +45,5 @@ class LossWeightBase(Component):
         bounds = clamp_range if clamp_range is not None else self.clamp_range
         if bounds is not None:
             weight = weight.clamp(*bounds)
-        return weight.to(result_dtype(logsnr))
+        # float32 at least: a weight multiplies a float32 loss, and an fp16 weight overflows to inf at high λ.
+        return weight.to(torch.promote_types(result_dtype(logsnr), torch.float32))

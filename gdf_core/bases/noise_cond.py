@@ -7,6 +7,7 @@ from typing import Optional
 from torch import Tensor
 
 from gdf_core.component import Component
+from gdf_core.domains import Finite, OrderedPair, Positive
 from gdf_core.tensors import log_shift, result_dtype, to_compute
 
 
@@ -20,7 +21,7 @@ class NoiseCondBase(Component):
 
     kind = "noise_cond"
 
-    def __init__(self, *, shift: float = 1.0, clamp_range: Optional[tuple[float, float]] = None) -> None:
+    def __init__(self, *, shift: Positive = 1.0, clamp_range: Optional[OrderedPair[Finite]] = None) -> None:
         self.shift = shift
         self.clamp_range = clamp_range
 

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from gdf_core.component import Component
+from gdf_core.domains import ScalerLimits
 from gdf_core.tensors import result_dtype, to_compute
 
 
@@ -22,7 +23,7 @@ class ScalerBase(Component):
 
     kind = "input_scaler"
 
-    def __init__(self, *, limits: Optional[tuple[float, float, float, float]] = None) -> None:
+    def __init__(self, *, limits: Optional[ScalerLimits] = None) -> None:
         self.limits = None if limits is None else tuple(float(v) for v in limits)
 
     def scalers(self, logsnr: Tensor) -> tuple[Tensor, Tensor]:

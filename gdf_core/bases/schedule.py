@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from gdf_core.component import Component
+from gdf_core.domains import IntRange, Positive
 from gdf_core.tensors import compute_dtype, log_shift, result_dtype
 
 
@@ -32,9 +33,9 @@ class ScheduleBase(Component):
     def __init__(
         self,
         *,
-        shift: float = 1.0,
+        shift: Positive = 1.0,
         force_limits: bool = True,
-        discrete_steps: Optional[int] = None,
+        discrete_steps: Optional[IntRange(2)] = None,  # type: ignore[valid-type]
     ) -> None:
         self.shift = shift
         self.force_limits = force_limits

@@ -24,6 +24,9 @@ def draw_demo(
     data: Tensor,
     samples: dict[tuple[str, int], Tensor],
     swd: dict[tuple[str, int], float],
+    swd_ode: dict[tuple[str, int], float],
+    ode: Tensor,
+    ode_swd: float,
     steps: dict[tuple[str, int], int],
     samplers: Sequence[str],
     nfes: Sequence[int],
@@ -31,18 +34,21 @@ def draw_demo(
     title: str,
     reference_swd: float,
 ) -> Path:
-    """Write a PNG: one row per sampler, a column per NFE, ground truth and loss curve on the left."""
+    """Write a PNG: one row per sampler, a column per NFE; on the left the data, the model's ODE
+    solution from the samples' noise, the loss curve and each sampler's distance to that solution."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows, cols = max(len(samplers), 2), len(nfes) + 1
+    rows, cols = max(len(samplers), 4), len(nfes) + 1
     fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.6 * rows + 0.6), squeeze=False)
     lim = float(data.abs().max()) * 1.15
     _scatter(axes[0][0], data, "black", lim)
     axes[0][0].set_title(f"data ({len(data)} points)", fontsize=10)
-    loss_ax = axes[1][0]
+    _scatter(axes[1][0], ode, "0.3", lim)
+    axes[1][0].set_title(f"the model's ODE solution\nSWD {ode_swd:.3f} ({ode_swd / reference_swd:.2f}× floor)", fontsize=9)
+    loss_ax = axes[2][0]
     if losses:
         smooth = [sum(losses[max(0, i - 49) : i + 1]) / len(losses[max(0, i - 49) : i + 1]) for i in range(len(losses))]
         loss_ax.plot(losses, color="0.8", lw=0.5)
@@ -51,7 +57,20 @@ def draw_demo(
     loss_ax.set_title("training loss", fontsize=10)
     loss_ax.set_xlabel("step", fontsize=8)
     loss_ax.tick_params(labelsize=7)
-    for r in range(2, rows):
+    err_ax = axes[3][0]
+    for r, sampler in enumerate(samplers):
+        points = [(nfe, swd_ode[(sampler, nfe)]) for nfe in nfes if (sampler, nfe) in swd_ode]
+        if points:
+            err_ax.plot(*zip(*points), marker="o", ms=3, lw=1, color=f"C{r % 10}", label=sampler)
+    err_ax.set_xscale("log")
+    err_ax.set_yscale("log")
+    err_ax.set_xticks(list(nfes), [str(n) for n in nfes])
+    err_ax.minorticks_off()
+    err_ax.set_title("SWD to the ODE solution", fontsize=10)
+    err_ax.set_xlabel("NFE", fontsize=8)
+    err_ax.tick_params(labelsize=7)
+    err_ax.legend(fontsize=6, frameon=False)
+    for r in range(4, rows):
         axes[r][0].axis("off")
     for r, sampler in enumerate(samplers):
         for c, nfe in enumerate(nfes, start=1):
@@ -62,7 +81,7 @@ def draw_demo(
                 continue
             _scatter(ax, samples[key], f"C{r % 10}", lim)
             label = f"{sampler}, NFE {nfe}" + (f" ({steps[key]} steps)" if steps[key] != nfe else "")
-            ax.set_title(f"{label}\nSWD {swd[key]:.3f}", fontsize=9)
+            ax.set_title(f"{label}\nSWD {swd[key]:.3f}, to ODE {swd_ode[key]:.3f}", fontsize=9)
     for r in range(len(samplers), rows):
         for c in range(1, cols):
             axes[r][c].axis("off")

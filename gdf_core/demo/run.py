@@ -15,10 +15,13 @@ from rich.table import Table
 
 from gdf_core.demo.data import DATASETS, draw
 from gdf_core.demo.figure import draw_demo
-from gdf_core.demo.model import MLPDenoiser
+from gdf_core.demo.model import MLPDenoiser, NoiseCondEmbedding
+from gdf_core.demo.precondition import Preconditioned
 from gdf_core.demo.quality import sliced_wasserstein
+from gdf_core.demo.reference import ODESolution, ode_solution, rms_distance, solve
 from gdf_core.demo.train import TrainResult, train
 from gdf_core.gdf import GDF
+from gdf_core.kinds import GDF_PARTS
 from gdf_core.registry import registry
 
 #: Samplers the demo shows by default, best-known first; those not installed are skipped.
@@ -28,12 +31,18 @@ DEFAULT_NFES: tuple[int, ...] = (5, 10, 25)
 
 @dataclass
 class DemoResult:
-    """Everything the demo produced; ``rows`` holds one dict per sampler × NFE."""
+    """Everything the demo produced; ``rows`` holds one dict per sampler × NFE.
+
+    ``reference_swd`` is the floor (two draws of the data), ``ode`` the model's
+    own ODE solution from the samples' noise and ``ode_swd`` its SWD to the data.
+    """
 
     gdf: GDF
     train: TrainResult
     rows: list[dict[str, Any]] = field(default_factory=list)
     reference_swd: float = 0.0
+    ode: Optional[ODESolution] = None
+    ode_swd: float = 0.0
     png: Optional[Path] = None
     json: Optional[Path] = None
 
@@ -69,6 +78,29 @@ def steps_for_nfe(gdf: GDF, sampler: str, nfe: int) -> int:
     return best
 
 
+def data_scale(data: str, seed: int = 0, n: int = 100_000) -> float:
+    """σ_d of a data set: the root mean square over coordinates of its standard deviation."""
+    return float(draw(data, n, seed=seed).std(dim=0).pow(2).mean().sqrt())
+
+
+def demo_model(gdf: GDF, sigma_data: float = 1.0, *, precondition: bool = False) -> tuple[torch.nn.Module, str]:
+    """The demo's denoiser for ``gdf`` and a line saying how it is conditioned.
+
+    By default the MLP on the recipe's own noise condition, predicting the
+    recipe's target. With ``precondition``, the MLP behind recipe-independent
+    preconditioning (``Preconditioned``, σ_d = ``sigma_data``), or the bare MLP
+    where the recipe cannot be preconditioned (a noise condition that does not
+    determine λ). docs/demo.md has the measurements behind the default.
+    """
+    if not precondition:
+        return MLPDenoiser(), "the recipe's noise condition and target"
+    try:
+        net = MLPDenoiser(embedding=NoiseCondEmbedding(16, 0.5, 50.0))
+        return Preconditioned(net, gdf, sigma_data=sigma_data), f"preconditioned, σ_d = {sigma_data:.3f}"
+    except ValueError as exc:
+        return MLPDenoiser(), f"not preconditioned ({exc})"
+
+
 @contextlib.contextmanager
 def torch_threads(threads: Optional[int]) -> Iterator[None]:
     """torch's intra-op CPU threads set to ``threads`` (None: unchanged) inside the block."""
@@ -96,12 +128,17 @@ def run_demo(
     progress: bool = True,
     console: Optional[Console] = None,
     threads: Optional[int] = 1,
+    reference_steps: int = 2000,
+    precondition: bool = False,
 ) -> DemoResult:
     """Train on ``data`` with the GDF of ``spec``, sample with each sampler × NFE, write the results.
 
     Writes ``<out>/demo_<name>.png`` and ``.json`` (name from the preset or
     file), prints a table of the sliced Wasserstein distance (SWD) of each
-    sample set to a fresh draw of the data, and returns a ``DemoResult``.
+    sample set to a fresh draw of the data and to the model's own ODE
+    solution from the same noise (DDIM at ``reference_steps`` steps, checked
+    against half as many), and returns a ``DemoResult``. ``precondition``
+    trains the preconditioned model (see ``demo_model``).
     Runs on ``threads`` torch threads (None: torch's setting); with a fixed
     count, the same arguments give the same model, samples and figures.
     """
@@ -119,7 +156,8 @@ def run_demo(
         label = _label(spec)
         console.print(f"[bold]gdf demo[/]: spec [cyan]{label}[/] on [cyan]{data}[/]: {_summary(gdf)}")
 
-        model = MLPDenoiser()
+        model, how = demo_model(gdf, data_scale(data, seed=seed + 4), precondition=precondition)
+        console.print(f"model: {how}")
         result = train(
             gdf,
             model,
@@ -134,34 +172,26 @@ def run_demo(
 
         truth = draw(data, n_samples, seed=seed + 1)
         reference = sliced_wasserstein(truth, draw(data, n_samples, seed=seed + 2))
-        demo = DemoResult(gdf=gdf, train=result, reference_swd=reference)
-        samples, swd, used_steps = {}, {}, {}
-        with torch.no_grad():
-            for name in samplers:
-                for nfe in nfes:
-                    n_steps = steps_for_nfe(gdf, name, nfe)
-                    start = time.perf_counter()
-                    x = None
-                    for _, x, _ in gdf.sample(
-                        result.model,
-                        {},
-                        (n_samples, 2),
-                        sampler=name,
-                        timesteps=n_steps,
-                        cfg=None,
-                        generator=torch.Generator().manual_seed(seed + 3),
-                    ):
-                        pass
-                    elapsed = time.perf_counter() - start
-                    assert x is not None
-                    key = (name, nfe)
-                    samples[key], used_steps[key] = x, n_steps
-                    swd[key] = sliced_wasserstein(x, truth)
-                    demo.rows.append(
-                        {"sampler": name, "nfe": nfe, "steps": n_steps, "swd": swd[key], "seconds": round(elapsed, 4)}
-                    )
+        x_init = torch.randn(n_samples, 2, generator=torch.Generator().manual_seed(seed + 3))
+        ode = ode_solution(gdf, result.model, x_init, steps=reference_steps)
+        demo = DemoResult(gdf=gdf, train=result, reference_swd=reference, ode=ode, ode_swd=sliced_wasserstein(ode.x, truth))
+        samples, swd, swd_ode, used_steps = {}, {}, {}, {}
+        for name in samplers:
+            for nfe in nfes:
+                n_steps = steps_for_nfe(gdf, name, nfe)
+                start = time.perf_counter()
+                x = solve(gdf, result.model, x_init, sampler=name, steps=n_steps,
+                          generator=torch.Generator().manual_seed(seed + 5))
+                elapsed = time.perf_counter() - start
+                key = (name, nfe)
+                samples[key], used_steps[key] = x, n_steps
+                swd[key], swd_ode[key] = sliced_wasserstein(x, truth), sliced_wasserstein(x, ode.x)
+                demo.rows.append(
+                    {"sampler": name, "nfe": nfe, "steps": n_steps, "swd": swd[key], "swd_ode": swd_ode[key],
+                     "rms_ode": rms_distance(x, ode.x), "seconds": round(elapsed, 4)}
+                )
 
-        console.print(_table(demo.rows, samplers, nfes, reference, label, data))
+        console.print(_table(demo, samplers, nfes, label, data))
         out = Path(out)
         stem = f"demo_{_slug(label)}"
         demo.png = draw_demo(
@@ -169,6 +199,9 @@ def run_demo(
             data=truth,
             samples=samples,
             swd=swd,
+            swd_ode=swd_ode,
+            ode=ode.x,
+            ode_swd=demo.ode_swd,
             steps=used_steps,
             samplers=samplers,
             nfes=nfes,
@@ -185,6 +218,8 @@ def run_demo(
                     "data": data,
                     "train": {"steps": result.steps, "seconds": round(result.seconds, 2), "final_loss": _tail_mean(result.losses)},
                     "reference_swd": reference,
+                    "ode": {"sampler": "ddim", "steps": ode.steps, "swd": demo.ode_swd, "check_steps": ode.check_steps,
+                            "check_gap_swd": ode.gap_swd, "check_gap_rms": ode.gap_rms},
                     "results": demo.rows,
                 },
                 indent=2,
@@ -194,20 +229,26 @@ def run_demo(
         return demo
 
 
-def _table(rows: list[dict[str, Any]], samplers: Sequence[str], nfes: Sequence[int], reference: float, label: str, data: str) -> Table:
+def _table(demo: DemoResult, samplers: Sequence[str], nfes: Sequence[int], label: str, data: str) -> Table:
+    assert demo.ode is not None
     table = Table(
-        title=f"sliced Wasserstein distance to the data ({label}, {data}; lower is better)",
-        caption=f"two independent draws of the data are {reference:.3f} apart",
+        title=f"sliced Wasserstein distance to the data | to the model's ODE solution ({label}, {data}; lower is better)",
+        caption=(
+            f"floor: two independent draws of the data are {demo.reference_swd:.3f} apart; "
+            f"the model's ODE solution (DDIM, {demo.ode.steps} steps, same noise) is {demo.ode_swd:.3f} from the data "
+            f"({demo.ode_swd / demo.reference_swd:.2f}× the floor) and {demo.ode.gap_swd:.1e} from DDIM at "
+            f"{demo.ode.check_steps} steps"
+        ),
     )
     table.add_column("sampler")
     for nfe in nfes:
         table.add_column(f"NFE {nfe}", justify="right")
-    by_key = {(r["sampler"], r["nfe"]): r for r in rows}
+    by_key = {(r["sampler"], r["nfe"]): r for r in demo.rows}
     for name in samplers:
         cells = []
         for nfe in nfes:
             r = by_key[(name, nfe)]
-            cells.append(f"{r['swd']:.3f}" + (f" ({r['steps']} st)" if r["steps"] != nfe else ""))
+            cells.append(f"{r['swd']:.3f} | {r['swd_ode']:.3f}" + (f" ({r['steps']} st)" if r["steps"] != nfe else ""))
         table.add_row(name, *cells)
     return table
 
@@ -230,7 +271,7 @@ def _summary(gdf: GDF) -> str:
     return ", ".join(
         f"{kind}={v if isinstance(v, str) else v['name']}"
         for kind, v in spec.items()
-        if kind in ("schedule", "input_scaler", "target", "noise_cond", "loss_weight")
+        if kind in GDF_PARTS
     )
 
 
@@ -239,4 +280,5 @@ def _tail_mean(values: Sequence[float], n: int = 100) -> float:
     return sum(tail) / len(tail) if tail else float("nan")
 
 
-__all__ = ["DEFAULT_NFES", "DemoResult", "PREFERRED_SAMPLERS", "default_samplers", "run_demo", "steps_for_nfe"]
+__all__ = ["DEFAULT_NFES", "DemoResult", "PREFERRED_SAMPLERS", "data_scale", "default_samplers", "demo_model", "run_demo",
+           "steps_for_nfe"]

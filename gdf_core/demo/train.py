@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from dataclasses import dataclass, field
@@ -11,6 +10,7 @@ from typing import Callable, Optional
 import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from torch import Tensor, nn
+from torch.optim.swa_utils import AveragedModel
 
 from gdf_core.gdf import GDF
 
@@ -34,6 +34,7 @@ def train(
     seconds: Optional[float] = None,
     batch_size: int = 512,
     lr: float = 2e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
     ema_decay: float = 0.995,
     seed: int = 0,
     progress: bool = True,
@@ -42,17 +43,23 @@ def train(
 
     Each step: x0 from ``draw_data``; (noised, ε, target, λ, cond, weight) =
     ``gdf.diffuse(x0)``; loss = mean(weight · ‖model(noised, cond) − target‖²).
-    AdamW with a short warm-up and a cosine decay to a tenth of ``lr``; returns an EMA of the weights.
+    AdamW (``betas``) with a short warm-up and a cosine decay to a tenth of ``lr``;
+    returns an exponential moving average of the weights (``AveragedModel``, decay
+    ``ema_decay``, warmed up as min(decay, (1 + n)/(10 + n)) after n updates).
     """
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=betas, weight_decay=0.0)
     warmup = max(1, steps // 20)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda i: min(1.0, (i + 1) / warmup) * (0.55 + 0.45 * math.cos(math.pi * min(i, steps) / steps))
     )
-    ema = copy.deepcopy(model).requires_grad_(False)
-    result = TrainResult(model=ema)
+    def ema_update(averaged: Tensor, current: Tensor, updates: Tensor) -> Tensor:
+        decay = torch.clamp((1 + updates) / (10 + updates), max=ema_decay).to(averaged.dtype)
+        return torch.lerp(current, averaged, decay)
+
+    ema = AveragedModel(model, avg_fn=ema_update)
+    result = TrainResult(model=ema.module.requires_grad_(False))
     start = time.perf_counter()
     columns = (
         TextColumn("training"),
@@ -75,10 +82,7 @@ def train(
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             sched.step()
-            with torch.no_grad():
-                decay = min(ema_decay, (1 + step) / (10 + step))
-                for p_ema, p in zip(ema.parameters(), model.parameters()):
-                    p_ema.lerp_(p, 1 - decay)
+            ema.update_parameters(model)
             value = loss.detach().item()
             running = value if running is None else 0.98 * running + 0.02 * value
             result.losses.append(value)

@@ -3,13 +3,16 @@
 Tensors are drawn as lists of floats and mapped to float64 tensors, so that
 hypothesis shrinks them element by element. ``component_specs(kind)`` draws a
 registered component's spec with random parameters from its own parameter
-schema (``gdf_core.spec.component_fields``): each parameter near its default,
-nested components drawn recursively; ``components(kind)`` builds them, keeping
-only the parameter sets the constructor accepts.
+schema (``gdf_core.spec.component_fields``): each parameter near its default and
+inside its declared domain (``gdf_core.domains``), nested components drawn
+recursively; ``components(kind)`` builds them, keeping only the parameter sets
+the constructor accepts. ``outside_domain(annotation)`` draws values a declared
+domain refuses (NaN, ±inf, past a bound, a reversed pair, a wrong type).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import typing
 from typing import Any, Optional, Sequence
@@ -108,10 +111,29 @@ def _near_int(default: int) -> SearchStrategy[int]:
     return st.one_of(st.just(default), st.integers(max(1, default // 2), max(2, 2 * default)))
 
 
+def _inside(domain: Any, strategy: SearchStrategy[Any]) -> SearchStrategy[Any]:
+    """``strategy`` kept to the numbers ``domain`` allows (the default itself always is)."""
+    return strategy.filter(lambda v: domain.contains(v)) if domain.numeric and domain.bounded else strategy
+
+
 def _value(annotation: Any, default: Any) -> Optional[SearchStrategy[Any]]:
-    """A strategy of parameter values near ``default``, or None when none can be drawn."""
+    """A strategy of parameter values near ``default`` and inside the declared domain, or None when none can be drawn."""
+    from gdf_core.domains import domain_of
+
     if default is ...:
         return None
+    domain = domain_of(annotation)
+    if domain.numeric and isinstance(default, (int, float)) and not isinstance(default, bool):
+        near = _near_int(int(default)) if domain.base == "integer" else _near(float(default))
+        return _inside(domain, near)
+    if domain.base == "tuple" and isinstance(default, (tuple, list)) and len(domain.items) == len(default):
+        parts = [
+            _inside(item, _near(float(v))) if isinstance(v, (int, float)) and not isinstance(v, bool) else st.just(v)
+            for item, v in zip(domain.items, default)
+        ]
+        ascending = domain.ascending or list(default) == sorted(default)
+        drawn = st.tuples(*parts).map(lambda vs: tuple(sorted(vs)) if ascending else vs)
+        return drawn.filter(lambda vs: not ascending or all(a < b for a, b in zip(vs, vs[1:])))
     if default is None:
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         if args == [int]:
@@ -196,6 +218,93 @@ def components(
     return draw_component()
 
 
+def outside_domain(annotation: Any) -> SearchStrategy[Any]:
+    """Values the domain declared by ``annotation`` refuses; ``st.nothing()`` when it refuses nothing drawable.
+
+    Numbers: NaN and ±inf where it is finite, values past each bound (the bound
+    itself where it is excluded), a non-integer for an integer, a boolean and a
+    string. Pairs and lists: an element outside, a wrong length, the order reversed.
+    """
+    from gdf_core.domains import domain_of
+
+    domain = domain_of(annotation)
+    return _outside(domain)
+
+
+def _outside(domain: Any) -> SearchStrategy[Any]:
+    options: list[SearchStrategy[Any]] = []
+    if domain.numeric:
+        options.append(st.sampled_from([True, False, "not a number", [1.0]]))
+        if domain.finite:
+            options.append(st.sampled_from([math.nan, math.inf, -math.inf]))
+        elif domain.lower is not None or domain.upper is not None:
+            options.append(st.just(math.nan))
+        if domain.lower is not None:
+            low = domain.lower
+            below = st.floats(max_value=low, allow_nan=False, exclude_max=domain.lower_inclusive, min_value=low - 1e6)
+            options.append(below.map(lambda v: math.floor(v) if domain.base == "integer" and math.floor(v) < low else v)
+                           .filter(lambda v: not domain.contains(v)))
+        if domain.upper is not None:
+            high = domain.upper
+            above = st.floats(min_value=high, allow_nan=False, exclude_min=domain.upper_inclusive, max_value=high + 1e6)
+            options.append(above.map(lambda v: math.ceil(v) if domain.base == "integer" and math.ceil(v) > high else v)
+                           .filter(lambda v: not domain.contains(v)))
+        if domain.nonzero:
+            options.append(st.just(0.0))
+        if domain.base == "integer":
+            options.append(st.sampled_from([0.5, 2.5]))
+    elif domain.base == "boolean":
+        options.append(st.sampled_from(["sometimes", 2, [True]]))
+    elif domain.base == "literal":
+        options.append(st.sampled_from(["not one of them", 3, None]).filter(lambda v: v not in domain.choices))
+    elif domain.base == "string":
+        options.append(st.sampled_from([5, [1], 2.5]))
+    elif domain.base == "tuple" and domain.items:
+        n = len(domain.items)
+        options.append(st.just([0.5] * (n + 1)))
+        options.append(st.just(5))
+        for i, item in enumerate(domain.items):
+            bad = _outside(item)
+            if item.numeric:
+                fill = [_valid_number(it) for it in domain.items]
+                options.append(bad.map(functools.partial(_replaced, fill, i)))
+        if domain.ascending:
+            ordered = [_valid_number(it) for it in domain.items]
+            if len(set(ordered)) == len(ordered):
+                options.append(st.just(list(reversed(sorted(ordered)))))
+    elif domain.base == "list" and domain.items:
+        options.append(st.just(3))
+        item = domain.items[0]
+        if item.numeric:
+            options.append(_outside(item).map(lambda v: [v, v]))
+    if domain.optional:
+        options = [o.filter(_not_none) for o in options]
+    return st.one_of(*options) if options else st.nothing()
+
+
+def _replaced(values: list[Any], i: int, value: Any) -> list[Any]:
+    """``values`` with element ``i`` replaced by ``value``."""
+    return [*values[:i], value, *values[i + 1:]]
+
+
+def _not_none(value: Any) -> bool:
+    return value is not None
+
+
+def _valid_number(domain: Any) -> float:
+    """A number inside a numeric domain (the middle of its bounds, or near the one it has)."""
+    lo, hi = domain.lower, domain.upper
+    if lo is not None and hi is not None:
+        value = (lo + hi) / 2
+    elif lo is not None:
+        value = lo + 1
+    elif hi is not None:
+        value = hi - 1
+    else:
+        value = 0.5
+    return float(round(value)) if domain.base == "integer" else value
+
+
 __all__ = [
     "FLOAT_DTYPES",
     "LOGSNR_EDGES",
@@ -208,6 +317,7 @@ __all__ = [
     "dtypes",
     "logsnr_floats",
     "logsnrs",
+    "outside_domain",
     "seeds",
     "t_floats",
     "t_values",

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
-from gdf_core.protocols import KINDS
+from gdf_core.kinds import KINDS
 from gdf_core.testing.checks import CHECKS, INVARIANTS, CheckReport, InvariantResult, example_component, kind_of
 
 

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from gdf_core.bases import LossWeightBase
+from gdf_core.domains import Finite, NonNegative, NonZero, Positive
 
 
 class ConstantLossWeight(LossWeightBase):
@@ -15,7 +16,7 @@ class ConstantLossWeight(LossWeightBase):
 
     name = "constant"
 
-    def __init__(self, v: float = 1, **kwargs) -> None:
+    def __init__(self, v: NonNegative = 1, **kwargs) -> None:
         self.v = v
         super().__init__(**kwargs)
 
@@ -40,9 +41,7 @@ class P2LossWeight(LossWeightBase):
 
     name = "p2"
 
-    def __init__(self, k: float = 1.0, gamma: float = 1.0, s: float = 1.0, **kwargs) -> None:
-        if k < 0:
-            raise ValueError(f"loss_weight 'p2': k must be ≥ 0, got {k}")
+    def __init__(self, k: NonNegative = 1.0, gamma: Finite = 1.0, s: Finite = 1.0, **kwargs) -> None:
         self.k = k
         self.gamma = gamma
         self.s = s
@@ -72,7 +71,7 @@ class MinSNRLossWeight(LossWeightBase):
 
     name = "min_snr"
 
-    def __init__(self, max_snr: float = 5, **kwargs) -> None:
+    def __init__(self, max_snr: Positive = 5, **kwargs) -> None:
         self.max_snr = max_snr
         super().__init__(**kwargs)
 
@@ -90,7 +89,7 @@ class MinSNRPlusOneLossWeight(LossWeightBase):
 
     name = "min_snr_plus_one"
 
-    def __init__(self, max_snr: float = 5, **kwargs) -> None:
+    def __init__(self, max_snr: Positive = 5, **kwargs) -> None:
         self.max_snr = max_snr
         super().__init__(**kwargs)
 
@@ -103,7 +102,7 @@ class TruncatedSNRLossWeight(LossWeightBase):
 
     name = "truncated_snr"
 
-    def __init__(self, min_snr: float = 1, **kwargs) -> None:
+    def __init__(self, min_snr: NonNegative = 1, **kwargs) -> None:
         self.min_snr = min_snr
         super().__init__(**kwargs)
 
@@ -116,9 +115,7 @@ class SechLossWeight(LossWeightBase):
 
     name = "sech"
 
-    def __init__(self, div: float = 2, **kwargs) -> None:
-        if div == 0:
-            raise ValueError("loss_weight 'sech': div must be non-zero (w = 1/cosh(λ/div))")
+    def __init__(self, div: NonZero = 2, **kwargs) -> None:
         self.div = div
         super().__init__(**kwargs)
 
@@ -141,7 +138,7 @@ class SigmoidLossWeight(LossWeightBase):
 
     name = "sigmoid"
 
-    def __init__(self, s: float = 1, **kwargs) -> None:
+    def __init__(self, s: Finite = 1, **kwargs) -> None:
         self.s = s
         super().__init__(**kwargs)
 

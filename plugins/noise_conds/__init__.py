@@ -3,6 +3,7 @@
 from gdf_core.hookspecs import hookimpl
 from gdf_plugins.noise_conds.cosine_t import CosineTNoiseCond
 from gdf_plugins.noise_conds.discrete import DiscreteNoiseCond
+from gdf_plugins.noise_conds.diffusers_timestep import DiffusersTimestepNoiseCond, FlowTimestepNoiseCond
 from gdf_plugins.noise_conds.piecewise_linear import PiecewiseLinearNoiseCond, StableDiffusionNoiseCond
 from gdf_plugins.noise_conds.simple import (
     EDMNoiseCond,
@@ -22,6 +23,7 @@ NOISE_CONDS: list[type] = [
     PiecewiseLinearNoiseCond,
     StableDiffusionNoiseCond,
     DiscreteNoiseCond,
+    DiffusersTimestepNoiseCond, FlowTimestepNoiseCond,
 ]
 
 

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from gdf_core.bases import NoiseCondBase
+from gdf_core.domains import NonNegative, OrderedPair, UnitInterval
 
 
 class CosineTNoiseCond(NoiseCondBase):
@@ -22,7 +23,7 @@ class CosineTNoiseCond(NoiseCondBase):
     name = "cosine_t"
     inverts = "cosine"  # cond(cosine(t)) = t, checked by gdf_core.testing
 
-    def __init__(self, s: float = 0.008, clamp_range: Optional[tuple[float, float]] = (0.0, 1.0), **kwargs) -> None:
+    def __init__(self, s: NonNegative = 0.008, clamp_range: Optional[OrderedPair[UnitInterval]] = (0.0, 1.0), **kwargs) -> None:
         self.s = float(s)
         self._min_var = math.cos(self.s / (1 + self.s) * math.pi / 2) ** 2
         bounds = None if clamp_range is None else (float(clamp_range[0]), float(clamp_range[1]))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from gdf_core.bases import NoiseCondBase
+from gdf_core.domains import Finite, IntRange, OrderedPair
 from gdf_core.protocols import NoiseCond
 
 
@@ -26,17 +27,10 @@ class DiscreteNoiseCond(NoiseCondBase):
     def __init__(
         self,
         noise_cond: NoiseCond,
-        steps: int = 1000,
-        continuous_range: tuple[float, float] = (0, 1),
+        steps: IntRange(1) = 1000,  # type: ignore[valid-type]
+        continuous_range: OrderedPair[Finite] = (0, 1),
         **kwargs,
     ) -> None:
-        if int(steps) != steps or steps < 1:
-            raise ValueError(f"noise_cond 'discrete': steps must be an integer ≥ 1, got {steps}")
-        lo, hi = continuous_range
-        if not lo < hi:
-            raise ValueError(
-                f"noise_cond 'discrete': continuous_range must be (low, high) with low < high, got {tuple(continuous_range)}"
-            )
         self.noise_cond = noise_cond
         self.steps = int(steps)
         self.continuous_range = tuple(continuous_range)

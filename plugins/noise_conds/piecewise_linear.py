@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from gdf_core.bases import NoiseCondBase
+from gdf_core.domains import IntRange, Knots, OpenUnitInterval, OrderedPair, UnitInterval
 from gdf_plugins.schedules.piecewise_linear import check_knots, interpolate, stable_diffusion_knots
 
 
@@ -33,7 +34,7 @@ class PiecewiseLinearNoiseCond(_InverseKnotNoiseCond):
     inverts = "piecewise_linear"
     example_spec = {"x": [0.0, 0.3, 0.7, 1.0], "y": [0.999, 0.8, 0.2, 0.001]}
 
-    def __init__(self, x: list[float], y: list[float], **kwargs) -> None:
+    def __init__(self, x: Knots[UnitInterval], y: list[OpenUnitInterval], **kwargs) -> None:
         t_knots, var_knots = check_knots(self.name, x, y)
         self._set_knots(self.name, t_knots, var_knots)
         self.x = tuple(float(v) for v in x)
@@ -49,8 +50,8 @@ class StableDiffusionNoiseCond(_InverseKnotNoiseCond):
 
     def __init__(
         self,
-        linear_range: tuple[float, float] = (0.00085, 0.012),
-        total_steps: int = 1000,
+        linear_range: OrderedPair[OpenUnitInterval] = (0.00085, 0.012),
+        total_steps: IntRange(1, 100_000) = 1000,  # type: ignore[valid-type]
         **kwargs,
     ) -> None:
         t_knots, var_knots = stable_diffusion_knots(linear_range, total_steps)

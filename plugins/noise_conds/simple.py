@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from gdf_core.bases import NoiseCondBase
+from gdf_core.domains import Positive
 
 
 class EDMNoiseCond(NoiseCondBase):
@@ -45,7 +46,7 @@ class EDMSigmaNoiseCond(NoiseCondBase):
 
     name = "edm_sigma"
 
-    def __init__(self, sigma_data: float = 1, **kwargs) -> None:
+    def __init__(self, sigma_data: Positive = 1, **kwargs) -> None:
         self.sigma_data = sigma_data
         super().__init__(**kwargs)
 

@@ -59,10 +59,12 @@ class DPMPP2MSampler(DPMPPMultistepSampler):
     x̂0 linear through this level and the previous one. ``solver_type="taylor"``
     integrates that line exactly (the φ-function form of the paper's Taylor
     expansion); ``"midpoint"`` is the paper's Alg. 2 form
-    (1 − e^(−h))·((1 + 1/2r)·x̂0_0 − x̂0_1/2r), in η. ``interpolation="t2"``
-    (default) or ``"t"`` interpolates x̂0 in t² or t = σ/(1 + σ) instead of
-    η = λ/2, which keeps the order near λ = ±∞ (starts from pure noise, grids
-    uniform in rectified-flow time); ``"logsnr"`` is the paper's choice.
+    (1 − e^(−h))·((1 + 1/2r)·x̂0_0 − x̂0_1/2r), in η. The default
+    ``interpolation="t2"`` takes x̂0 linear in t², with t = σ/(1 + σ) = sigmoid(−η)
+    the level's rectified-flow time; ``"t"`` takes it linear in t. Both keep the
+    order near λ = ±∞ (runs from pure noise, grids uniform in rectified-flow
+    time); ``"logsnr"`` (linear in η = λ/2) is the paper's choice, and the
+    one ``solver_type="midpoint"`` requires.
     """
 
     name = "dpmpp_2m"

@@ -56,7 +56,7 @@ class DPMPP2SAncestralSampler(AncestralSamplerBase):
         plan = state.plan
         c = plan[state.step] if plan is not None else self.coefficients(Levels(scaler, logsnr, logsnr_next), scaler)
         x0c, xc = compute(x0), compute(x)
-        z = randn_like(x0c, generator)
+        z = randn_like(x0c, generator, logsnrs=(logsnr, logsnr_next))
         if state.is_last_step:
             return combine_rows(c[:3], [x0c, compute(eps), z]).to(x.dtype)
         x_s = combine_rows(c[4:6], [xc, x0c])

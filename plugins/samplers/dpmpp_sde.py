@@ -71,7 +71,7 @@ class DPMPPSDESampler(MultistepSampler):
             return out.to(x.dtype)
         plan = state.plan
         spread = plan.extra[state.step, 0] if plan is not None else self.extra(Levels(scaler, logsnr, logsnr_next))[0]
-        z = randn_like(out, generator)
+        z = randn_like(out, generator, logsnrs=(logsnr, logsnr_next))
         return combine([(torch.ones_like(spread), out), (spread, z)]).to(x.dtype)
 
 

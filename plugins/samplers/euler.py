@@ -89,7 +89,7 @@ class EulerAncestralSampler(AncestralSamplerBase):
         plan = state.plan
         c = plan[state.step] if plan is not None else self.coefficients(Levels(scaler, logsnr, logsnr_next))
         x0c = compute(x0)
-        z = randn_like(x0c, generator)
+        z = randn_like(x0c, generator, logsnrs=(logsnr, logsnr_next))
         return combine_rows(c, [x0c, compute(eps), z]).to(x.dtype)
 
 

@@ -129,7 +129,7 @@ class HeunSampler(SamplerBase):
         a_hat, b_hat = scaler_coeffs(scaler, logsnr_hat)
         grow = torch.where(gamma > 0, a_hat / torch.where(a > 0, a, torch.ones_like(a)), torch.ones_like(a))
         spread = b_hat * torch.sqrt((1 - 1 / (1 + gamma) ** 2).clamp(min=0)) * self.s_noise
-        z = randn_like(xc, generator)
+        z = randn_like(xc, generator, logsnrs=(logsnr_hat, logsnr))
         return combine([(grow, xc), (spread, z)]), (logsnr_hat.to(logsnr.dtype) if logsnr.is_floating_point() else logsnr_hat)
 
 

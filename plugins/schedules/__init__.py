@@ -11,6 +11,8 @@ from gdf_plugins.schedules.mode import ModeSchedule
 from gdf_plugins.schedules.piecewise_linear import PiecewiseLinearSchedule, StableDiffusionSchedule
 from gdf_plugins.schedules.grids import SAMPLING_SCHEDULES
 from gdf_plugins.schedules.sqrt import SqrtSchedule
+from gdf_plugins.schedules.tabulated import TabulatedSchedule
+from gdf_plugins.schedules.diffusers import DIFFUSERS_SCHEDULES
 
 SCHEDULES: list[type] = [
     CosineSchedule,
@@ -27,6 +29,8 @@ SCHEDULES: list[type] = [
     LogitNormalSchedule,
     ModeSchedule,
     *SAMPLING_SCHEDULES,
+    TabulatedSchedule,
+    *DIFFUSERS_SCHEDULES,
 ]
 
 
@@ -50,5 +54,6 @@ __all__ = [
     "SCHEDULES",
     "SqrtSchedule",
     "StableDiffusionSchedule",
+    "TabulatedSchedule",
     "gdf_register_schedules",
 ]

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from gdf_core.bases import ScheduleBase
+from gdf_core.domains import Finite, NonNegative, OrderedPair, UnitInterval
 
 
 def _clamp_or_norm(var: Tensor, clamp_range: tuple[float, float], norm_instead: bool) -> Tensor:
@@ -17,16 +18,6 @@ def _clamp_or_norm(var: Tensor, clamp_range: tuple[float, float], norm_instead: 
     if norm_instead:
         return var * (hi - lo) + lo
     return var.clamp(lo, hi)
-
-
-def _check_clamp_range(name: str, clamp_range: tuple[float, float]) -> tuple[float, float]:
-    lo, hi = (float(v) for v in clamp_range)
-    if not 0 <= lo < hi <= 1:
-        raise ValueError(
-            f"schedule {name!r}: clamp_range bounds ᾱ = a², so it must satisfy 0 ≤ low < high ≤ 1; "
-            f"got {tuple(clamp_range)}"
-        )
-    return lo, hi
 
 
 class CosineSchedule(ScheduleBase):
@@ -40,15 +31,13 @@ class CosineSchedule(ScheduleBase):
 
     def __init__(
         self,
-        s: float = 0.008,
-        clamp_range: tuple[float, float] = (0.0001, 0.9999),
+        s: NonNegative = 0.008,
+        clamp_range: OrderedPair[UnitInterval] = (0.0001, 0.9999),
         norm_instead: bool = False,
         **kwargs,
     ) -> None:
-        if s < 0:
-            raise ValueError(f"schedule 'cosine': the offset s must be ≥ 0, got {s}")
         self.s = float(s)
-        self.clamp_range = _check_clamp_range(self.name, clamp_range)
+        self.clamp_range = (float(clamp_range[0]), float(clamp_range[1]))  # bounds of ᾱ = a²
         self.norm_instead = norm_instead
         self._min_var = math.cos(self.s / (1 + self.s) * math.pi / 2) ** 2
         super().__init__(**kwargs)
@@ -74,10 +63,8 @@ class CosineSchedule2(ScheduleBase):
 
     name = "cosine2"
 
-    def __init__(self, logsnr_range: tuple[float, float] = (-15, 15), **kwargs) -> None:
+    def __init__(self, logsnr_range: OrderedPair[Finite] = (-15, 15), **kwargs) -> None:
         lo, hi = logsnr_range
-        if not lo < hi:
-            raise ValueError(f"schedule 'cosine2': logsnr_range must be (low, high) with low < high, got {tuple(logsnr_range)}")
         self.logsnr_range = tuple(logsnr_range)
         self._t_min = math.atan(math.exp(-0.5 * hi))
         self._t_max = math.atan(math.exp(-0.5 * lo))

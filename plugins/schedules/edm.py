@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from gdf_core.bases import ScheduleBase
+from gdf_core.domains import Finite, NonNegative, OrderedPair, Positive
 
 
 class EDMSampleSchedule(ScheduleBase):
@@ -20,14 +21,7 @@ class EDMSampleSchedule(ScheduleBase):
 
     name = "edm_sample"
 
-    def __init__(self, sigma_range: tuple[float, float] = (0.002, 80), p: float = 7, **kwargs) -> None:
-        smin, smax = sigma_range
-        if not 0 < smin < smax:
-            raise ValueError(
-                f"schedule 'edm_sample': sigma_range must be (σmin, σmax) with 0 < σmin < σmax, got {tuple(sigma_range)}"
-            )
-        if p <= 0:
-            raise ValueError(f"schedule 'edm_sample': p must be > 0, got {p}")
+    def __init__(self, sigma_range: OrderedPair[Positive] = (0.002, 80), p: Positive = 7, **kwargs) -> None:
         self.sigma_range = tuple(sigma_range)
         self.p = p
         super().__init__(**kwargs)
@@ -49,9 +43,7 @@ class EDMTrainSchedule(ScheduleBase):
     name = "edm_train"
     supports_t = False
 
-    def __init__(self, mu: float = -1.2, std: float = 1.2, **kwargs) -> None:
-        if std < 0:
-            raise ValueError(f"schedule 'edm_train': std must be ≥ 0, got {std}")
+    def __init__(self, mu: Finite = -1.2, std: NonNegative = 1.2, **kwargs) -> None:
         self.mu = mu
         self.std = std
         super().__init__(**kwargs)

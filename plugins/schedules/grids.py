@@ -18,10 +18,19 @@ SD3's time shift t′ = s·t/(1 + (s − 1)·t) of rectified flow.
 from __future__ import annotations
 
 import math
+from typing import Annotated
+
+import annotated_types as at
 import torch
 from torch import Tensor
 
 from gdf_core.bases import ScheduleBase
+from gdf_core.domains import Finite, IntRange, NonNegative, OpenUnitInterval, Positive
+
+#: t_max of ``flow_shift``: in (0, 1].
+TimeFraction = Annotated[float, at.Gt(0), at.Le(1)]
+#: α, β of the Beta law of ``beta`` (≥ 1/2, where its tabulated CDF is exact enough).
+BetaShape = Annotated[float, at.Ge(0.5), at.Le(1e6)]
 
 
 def _pos_inf_at_zero(t: Tensor, lam: Tensor, to_data: bool) -> Tensor:
@@ -69,13 +78,6 @@ class SamplingSchedule(ScheduleBase):
         return lam.to(dtype)
 
 
-def _check_sigmas(name: str, sigma_min: float, sigma_max: float, allow_zero: bool = False) -> None:
-    if not (0 <= sigma_min if allow_zero else 0 < sigma_min) or not sigma_min < sigma_max:
-        raise ValueError(
-            f"schedule {name!r}: need {'0 ≤' if allow_zero else '0 <'} sigma_min < sigma_max, got ({sigma_min}, {sigma_max})"
-        )
-
-
 class KarrasSchedule(SamplingSchedule):
     """σ(t) = (σmin^(1/ρ) + t·(σmax^(1/ρ) − σmin^(1/ρ)))^ρ, λ = −2·log σ (Karras et al. 2022, eq. 5).
 
@@ -84,12 +86,16 @@ class KarrasSchedule(SamplingSchedule):
 
     name = "karras"
 
+    ordered_parameters = (("sigma_min", "sigma_max"),)
+
     def __init__(
-        self, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0, to_data: bool = True, **kwargs
+        self,
+        sigma_min: NonNegative = 0.002,
+        sigma_max: Positive = 80.0,
+        rho: Positive = 7.0,
+        to_data: bool = True,
+        **kwargs,
     ) -> None:
-        _check_sigmas(self.name, sigma_min, sigma_max, allow_zero=True)
-        if rho <= 0:
-            raise ValueError(f"schedule {self.name!r}: rho must be > 0, got {rho}")
         self.sigma_min = sigma_min
         self.sigma_max = sigma_max
         self.rho = rho
@@ -105,11 +111,9 @@ class LinearLogSNRSchedule(SamplingSchedule):
 
     name = "linear_logsnr"
 
-    def __init__(
-        self, logsnr_min: float = -10.0, logsnr_max: float = 10.0, to_data: bool = True, **kwargs
-    ) -> None:
-        if not logsnr_min < logsnr_max:
-            raise ValueError(f"schedule {self.name!r}: need logsnr_min < logsnr_max, got ({logsnr_min}, {logsnr_max})")
+    ordered_parameters = (("logsnr_min", "logsnr_max"),)
+
+    def __init__(self, logsnr_min: Finite = -10.0, logsnr_max: Finite = 10.0, to_data: bool = True, **kwargs) -> None:
         self.logsnr_min = logsnr_min
         self.logsnr_max = logsnr_max
         super().__init__(to_data=to_data, **kwargs)
@@ -124,8 +128,9 @@ class ExponentialSchedule(SamplingSchedule):
 
     name = "exponential"
 
-    def __init__(self, sigma_min: float = 0.002, sigma_max: float = 80.0, to_data: bool = True, **kwargs) -> None:
-        _check_sigmas(self.name, sigma_min, sigma_max)
+    ordered_parameters = (("sigma_min", "sigma_max"),)
+
+    def __init__(self, sigma_min: Positive = 0.002, sigma_max: Positive = 80.0, to_data: bool = True, **kwargs) -> None:
         self.sigma_min = sigma_min
         self.sigma_max = sigma_max
         super().__init__(to_data=to_data, **kwargs)
@@ -163,9 +168,7 @@ class FlowShiftSchedule(SamplingSchedule):
 
     name = "flow_shift"
 
-    def __init__(self, shift: float = 3.0, t_max: float = 1.0, to_data: bool = True, **kwargs) -> None:
-        if not 0 < t_max <= 1:
-            raise ValueError(f"schedule {self.name!r}: t_max must be in (0, 1], got {t_max}")
+    def __init__(self, shift: Positive = 3.0, t_max: TimeFraction = 1.0, to_data: bool = True, **kwargs) -> None:
         self.t_max = t_max
         super().__init__(shift=shift, to_data=to_data, **kwargs)
 
@@ -205,12 +208,13 @@ class ZeroTerminalSNRSchedule(SamplingSchedule):
     """
 
     name = "zero_terminal_snr"
+    ordered_parameters = (("beta_start", "beta_end"),)
 
     def __init__(
         self,
-        beta_start: float = 0.00085,
-        beta_end: float = 0.012,
-        num_train_timesteps: int = 1000,
+        beta_start: OpenUnitInterval = 0.00085,
+        beta_end: OpenUnitInterval = 0.012,
+        num_train_timesteps: IntRange(2, 100_000) = 1000,  # type: ignore[valid-type]
         to_data: bool = True,
         **kwargs,
     ) -> None:
@@ -253,19 +257,18 @@ class BetaSchedule(SamplingSchedule):
     """
 
     name = "beta"
+    ordered_parameters = (("beta_start", "beta_end"),)
 
     def __init__(
         self,
-        alpha: float = 0.6,
-        beta: float = 0.6,
-        beta_start: float = 0.00085,
-        beta_end: float = 0.012,
-        num_train_timesteps: int = 1000,
+        alpha: BetaShape = 0.6,
+        beta: BetaShape = 0.6,
+        beta_start: OpenUnitInterval = 0.00085,
+        beta_end: OpenUnitInterval = 0.012,
+        num_train_timesteps: IntRange(2, 100_000) = 1000,  # type: ignore[valid-type]
         to_data: bool = True,
         **kwargs,
     ) -> None:
-        if alpha < 0.5 or beta < 0.5:
-            raise ValueError(f"schedule {self.name!r}: alpha and beta must be ≥ 0.5, got ({alpha}, {beta})")
         self.alpha = alpha
         self.beta = beta
         self.beta_start = beta_start

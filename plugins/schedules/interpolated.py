@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from gdf_core.bases import ScheduleBase
+from gdf_core.domains import Positive
 from gdf_core.protocols import Schedule
 
 
@@ -25,11 +26,9 @@ class InterpolatedSchedule(ScheduleBase):
         self,
         scheduler1: Schedule,
         scheduler2: Schedule,
-        shifts: tuple[float, float] = (1.0, 1.0),
+        shifts: tuple[Positive, Positive] = (1.0, 1.0),
         **kwargs,
     ) -> None:
-        if len(shifts) != 2:
-            raise ValueError(f"schedule 'interpolated': shifts must be two numbers (one per schedule), got {shifts!r}")
         self.scheduler1 = scheduler1
         self.scheduler2 = scheduler2
         self.shifts = tuple(float(s) for s in shifts)

@@ -6,15 +6,7 @@ import torch
 from torch import Tensor
 
 from gdf_core.bases import ScheduleBase
-
-
-def _check_range(name: str, logsnr_range: tuple[float, float]) -> tuple[float, float]:
-    lo, hi = logsnr_range
-    if not lo < hi:
-        raise ValueError(
-            f"schedule {name!r}: logsnr_range must be (low, high) with low < high, got {tuple(logsnr_range)}"
-        )
-    return tuple(logsnr_range)  # type: ignore[return-value]
+from gdf_core.domains import Finite, OrderedPair
 
 
 class LinearSchedule(ScheduleBase):
@@ -22,8 +14,8 @@ class LinearSchedule(ScheduleBase):
 
     name = "linear"
 
-    def __init__(self, logsnr_range: tuple[float, float] = (-10, 10), **kwargs) -> None:
-        self.logsnr_range = _check_range(self.name, logsnr_range)
+    def __init__(self, logsnr_range: OrderedPair[Finite] = (-10, 10), **kwargs) -> None:
+        self.logsnr_range = tuple(logsnr_range)
         super().__init__(**kwargs)
 
     def logsnr(self, t: Tensor) -> Tensor:
@@ -40,8 +32,8 @@ class RectifiedFlowsSchedule(ScheduleBase):
 
     name = "rectified_flows"
 
-    def __init__(self, logsnr_range: tuple[float, float] = (-15, 15), **kwargs) -> None:
-        self.logsnr_range = _check_range(self.name, logsnr_range)
+    def __init__(self, logsnr_range: OrderedPair[Finite] = (-15, 15), **kwargs) -> None:
+        self.logsnr_range = tuple(logsnr_range)
         super().__init__(**kwargs)
 
     def logsnr(self, t: Tensor) -> Tensor:

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from gdf_core.bases import ScheduleBase
+from gdf_core.domains import IntRange, Knots, OpenUnitInterval, OrderedPair, UnitInterval
 
 
 def interpolate(x: Tensor, xs: Tensor, ys: Tensor) -> Tensor:
@@ -84,7 +85,7 @@ class PiecewiseLinearSchedule(_KnotSchedule):
     name = "piecewise_linear"
     example_spec = {"x": [0.0, 0.3, 0.7, 1.0], "y": [0.999, 0.8, 0.2, 0.001]}
 
-    def __init__(self, x: list[float], y: list[float], **kwargs) -> None:
+    def __init__(self, x: Knots[UnitInterval], y: list[OpenUnitInterval], **kwargs) -> None:
         self._t_knots, self._var_knots = check_knots(self.name, x, y)
         self.x = tuple(float(v) for v in x)
         self.y = tuple(float(v) for v in y)
@@ -102,8 +103,8 @@ class StableDiffusionSchedule(_KnotSchedule):
 
     def __init__(
         self,
-        linear_range: tuple[float, float] = (0.00085, 0.012),
-        total_steps: int = 1000,
+        linear_range: OrderedPair[OpenUnitInterval] = (0.00085, 0.012),
+        total_steps: IntRange(1, 100_000) = 1000,  # type: ignore[valid-type]
         **kwargs,
     ) -> None:
         self._t_knots, self._var_knots = stable_diffusion_knots(linear_range, total_steps)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from torch import Tensor
 
 from gdf_core.bases import ScheduleBase
-from gdf_plugins.schedules.cosine import _check_clamp_range, _clamp_or_norm
+from gdf_core.domains import NonNegative, OrderedPair, UnitInterval
+from gdf_plugins.schedules.cosine import _clamp_or_norm
 
 
 class SqrtSchedule(ScheduleBase):
@@ -15,15 +16,13 @@ class SqrtSchedule(ScheduleBase):
 
     def __init__(
         self,
-        s: float = 1e-4,
-        clamp_range: tuple[float, float] = (0.0001, 0.9999),
+        s: NonNegative = 1e-4,
+        clamp_range: OrderedPair[UnitInterval] = (0.0001, 0.9999),
         norm_instead: bool = False,
         **kwargs,
     ) -> None:
-        if s < 0:
-            raise ValueError(f"schedule 'sqrt': the offset s must be ≥ 0, got {s}")
         self.s = s
-        self.clamp_range = _check_clamp_range(self.name, clamp_range)
+        self.clamp_range = (float(clamp_range[0]), float(clamp_range[1]))  # bounds of ᾱ = a²
         self.norm_instead = norm_instead
         super().__init__(**kwargs)
 

@@ -9,6 +9,7 @@ from torch import Tensor
 from torch.nn.functional import softplus
 
 from gdf_core import LossWeightBase
+from gdf_core.domains import Finite, Positive
 
 #: |logit t| beyond which the density is 0 in float64; keeps λ = ±∞ finite.
 _LOGIT_MAX = 1e4
@@ -26,9 +27,7 @@ class LogitNormalDensityWeight(LossWeightBase):
 
     name = "logit_normal_density"
 
-    def __init__(self, mu: float = 0.0, std: float = 1.0, **kwargs) -> None:
-        if not std > 0:
-            raise ValueError(f"std must be > 0, got {std}")
+    def __init__(self, mu: Finite = 0.0, std: Positive = 1.0, **kwargs) -> None:
         self.mu = mu
         self.std = std
         super().__init__(**kwargs)

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from gdf_core import ScheduleBase
+from gdf_core.domains import Finite, OrderedPair, Positive
 
 
 class LogitNormalSchedule(ScheduleBase):
@@ -27,15 +28,11 @@ class LogitNormalSchedule(ScheduleBase):
 
     def __init__(
         self,
-        mu: float = 0.0,
-        std: float = 1.0,
-        logsnr_range: tuple[float, float] = (-15.0, 15.0),
+        mu: Finite = 0.0,
+        std: Positive = 1.0,
+        logsnr_range: OrderedPair[Finite] = (-15.0, 15.0),
         **kwargs,
     ) -> None:
-        if not std > 0:
-            raise ValueError(f"std must be > 0, got {std}")
-        if not logsnr_range[0] < logsnr_range[1]:
-            raise ValueError(f"logsnr_range must be (low, high) with low < high, got {tuple(logsnr_range)}")
         self.mu = mu
         self.std = std
         self.logsnr_range = tuple(logsnr_range)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
-from gdf_core.protocols import KINDS
+from gdf_core.kinds import KINDS
 from gdf_core.testing.checks import guidance, input_scaler, loss_weight, noise_cond, sampler, schedule, target
 from gdf_core.testing.checks._core import CheckReport, Invariant, InvariantError, InvariantResult
 from gdf_core.testing.checks.guidance import check_guidance

@@ -18,6 +18,7 @@ from torch import Tensor
 
 from gdf_core.testing import strategies as gst
 from gdf_core.testing.checks._core import CheckReport, Invariant, Violation, fmt, option, run_check
+from gdf_core.testing.checks.parameters import REFUSES_NAN
 
 KIND = "input_scaler"
 IDENTITIES = {"variance": "a² + b² = 1", "sum": "a + b = 1"}
@@ -198,6 +199,7 @@ INVARIANTS: tuple[Invariant, ...] = (
         no_input_mutation,
         lambda o: {"logsnr": gst.logsnrs()},
     ),
+    REFUSES_NAN,
 )
 
 

@@ -11,6 +11,7 @@ from torch import Tensor
 
 from gdf_core.testing import strategies as gst
 from gdf_core.testing.checks._core import CheckReport, Invariant, Violation, fmt, run_check
+from gdf_core.testing.checks.parameters import REFUSES_NAN
 
 KIND = "loss_weight"
 
@@ -40,10 +41,11 @@ def shift_moves_logsnr(weight: Any, options: Mapping[str, Any], logsnr: Tensor, 
 def keeps_dtype_device_shape(weight: Any, options: Mapping[str, Any], shape: tuple, dtype: torch.dtype, device: torch.device) -> None:
     lam = (torch.randn(shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 5).to(dtype=dtype, device=device)
     w = weight(lam)
-    if w.dtype != dtype or w.device.type != device.type or w.shape != lam.shape:
+    want = torch.promote_types(dtype, torch.float32)  # float32 at least: the weight multiplies a float32 loss
+    if w.dtype != want or w.device.type != device.type or w.shape != lam.shape:
         raise Violation(
             f"λ of dtype {dtype}, shape {tuple(shape)} on {device} gave weights of dtype {w.dtype}, "
-            f"shape {tuple(w.shape)} on {w.device} (expected the same dtype, shape and device)"
+            f"shape {tuple(w.shape)} on {w.device} (expected dtype {want}, λ's shape and device)"
         )
 
 
@@ -64,7 +66,7 @@ INVARIANTS: tuple[Invariant, ...] = (
     ),
     Invariant(
         "keeps_dtype_device_shape",
-        "the weights have λ's dtype, shape and device",
+        "the weights are float32 at least (float64 for float64 λ), with λ's shape and device",
         keeps_dtype_device_shape,
         lambda o: {"shape": gst.batch_shapes(max_dims=3), "dtype": gst.dtypes(), "device": gst.devices()},
     ),
@@ -74,6 +76,7 @@ INVARIANTS: tuple[Invariant, ...] = (
         no_input_mutation,
         lambda o: {"logsnr": gst.logsnrs(), "shift": st.sampled_from([1.0, 2.0])},
     ),
+    REFUSES_NAN,
 )
 
 

@@ -20,6 +20,7 @@ from torch import Tensor
 
 from gdf_core.testing import strategies as gst
 from gdf_core.testing.checks._core import CheckReport, Invariant, Violation, fmt, option, rebuild, run_check
+from gdf_core.testing.checks.parameters import REFUSES_NAN
 
 KIND = "noise_cond"
 SHARED = ("shift", "clamp_range")
@@ -164,6 +165,7 @@ INVARIANTS: tuple[Invariant, ...] = (
         lambda o: {"shape": gst.batch_shapes(max_dims=3), "dtype": gst.dtypes(), "device": gst.devices()},
     ),
     Invariant("no_input_mutation", "calling the condition leaves λ unchanged", no_input_mutation, lambda o: {"logsnr": gst.logsnrs()}),
+    REFUSES_NAN,
 )
 
 

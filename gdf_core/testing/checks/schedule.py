@@ -19,6 +19,7 @@ from torch import Tensor
 
 from gdf_core.testing import strategies as gst
 from gdf_core.testing.checks._core import CheckReport, Invariant, Violation, fmt, option, rebuild, run_check
+from gdf_core.testing.checks.parameters import REFUSES_NAN
 
 KIND = "schedule"
 #: Levels of a training draw's KS test: sample size and critical coefficient (α = 0.001).
@@ -277,6 +278,7 @@ INVARIANTS: tuple[Invariant, ...] = (
         has_reference,
         examples_cap=1,
     ),
+    REFUSES_NAN,
 )
 
 

@@ -18,6 +18,7 @@ from gdf_core.tensors import batch_view
 from gdf_core.testing.gaussian import coefficients
 from gdf_core.testing import strategies as gst
 from gdf_core.testing.checks._core import CheckReport, Invariant, Violation, fmt, option, run_check
+from gdf_core.testing.checks.parameters import REFUSES_NAN
 
 KIND = "target"
 SCALERS = ("variance", "sum")
@@ -121,6 +122,7 @@ INVARIANTS: tuple[Invariant, ...] = (
         no_input_mutation,
         lambda o: {"shape": gst.batch_shapes(max_dims=2), "logsnr": gst.logsnrs(-10.0, 10.0, max_size=4), "seed": gst.seeds()},
     ),
+    REFUSES_NAN,
 )
 
 

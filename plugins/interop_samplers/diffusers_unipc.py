@@ -1,0 +1,145 @@
+"""UniPC with diffusers' order rules: ``diffusers_unipc``.
+
+UniP-p predictor and UniC corrector in data prediction (Zhao et al. 2023,
+Alg. 1–2, B(h) = h for ``bh1``, e^h − 1 for ``bh2``), written in h = (λ′ − λ)/2
+for any input scaler. What makes it diffusers' ``UniPCMultistepScheduler``: the
+order of step i is min(solver_order, i + 1, N − i) (plain lower-order warm-up
+and, with ``lower_order_final``, lower orders on the last steps); from the
+second step on, the point the model was just evaluated at is first corrected by
+UniC with that evaluation (no extra call), at the previous step's order, and
+the predictor starts from the corrected point.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, Optional
+
+import torch
+from torch import Tensor
+
+from gdf_core.bases import SamplerBase
+from gdf_core.bases.sampler import scaled
+from gdf_core.protocols import Denoiser, InputScaler, SamplingState
+from gdf_core.tensors import batch_view, to_compute
+from gdf_plugins.interop_samplers.orders import OrderPlan, div0, nonzero, order_of, plan_orders
+
+
+@dataclass(frozen=True)
+class UniPCNode:
+    """A history level: η = λ/2 and x̂0 there; the newest also keeps the point its predictor started
+    from and its order, which the next step's corrector (UniC) refines."""
+
+    logsnr: Tensor
+    value: Tensor
+    x: Optional[Tensor] = None
+    order: int = 0
+
+
+def _coefficients(rks: list[Tensor], hh: Tensor, variant: str, order: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """(R, b, h·φ₁, B(h)) of UniPC's linear system (Zhao et al. 2023, Alg. 1), per sample."""
+    h_phi_1 = torch.expm1(hh)
+    h_phi_k = h_phi_1 / hh - 1
+    b_h = hh if variant == "bh1" else torch.expm1(hh)
+    r = torch.stack(rks + [torch.ones_like(hh)], dim=-1)  # (B, K)
+    rows, bs, factorial = [], [], 1
+    for i in range(1, order + 1):
+        rows.append(r ** (i - 1))
+        bs.append(h_phi_k * factorial / b_h)
+        factorial *= i + 1
+        h_phi_k = h_phi_k / hh - 1 / factorial
+    return torch.stack(rows, dim=-2), torch.stack(bs, dim=-1), h_phi_1, b_h
+
+
+class DiffusersUniPCSampler(SamplerBase):
+    """diffusers' UniPCMultistepScheduler step (Zhao et al. 2023), with its warm-up, corrector and last-step orders."""
+
+    name = "diffusers_unipc"
+
+    def __init__(self, solver_order: int = 2, solver_type: Literal["bh1", "bh2"] = "bh2", lower_order_final: bool = True) -> None:
+        if solver_order not in (1, 2, 3):
+            raise ValueError(f"sampler {self.name!r}: solver_order must be 1, 2 or 3, got {solver_order!r}")
+        self.solver_order = solver_order
+        self.solver_type = solver_type
+        self.lower_order_final = lower_order_final
+
+    @property
+    def corrects_previous_step(self) -> bool:
+        """UniC refines the previous step with this step's model call (the testing kit reads this)."""
+        return True
+
+    def _rule(self, i: int, steps: int) -> int:
+        """diffusers' order of step i of ``steps``: min(solver_order, i + 1, N − i) (the last only with lower_order_final)."""
+        return min(self.solver_order, i + 1, steps - i) if self.lower_order_final else min(self.solver_order, i + 1)
+
+    def prepare(self, logsnrs: Tensor, scaler: InputScaler) -> OrderPlan:
+        return plan_orders(self._rule, logsnrs)
+
+    def step(
+        self,
+        denoise: Denoiser,
+        x: Tensor,
+        logsnr: Tensor,
+        logsnr_next: Tensor,
+        *,
+        scaler: InputScaler,
+        state: SamplingState,
+        generator: Any = None,
+    ) -> Tensor:
+        if state.step == 0:
+            state.history.clear()
+        x0, _ = denoise(x, logsnr)
+        m_t, xc = to_compute(x0), to_compute(x)
+        lam = batch_view(to_compute(logsnr), xc) / 2
+        hist = [(node.logsnr, node.value) for node in state.history]
+        if state.history:  # UniC: correct the point just evaluated (the newest node's x), with that evaluation
+            newest = state.history[0]
+            assert newest.x is not None
+            corrected = self._corrector(hist, newest.x, lam, m_t, newest.order, scaler, xc)
+            xc = torch.where(lam == newest.logsnr, xc, corrected)
+        hist = [(lam, m_t)] + hist[: self.solver_order - 1]
+        order = min(order_of(self._rule, state), len(hist))
+        state.history[:] = [UniPCNode(lam, m_t, x=xc, order=order)] + [UniPCNode(lv, v) for lv, v in hist[1:]]
+        lam_t = batch_view(to_compute(logsnr_next), xc) / 2
+        return torch.where(lam_t == lam, xc, self._predictor(hist, xc, lam_t, order, scaler)).to(x.dtype)
+
+    def _predictor(self, hist: list[tuple[Tensor, Tensor]], x: Tensor, lam_t: Tensor, order: int, scaler: InputScaler) -> Tensor:
+        lam_s0, m0 = hist[0]
+        h = nonzero(lam_t - lam_s0)  # λ′ = λ: the step's result is x (see step)
+        rks = [(hist[i][0] - lam_s0) / h for i in range(1, order)]
+        d1s = [div0(hist[i][1] - m0, rks[i - 1]) for i in range(1, order)]
+        R, b, h_phi_1, b_h = _coefficients(rks, -h, self.solver_type, order)
+        a_t, s_t = self._ab(scaler, lam_t, x)
+        _, s_s = self._ab(scaler, lam_s0, x)
+        x_t = (s_t / s_s) * x - a_t * h_phi_1 * m0
+        if d1s:
+            rhos = torch.full_like(h, 0.5)[..., None] if order == 2 else _solve(R[..., :-1, :-1], b[..., :-1])
+            x_t = x_t - a_t * b_h * sum(rhos[..., k] * d for k, d in enumerate(d1s))
+        return x_t
+
+    def _corrector(
+        self, hist: list[tuple[Tensor, Tensor]], last_x: Tensor, lam_t: Tensor, m_t: Tensor, order: int, scaler: InputScaler, x: Tensor
+    ) -> Tensor:
+        lam_s0, m0 = hist[0]
+        h = nonzero(lam_t - lam_s0)  # λ = the previous level: the corrector is replaced by x (see step)
+        rks = [(hist[i][0] - lam_s0) / h for i in range(1, order)]
+        d1s = [div0(hist[i][1] - m0, rks[i - 1]) for i in range(1, order)]
+        R, b, h_phi_1, b_h = _coefficients(rks, -h, self.solver_type, order)
+        rhos = torch.full_like(h, 0.5)[..., None] if order == 1 else _solve(R, b)
+        a_t, s_t = self._ab(scaler, lam_t, x)
+        _, s_s = self._ab(scaler, lam_s0, x)
+        x_t = (s_t / s_s) * last_x - a_t * h_phi_1 * m0
+        corr = sum(rhos[..., k] * d for k, d in enumerate(d1s)) if d1s else torch.zeros_like(x_t)
+        return x_t - a_t * b_h * (corr + rhos[..., -1] * (m_t - m0))
+
+    @staticmethod
+    def _ab(scaler: InputScaler, lam_half: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
+        return scaled(scaler, (2 * lam_half).reshape(-1), x)
+
+
+def _solve(R: Tensor, b: Tensor) -> Tensor:
+    """ρ with R·ρ = b, batched over the leading dimensions (float64 for the small ill-conditioned system)."""
+    return torch.linalg.solve(R.to(torch.float64), b.to(torch.float64)[..., None])[..., 0].to(b.dtype)
+
+
+__all__ = ["DiffusersUniPCSampler"]

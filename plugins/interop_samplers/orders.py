@@ -1,0 +1,60 @@
+"""The plan of the diffusers_* samplers: the order of every step, fixed by the step count alone.
+
+diffusers' multistep schedulers choose each step's order from the step index and
+the number of steps (a plain lower-order warm-up, lower orders on the last steps),
+never from values, so ``prepare`` fixes them once per run from the grid's shape
+(no tensor value is read). A step driven by hand (``state.plan`` is ``None``)
+takes the same rule from ``state.num_steps`` and ``state.step``.
+
+Repeated levels (clamped schedules repeat their ends): a step from λ to λ′ = λ
+returns x, and a history level equal to a newer one drops out of the
+differences (``div0``), so the order falls instead of dividing by zero; on
+distinct levels every number is diffusers' own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from gdf_core.protocols import SamplingState
+
+#: (step index, number of steps) -> the order of that step (before the history caps it).
+OrderRule = Callable[[int, int], int]
+
+
+@dataclass(frozen=True)
+class OrderPlan:
+    """``orders[i]``: the order of step i of the run (host ints, from the grid's shape)."""
+
+    orders: tuple[int, ...]
+
+
+def plan_orders(rule: OrderRule, logsnrs: Tensor) -> OrderPlan:
+    steps = logsnrs.shape[0] - 1
+    return OrderPlan(tuple(rule(i, steps) for i in range(steps)))
+
+
+def order_of(rule: OrderRule, state: SamplingState) -> int:
+    """The order of the step being taken: from the plan, or (a step driven by hand) from the rule."""
+    plan = state.plan
+    if isinstance(plan, OrderPlan) and state.step < len(plan.orders):
+        return plan.orders[state.step]
+    return rule(state.step, state.num_steps)
+
+
+__all__ = ["OrderPlan", "OrderRule", "div0", "nonzero", "order_of", "plan_orders"]
+
+
+def div0(num: Tensor, den: Tensor) -> Tensor:
+    """num/den, with 0 where den is 0: the term of a history level that repeats a newer one drops out."""
+    zero = den == 0
+    return torch.where(zero, torch.zeros_like(num), num / torch.where(zero, torch.ones_like(den), den))
+
+
+def nonzero(h: Tensor) -> Tensor:
+    """h with 1 where it is 0 (a step across a repeated level, whose result is replaced by x)."""
+    return torch.where(h == 0, torch.ones_like(h), h)

@@ -1,0 +1,122 @@
+"""from_diffusers(x).to_diffusers() is x again; what gdf or diffusers cannot express is refused, by name."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from gdf_core import GDF
+from gdf_core.errors import SpecError
+from gdf_core.interop import convert_diffusers, export_diffusers
+
+diffusers = pytest.importorskip("diffusers")
+
+CONFIGS = Path(__file__).parent / "fixtures" / "diffusers_configs"
+SD = {"beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012}
+
+ROUND_TRIPS = [
+    ("DDIMScheduler", {**SD, "clip_sample": False, "set_alpha_to_one": False, "steps_offset": 1, "prediction_type": "v_prediction"}),
+    ("DDIMScheduler", {**SD, "clip_sample": False, "rescale_betas_zero_snr": True, "timestep_spacing": "trailing"}),
+    ("DDPMScheduler", {"beta_schedule": "squaredcos_cap_v2", "num_train_timesteps": 100, "clip_sample": False}),
+    ("PNDMScheduler", {**SD, "skip_prk_steps": True, "steps_offset": 1}),
+    ("EulerDiscreteScheduler", {**SD, "timestep_spacing": "leading", "steps_offset": 1}),
+    ("EulerDiscreteScheduler", {**SD, "use_karras_sigmas": True, "final_sigmas_type": "sigma_min"}),
+    ("EulerAncestralDiscreteScheduler", {**SD, "timestep_spacing": "trailing"}),
+    ("HeunDiscreteScheduler", {**SD, "use_exponential_sigmas": True}),
+    ("LMSDiscreteScheduler", {**SD, "use_beta_sigmas": True}),
+    ("DPMSolverMultistepScheduler", {**SD, "solver_order": 3, "use_karras_sigmas": True}),
+    ("DPMSolverMultistepScheduler", {**SD, "algorithm_type": "sde-dpmsolver++", "solver_type": "heun", "final_sigmas_type": "sigma_min"}),
+    ("UniPCMultistepScheduler", {**SD, "solver_order": 3, "solver_type": "bh1"}),
+    ("UniPCMultistepScheduler", {**SD, "lower_order_final": False, "final_sigmas_type": "sigma_min"}),
+    ("DEISMultistepScheduler", {**SD, "solver_order": 3}),
+    ("DEISMultistepScheduler", {**SD, "use_karras_sigmas": True, "lower_order_final": False}),
+    ("UniPCMultistepScheduler", {**SD, "use_karras_sigmas": True, "final_sigmas_type": "sigma_min"}),
+    ("FlowMatchEulerDiscreteScheduler", {"shift": 3.0}),
+    ("FlowMatchEulerDiscreteScheduler", {"shift": 3.0, "shift_terminal": 0.02, "use_karras_sigmas": True}),
+]
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("cls_name, config", ROUND_TRIPS, ids=lambda v: v if isinstance(v, str) else ",".join(v)[:40])
+def test_from_diffusers_then_to_diffusers_gives_the_same_scheduler(cls_name: str, config: dict) -> None:
+    original = getattr(diffusers, cls_name)(**config)
+    back = GDF.from_diffusers(original).to_diffusers()
+    assert type(back) is type(original)
+    if hasattr(original, "alphas_cumprod"):
+        assert torch.equal(back.alphas_cumprod, original.alphas_cumprod)
+    for steps in (1, 4, 25):
+        a, b = getattr(diffusers, cls_name)(**config), back
+        a.set_timesteps(steps)
+        b.set_timesteps(steps)
+        torch.testing.assert_close(a.timesteps, b.timesteps, rtol=0, atol=0, equal_nan=True)  # (diffusers' own NaN at 1 Karras step)
+        if hasattr(a, "sigmas"):
+            torch.testing.assert_close(a.sigmas, b.sigmas, rtol=0, atol=0, equal_nan=True)
+    differing = {k: (v, back.config[k]) for k, v in original.config.items() if not k.startswith("_") and back.config.get(k) != v}
+    assert not differing
+
+
+def test_release_config_files_and_folders_are_read(tmp_path: Path) -> None:
+    model = tmp_path / "model" / "scheduler"
+    model.mkdir(parents=True)
+    (model / "scheduler_config.json").write_text((CONFIGS / "sdxl_euler.json").read_text())
+    from_folder = GDF.from_diffusers(tmp_path / "model")
+    from_file = GDF.from_diffusers(str(CONFIGS / "sdxl_euler.json"))
+    from_dict = GDF.from_diffusers(json.loads((CONFIGS / "sdxl_euler.json").read_text()))
+    from_config = GDF.from_diffusers(diffusers.EulerDiscreteScheduler(**SD).config, scheduler_class="EulerDiscreteScheduler")
+    assert from_folder == from_file == from_dict
+    assert from_config.sample_schedule.timestep_spacing == "linspace"
+
+
+def test_keys_of_other_schedulers_are_reported_as_ignored() -> None:
+    conversion = convert_diffusers(json.loads((CONFIGS / "sdxl_euler.json").read_text()))
+    ignored = " ".join(conversion.ignored)
+    assert "skip_prk_steps" in ignored and "set_alpha_to_one" in ignored and "clip_sample" in ignored
+
+
+REFUSED = [
+    ({"_class_name": "DDIMScheduler", "thresholding": True, "clip_sample": False}, "thresholding"),
+    ({"_class_name": "DDIMScheduler"}, "clip_sample"),  # diffusers' DDIM default clips x̂0
+    ({"_class_name": "DDPMScheduler", "clip_sample": False, "variance_type": "learned_range"}, "variance_type"),
+    ({"_class_name": "EulerDiscreteScheduler", "interpolation_type": "log_linear"}, "interpolation_type"),
+    ({"_class_name": "EulerDiscreteScheduler", "timestep_type": "continuous"}, "timestep_type"),
+    ({"_class_name": "EulerDiscreteScheduler", "sigma_min": 0.1}, "sigma_min"),
+    ({"_class_name": "EulerDiscreteScheduler", "use_karras_sigmas": True, "use_beta_sigmas": True}, "use_beta_sigmas"),
+    ({"_class_name": "DPMSolverMultistepScheduler", "use_lu_lambdas": True}, "use_lu_lambdas"),
+    ({"_class_name": "DPMSolverMultistepScheduler", "use_flow_sigmas": True}, "use_flow_sigmas"),
+    ({"_class_name": "DPMSolverMultistepScheduler", "variance_type": "learned_range"}, "variance_type"),
+    ({"_class_name": "UniPCMultistepScheduler", "predict_x0": False}, "predict_x0"),
+    ({"_class_name": "UniPCMultistepScheduler", "disable_corrector": [0]}, "disable_corrector"),
+    ({"_class_name": "FlowMatchEulerDiscreteScheduler", "invert_sigmas": True}, "invert_sigmas"),
+    ({"_class_name": "FlowMatchEulerDiscreteScheduler", "stochastic_sampling": True}, "stochastic_sampling"),
+    ({"_class_name": "FlowMatchEulerDiscreteScheduler", "use_dynamic_shifting": True}, "mu"),
+    ({"_class_name": "LCMScheduler"}, "LCMScheduler"),
+    ({"_class_name": "EDMEulerScheduler"}, "EDMEulerScheduler"),
+    ({"_class_name": "KDPM2DiscreteScheduler"}, "KDPM2DiscreteScheduler"),
+    ({"beta_schedule": "linear"}, "_class_name"),
+    ({"_class_name": "DDIMScheduler", "clip_sample": False, "prediction_type": "flow_prediction"}, "prediction_type"),
+]
+
+
+@pytest.mark.parametrize("config, named", REFUSED, ids=lambda v: v if isinstance(v, str) else "")
+def test_options_gdf_cannot_reproduce_are_refused_by_name(config: dict, named: str) -> None:
+    with pytest.raises(SpecError, match=named):
+        convert_diffusers(config)
+
+
+@pytest.mark.parametrize(
+    "spec, named",
+    [("stable_cascade", "sample_schedule"), ("edm", "karras"), ("rectified_flow", "flow_shift")],
+)
+def test_recipes_diffusers_cannot_express_are_refused_listing_why(spec: str, named: str) -> None:
+    with pytest.raises(SpecError, match=named):
+        export_diffusers(GDF.from_spec(spec))
+
+
+def test_an_exported_sampler_diffusers_does_not_have_is_refused() -> None:
+    gdf = GDF.from_diffusers({**SD, "_class_name": "EulerDiscreteScheduler"})
+    with pytest.raises(SpecError, match="dpmpp_2s_ancestral"):
+        export_diffusers(GDF.from_spec({**gdf.to_spec(), "sampler": "dpmpp_2s_ancestral"}))
+    assert GDF.from_spec(gdf.to_spec()) == gdf  # the spec round-trips through gdf's own spec too

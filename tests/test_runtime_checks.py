@@ -1,0 +1,218 @@
+"""What ``GDF.sample`` refuses at its boundary, with the message, and that nothing the caller passed is changed."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+import torch
+
+from gdf_core import GDF
+from gdf_core import runtime_checks as rc
+
+
+def model(x, cond, **kwargs):
+    return torch.tanh(x) * 0.5
+
+
+@pytest.fixture(scope="module")
+def gdf():
+    return GDF.from_spec("stable_cascade")
+
+
+def run(gdf, **kwargs):
+    """Every step of a short sample with ``kwargs`` over a small default call."""
+    call = {"model": model, "model_inputs": {}, "shape": (2, 3), "timesteps": 3, "cfg": None}
+    call.update(kwargs)
+    return list(gdf.sample(**call))
+
+
+def snapshot(value):
+    return copy.deepcopy(value)
+
+
+def same(a, b):
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and torch.equal(a, b)
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    return a == b or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
+
+
+# -- the model's output ---------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("output", "error", "words"),
+    [
+        (lambda x: torch.zeros(x.shape[0], 1), ValueError, "the model returned shape (2, 1) for an input x of shape (2, 3)"),
+        (lambda x: torch.zeros(3, 3), ValueError, "the model returned shape (3, 3)"),
+        (lambda x: (x, x), TypeError, "the model returned tuple"),
+        (lambda x: None, TypeError, "the model returned NoneType None; it must return one tensor"),
+        (lambda x: x.long(), TypeError, "dtype torch.int64"),
+    ],
+)
+def test_a_wrong_model_output_is_refused_at_the_first_step(gdf, output, error, words):
+    calls = []
+
+    def bad(x, cond, **kwargs):
+        calls.append(1)
+        return output(x)
+
+    with pytest.raises(error) as info:
+        run(gdf, model=bad)
+    assert words in str(info.value)
+    assert len(calls) == 1  # refused at the first model call, before any step
+
+
+def test_a_wrong_model_output_under_cfg_names_the_doubled_batch(gdf):
+    inputs = {"c": torch.ones(2, 4)}
+    with pytest.raises(ValueError, match=r"returned shape \(4, 1\) for an input x of shape \(4, 3\)"):
+        run(gdf, model=lambda x, cond, **kw: torch.zeros(x.shape[0], 1), model_inputs=inputs, cfg=3.0)
+
+
+# -- unconditional inputs --------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("cond", "uncond", "error", "words"),
+    [
+        ({"c": torch.ones(2, 4)}, {"c": torch.zeros(3, 4)}, ValueError,
+         "unconditional_inputs['c'] has shape (3, 4) but model_inputs['c'] has (2, 4)"),
+        ({"c": torch.ones(2, 4)}, {"c": torch.zeros(2, 4), "extra": torch.zeros(2)}, ValueError,
+         "unconditional_inputs has keys that model_inputs has not: 'extra'"),
+        ({"c": torch.ones(2, 4)}, {"c": [torch.zeros(2, 4)]}, TypeError, "unconditional_inputs['c'] must be a tensor"),
+        ({"c": [torch.ones(2, 4)]}, {"c": [torch.zeros(1, 4)]}, ValueError, "unconditional_inputs['c'][0] has shape (1, 4)"),
+        ({"c": {"k": torch.ones(2)}}, {"c": {"k": torch.zeros(2), "j": torch.zeros(2)}}, ValueError,
+         "unconditional_inputs['c'] has keys that model_inputs['c'] has not: 'j'"),
+        ({"c": torch.ones(2, 4)}, [torch.zeros(2, 4)], TypeError, "unconditional_inputs must be a dict"),
+    ],
+)
+def test_unconditional_inputs_must_match_the_conditional_ones(gdf, cond, uncond, error, words):
+    before_cond, before_uncond = snapshot(cond), snapshot(uncond)
+    with pytest.raises(error) as info:
+        run(gdf, model=lambda x, cond, **kw: torch.tanh(x), model_inputs=cond, unconditional_inputs=uncond, cfg=3.0)
+    assert words in str(info.value)
+    assert same(cond, before_cond) and same(uncond, before_uncond)
+
+
+def test_matching_unconditional_inputs_sample_and_are_not_mutated(gdf):
+    cond, uncond = {"c": torch.ones(2, 4)}, {"c": torch.zeros(2, 4)}
+    before = snapshot((cond, uncond))
+    x0 = run(gdf, model=lambda x, cond, **kw: torch.tanh(x) * kw["c"].mean(), model_inputs=cond, unconditional_inputs=uncond, cfg=3.0)[-1][0]
+    assert torch.isfinite(x0).all()
+    assert same((cond, uncond), before)
+
+
+# -- argument types and domains ----------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("kwargs", "error", "words"),
+    [
+        ({"cfg": "high"}, TypeError, "cfg must be None, a finite number (the guidance weight)"),
+        ({"cfg": math.nan}, ValueError, "cfg must be None, a finite number"),
+        ({"cfg": math.inf}, ValueError, "got inf"),
+        ({"cfg": True}, TypeError, "got bool True"),
+        ({"cfg": (1.0, 2.0, 3.0)}, ValueError, "got 3 values"),
+        ({"cfg": (1.0, math.nan)}, ValueError, "cfg must be"),
+        ({"cfg": 3.0, "cfg_rho": -0.1}, ValueError, "cfg_rho must be a finite number ≥ 0"),
+        ({"cfg": 3.0, "cfg_t_stop": 1.5}, ValueError, "cfg_t_stop must be None or a number in [0, 1]"),
+        ({"generator": "cuda"}, TypeError, "generator must be a torch.Generator, a list of them (one per sample) or None; got str 'cuda'"),
+        ({"generator": [torch.Generator()]}, ValueError, "a list of 1 generators, but the batch has 2 samples"),
+        ({"generator": [torch.Generator(), 3]}, TypeError, "the list holds int 3"),
+        ({"shape": 4}, TypeError, "shape must be a sequence of ints, (batch, ...); got int 4 (a batch of 4: (4, ...))"),
+        ({"shape": "2,3"}, TypeError, "shape must be a sequence of ints"),
+        ({"shape": (2, 0)}, ValueError, "shape must be one or more positive ints"),
+        ({"shape": ()}, ValueError, "shape must be one or more positive ints"),
+        ({"shape": (2.0, 3)}, ValueError, "positive ints"),
+        ({"t_start": 0.0, "t_end": 0.5}, ValueError, "t_start must be greater than t_end"),
+        ({"t_start": 0.5, "t_end": 0.5}, ValueError, "t_start must be greater than t_end"),
+        ({"t_start": 1.5}, ValueError, "t_start must be a number in [0, 1]"),
+        ({"t_end": -0.1}, ValueError, "t_end must be a number in [0, 1]"),
+        ({"t_start": "1"}, TypeError, "t_start must be a number in [0, 1]"),
+        ({"t_start": math.nan}, ValueError, "t_start must be"),
+        ({"shift": 0}, ValueError, "shift must be None (the GDF's shift) or a finite number > 0; got 0"),
+        ({"shift": -2.0}, ValueError, "or a finite number > 0"),
+        ({"shift": math.inf}, ValueError, "or a finite number > 0"),
+        ({"shift": "2"}, TypeError, "or a finite number > 0"),
+        ({"timesteps": 0}, ValueError, "timesteps must be a positive int"),
+        ({"timesteps": 2.5}, ValueError, "timesteps must be a positive int"),
+        ({"timesteps": True}, ValueError, "timesteps must be a positive int"),
+    ],
+)
+def test_sample_refuses_bad_arguments_before_calling_the_model(gdf, kwargs, error, words):
+    calls = []
+
+    def counting(x, cond, **kw):
+        calls.append(1)
+        return torch.tanh(x)
+
+    before = snapshot(kwargs)
+    with pytest.raises(error) as info:
+        run(gdf, model=counting, **kwargs)
+    assert words in str(info.value), str(info.value)
+    assert calls == []
+    assert same(kwargs, before) or any(isinstance(v, torch.Generator) for v in _flat(kwargs))
+
+
+def _flat(kwargs):
+    for v in kwargs.values():
+        yield from (v if isinstance(v, (list, tuple)) else [v])
+
+
+def test_a_bad_cfg_sent_between_steps_is_refused(gdf):
+    steps = gdf.sample(model, {"c": torch.ones(2)}, (2, 3), timesteps=3, cfg=2.0)
+    next(steps)
+    with pytest.raises(TypeError, match="cfg must be"):
+        steps.send({"cfg": "higher"})
+
+
+def test_x_init_is_not_mutated_and_its_batch_is_what_a_generator_list_must_match(gdf):
+    x_init = torch.randn(3, 2)
+    before = x_init.clone()
+    run(gdf, shape=None, x_init=x_init, generator=[torch.Generator().manual_seed(i) for i in range(3)])
+    assert torch.equal(x_init, before)
+    with pytest.raises(ValueError, match="a list of 2 generators, but the batch has 3 samples"):
+        run(gdf, shape=None, x_init=x_init, generator=[torch.Generator(), torch.Generator()])
+
+
+# -- the grid's ends ---------------------------------------------------------------------------
+@pytest.mark.parametrize("schedule", ["zero_terminal_snr", "flow_shift", "cosine_logsnr"])
+@pytest.mark.parametrize(("preset", "target"), [("ddpm", "epsilon"), ("stable_cascade", "epsilon"), ("edm", "edm")])
+def test_a_target_undefined_at_pure_noise_on_a_grid_from_there_is_refused_with_the_reason(preset, target, schedule):
+    gdf = GDF.from_spec(preset)
+    with pytest.raises(ValueError) as info:
+        run(gdf, schedule=schedule)
+    message = str(info.value)
+    assert f"the target {target!r} cannot give x0 at λ = −∞ (pure noise, a = 0)" in message
+    assert f"schedule {schedule!r}" in message and "every sample would be NaN" in message
+    assert "use a v, x0 or rectified_flows target" in message
+
+
+@pytest.mark.parametrize("preset", ["v_prediction", "rectified_flow", "v_edm", "sd3"])
+@pytest.mark.parametrize("schedule", ["zero_terminal_snr", "flow_shift", "cosine_logsnr", "karras"])
+def test_targets_defined_at_pure_noise_sample_finitely_there(preset, schedule):
+    x0 = run(GDF.from_spec(preset), schedule=schedule)[-1][0]
+    assert torch.isfinite(x0).all()
+
+
+def test_an_epsilon_target_short_of_pure_noise_samples():
+    gdf = GDF.from_spec("ddpm")
+    assert torch.isfinite(run(gdf, schedule={"name": "flow_shift", "t_max": 0.999})[-1][0]).all()
+    assert torch.isfinite(run(gdf, schedule="zero_terminal_snr", t_start=0.99)[-1][0]).all()
+
+
+def test_an_x0_target_evaluated_at_clean_data_is_refused():
+    gdf = GDF.from_spec({"preset": "v_prediction", "target": "x0"})
+    grid = torch.tensor([[0.0], [math.inf], [math.inf]])
+    with pytest.raises(ValueError, match=r"the target 'x0' cannot give ε at λ = \+∞"):
+        rc.check_grid_ends(gdf.target, gdf.input_scaler, grid)
+    rc.check_grid_ends(gdf.target, gdf.input_scaler, torch.tensor([[-1.0], [1.0], [math.inf]]))  # +∞ last: only stepped to
+
+
+def test_a_training_only_schedule_is_refused_for_sampling(gdf):
+    with pytest.raises(ValueError, match="the schedule 'edm_train' only draws λ for training"):
+        run(gdf, schedule="edm_train")
+
+
+def test_setup_limits_refuses_a_bad_shift(gdf):
+    with pytest.raises(ValueError, match=r"limits.shift: Input should be greater than 0; got 0; allowed: a finite number > 0"):
+        GDF.from_spec("stable_cascade").setup_limits(shift=0)
