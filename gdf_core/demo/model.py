@@ -74,7 +74,8 @@ class MLPDenoiser(nn.Module):
     ) -> None:
         super().__init__()
         self.embed = embedding if embedding is not None else NoiseCondEmbedding()
-        self.cond = nn.Sequential(nn.Linear(self.embed.dim, hidden), activation(), nn.Linear(hidden, hidden))
+        embed_dim: int = getattr(self.embed, "dim")  # NoiseCondEmbedding.dim, or a given embedding's
+        self.cond = nn.Sequential(nn.Linear(embed_dim, hidden), activation(), nn.Linear(hidden, hidden))
         self.points = PointEmbedding(dim, point_features)
         self.inp = nn.Linear(self.points.dim, hidden)
         self.blocks = nn.ModuleList(

@@ -54,8 +54,9 @@ def train(
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda i: min(1.0, (i + 1) / warmup) * (0.55 + 0.45 * math.cos(math.pi * min(i, steps) / steps))
     )
-    def ema_update(averaged: Tensor, current: Tensor, updates: Tensor) -> Tensor:
-        decay = torch.clamp((1 + updates) / (10 + updates), max=ema_decay).to(averaged.dtype)
+    def ema_update(averaged: Tensor, current: Tensor, updates: Tensor | int) -> Tensor:
+        n = torch.as_tensor(updates, dtype=torch.float32)
+        decay = torch.clamp((1 + n) / (10 + n), max=ema_decay).to(averaged.dtype)
         return torch.lerp(current, averaged, decay)
 
     ema = AveragedModel(model, avg_fn=ema_update)

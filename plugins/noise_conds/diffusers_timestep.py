@@ -23,7 +23,12 @@ from torch import Tensor
 from gdf_core.bases import NoiseCondBase
 from gdf_plugins.schedules.diffusers_betas import BetaScheduleName, DiffusersTable
 from gdf_plugins.schedules.diffusers_grid import sigma_to_timestep
+from gdf_core.domains import IntRange, OpenUnitInterval, UnitInterval
 
+
+
+#: diffusers' number of training timesteps (a table needs at least two).
+TrainTimesteps = IntRange(2, 100_000)
 
 class DiffusersTimestepNoiseCond(DiffusersTable, NoiseCondBase):
     """τ with λ_table(τ) = λ, interpolated as the scheduler does, rounded as it does (int64 unless ``rounding='none'``)."""
@@ -33,13 +38,13 @@ class DiffusersTimestepNoiseCond(DiffusersTable, NoiseCondBase):
 
     def __init__(
         self,
-        num_train_timesteps: int = 1000,
-        beta_start: float = 0.0001,
-        beta_end: float = 0.02,
+        num_train_timesteps: TrainTimesteps = 1000,
+        beta_start: OpenUnitInterval = 0.0001,
+        beta_end: OpenUnitInterval = 0.02,
         beta_schedule: BetaScheduleName = "linear",
         trained_betas: Optional[list[float]] = None,
         rescale_betas_zero_snr: bool = False,
-        terminal_alphas_cumprod: Optional[float] = None,
+        terminal_alphas_cumprod: Optional[UnitInterval] = None,
         interpolation: Literal["log_sigma", "sigma"] = "log_sigma",
         rounding: Literal["round", "floor", "none"] = "none",
         **kwargs,
@@ -86,7 +91,7 @@ class FlowTimestepNoiseCond(NoiseCondBase):
 
     name = "flow_timestep"
 
-    def __init__(self, num_train_timesteps: int = 1000, **kwargs) -> None:
+    def __init__(self, num_train_timesteps: TrainTimesteps = 1000, **kwargs) -> None:
         if int(num_train_timesteps) != num_train_timesteps or num_train_timesteps < 1:
             raise ValueError(f"noise_cond {self.name!r}: num_train_timesteps must be an integer ≥ 1, got {num_train_timesteps}")
         self.num_train_timesteps = int(num_train_timesteps)

@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 
 from gdf_core.bases import ScheduleBase
+from gdf_core.domains import IntRange, OpenUnitInterval, UnitInterval
 
 BetaScheduleName = Literal["linear", "scaled_linear", "squaredcos_cap_v2"]
 
@@ -52,13 +53,13 @@ def _rescale_zero_terminal_snr(betas: Tensor) -> Tensor:
 
 
 def alphas_cumprod(
-    num_train_timesteps: int = 1000,
-    beta_start: float = 0.0001,
-    beta_end: float = 0.02,
+    num_train_timesteps: TrainTimesteps = 1000,
+    beta_start: OpenUnitInterval = 0.0001,
+    beta_end: OpenUnitInterval = 0.02,
     beta_schedule: BetaScheduleName = "linear",
     trained_betas: Optional[list[float]] = None,
     rescale_betas_zero_snr: bool = False,
-    terminal_alphas_cumprod: Optional[float] = None,
+    terminal_alphas_cumprod: Optional[UnitInterval] = None,
 ) -> Tensor:
     """ᾱ_τ for τ = 0 … T − 1, computed as diffusers computes it (float32), returned as float64."""
     if trained_betas is not None:
@@ -97,6 +98,10 @@ def interpolate_logsnr(table: Tensor, pos: Tensor) -> Tensor:
     towards_zero = torch.log(ab) - torch.log1p(-ab)
     return torch.where(frac == 0, lo_val, torch.where(torch.isinf(hi_val), towards_zero, mixed))
 
+
+
+#: diffusers' number of training timesteps (a table needs at least two).
+TrainTimesteps = IntRange(2, 100_000)
 
 class DiffusersTable:
     """The parameters shared by the components built on one diffusers β table."""
@@ -154,13 +159,13 @@ class DiffusersBetasSchedule(DiffusersTable, ScheduleBase):
 
     def __init__(
         self,
-        num_train_timesteps: int = 1000,
-        beta_start: float = 0.0001,
-        beta_end: float = 0.02,
+        num_train_timesteps: TrainTimesteps = 1000,
+        beta_start: OpenUnitInterval = 0.0001,
+        beta_end: OpenUnitInterval = 0.02,
         beta_schedule: BetaScheduleName = "linear",
         trained_betas: Optional[list[float]] = None,
         rescale_betas_zero_snr: bool = False,
-        terminal_alphas_cumprod: Optional[float] = None,
+        terminal_alphas_cumprod: Optional[UnitInterval] = None,
         *,
         force_limits: bool = False,
         **kwargs,

@@ -21,11 +21,16 @@ from torch import Tensor
 
 from gdf_plugins.schedules.diffusers_grid import SIGMA_GRIDS
 from gdf_plugins.schedules.grids import SamplingSchedule
+from gdf_core.domains import Finite, IntRange, OpenUnitInterval, Positive
 
 
 def _time_shift(sigma: Tensor, s: float) -> Tensor:
     return s * sigma / (1 + (s - 1) * sigma)
 
+
+
+#: diffusers' number of training timesteps (a table needs at least two).
+TrainTimesteps = IntRange(2, 100_000)
 
 class DiffusersFlowGridSchedule(SamplingSchedule):
     """The λ grid of FlowMatchEulerDiscreteScheduler's ``set_timesteps(N)`` (see the module)."""
@@ -35,12 +40,12 @@ class DiffusersFlowGridSchedule(SamplingSchedule):
 
     def __init__(
         self,
-        num_train_timesteps: int = 1000,
-        flow_shift: float = 1.0,
+        num_train_timesteps: TrainTimesteps = 1000,
+        flow_shift: Positive = 1.0,
         use_dynamic_shifting: bool = False,
-        mu: Optional[float] = None,
+        mu: Optional[Finite] = None,
         time_shift_type: Literal["exponential", "linear"] = "exponential",
-        shift_terminal: Optional[float] = None,
+        shift_terminal: Optional[OpenUnitInterval] = None,
         sigmas: Literal["linear", "karras", "exponential", "beta"] = "linear",
         **kwargs,
     ) -> None:

@@ -36,6 +36,10 @@ from torch import Tensor
 
 from gdf_plugins.schedules.diffusers_betas import BetaScheduleName, DiffusersTable, interpolate_logsnr
 from gdf_plugins.schedules.grids import SamplingSchedule
+from gdf_core.domains import IntRange, OpenUnitInterval, UnitInterval
+from typing import Annotated
+
+import annotated_types as at
 
 Spacing = Literal["leading", "trailing", "linspace"]
 
@@ -103,6 +107,13 @@ def sigma_to_timestep(log_sigma: Tensor, table_log_sigma: Tensor) -> Tensor:
     return torch.where(torch.isinf(q) & (q > 0), torch.full_like(tau, float(last)), tau)
 
 
+
+#: diffusers' number of training timesteps (a table needs at least two).
+TrainTimesteps = IntRange(2, 100_000)
+
+#: diffusers' ``lambda_min_clipped``: a λ floor ≤ 0, or −∞ for none (its default); NaN is refused.
+LogSNRBound = Annotated[float, at.Le(0)]
+
 class DiffusersGridSchedule(DiffusersTable, SamplingSchedule):
     """The λ grid of a diffusers scheduler's ``set_timesteps(N)`` on its β table (see the module)."""
 
@@ -111,19 +122,19 @@ class DiffusersGridSchedule(DiffusersTable, SamplingSchedule):
 
     def __init__(
         self,
-        num_train_timesteps: int = 1000,
-        beta_start: float = 0.0001,
-        beta_end: float = 0.02,
+        num_train_timesteps: TrainTimesteps = 1000,
+        beta_start: OpenUnitInterval = 0.0001,
+        beta_end: OpenUnitInterval = 0.02,
         beta_schedule: BetaScheduleName = "linear",
         trained_betas: Optional[list[float]] = None,
         rescale_betas_zero_snr: bool = False,
-        terminal_alphas_cumprod: Optional[float] = None,
+        terminal_alphas_cumprod: Optional[UnitInterval] = None,
         algorithm: Literal["ddim", "euler", "dpm"] = "ddim",
         timestep_spacing: Spacing = "leading",
-        steps_offset: int = 0,
+        steps_offset: IntRange(0, 100_000) = 0,  # type: ignore[valid-type]
         final: Literal["data", "first_timestep", "last_level"] = "data",
         sigmas: Literal["table", "karras", "exponential", "beta"] = "table",
-        lambda_min_clipped: float = -math.inf,
+        lambda_min_clipped: LogSNRBound = -math.inf,
         exact_steps: bool = True,
         **kwargs,
     ) -> None:
