@@ -19,11 +19,12 @@ from pydantic import AfterValidator, Field
 from torch import Tensor
 
 from gdf_core.component import Component
+from gdf_core.domains import Finite
 from gdf_core.guidance import Predictions
 from gdf_core.tensors import compute_dtype
 
-#: A finite number (bools and strings refused).
-Number = Annotated[float, Field(allow_inf_nan=False, strict=True)]
+#: A finite number (bools and strings refused), as gdf's domains describe it.
+Number = Annotated[Finite, Field(strict=True)]
 
 #: w, or (w at t = 1, w at t = 0).
 Scale = Union[Number, tuple[Number, Number]]
