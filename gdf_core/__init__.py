@@ -15,6 +15,7 @@ from typing import Any
 
 from gdf_core.bases import (
     FirstOrderSampler,
+    GuidanceBase,
     LossWeightBase,
     NoiseCondBase,
     SamplerBase,
@@ -34,12 +35,14 @@ from gdf_core.gdf import GDF, SampleStep
 from gdf_core.hookspecs import hookimpl
 from gdf_core.kinds import KINDS
 from gdf_core.protocols import (
+    Guidance,
     InputScaler,
     LossWeight,
     NoiseCond,
     Sampler,
     SamplingState,
     Schedule,
+    Predictions,
     Target,
 )
 from gdf_core.registry import Registry, register, registry
@@ -122,6 +125,8 @@ __all__ = [
     "Component",
     "DuplicateComponentError",
     "FirstOrderSampler",
+    "Guidance",
+    "GuidanceBase",
     "InputScaler",
     "LossWeight",
     "LossWeightBase",
@@ -129,6 +134,7 @@ __all__ = [
     "NoiseCondBase",
     "PluginLoadError",
     "PluginLoadWarning",
+    "Predictions",
     "Registry",
     "SampleStep",
     "Sampler",

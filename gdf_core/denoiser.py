@@ -1,4 +1,4 @@
-"""The denoiser ``GDF.sample`` hands its sampler: noise condition, model call, guidance, target conversion.
+"""The denoiser ``GDF.sample`` hands its sampler: noise condition, model calls, guidance, target conversion.
 
 ``denoise(x, λ) -> (x̂0, ε̂)``. It follows the run's ``SamplingState``, so it
 knows the step it is called in (a Python int) and, from the t values of the
@@ -17,8 +17,8 @@ from typing import Any, Callable, Optional, Sequence
 import torch
 from torch import Tensor
 
-from gdf_core.guidance import ClassifierFreeGuidance
-from gdf_core.protocols import InputScaler, NoiseCond, SamplingState, Target
+from gdf_core.guidance import guide_predictions
+from gdf_core.protocols import Guidance, InputScaler, NoiseCond, Predictions, SamplingState, Target
 from gdf_core.runtime_checks import check_model_output
 from gdf_core.tensors import batch_view
 
@@ -32,7 +32,13 @@ class Prediction:
 
 
 class ModelDenoiser:
-    """``model(x, noise_cond, **inputs)`` as a denoiser; with guidance, one doubled batch per call."""
+    """``model(x, noise_cond, **inputs)`` as a denoiser, with the calls its guidance asks for.
+
+    A guidance that asks for the unconditional prediction gets it from one
+    doubled batch (conditional and unconditional inputs); one that asks for a
+    guide gets ``guide_model`` on the conditional inputs. On steps where the
+    guidance is not active (its interval), the model is called once.
+    """
 
     def __init__(
         self,
@@ -43,11 +49,13 @@ class ModelDenoiser:
         noise_cond: NoiseCond,
         model_inputs: dict[str, Any],
         unconditional_inputs: Optional[dict[str, Any]],
-        guidance: Optional[ClassifierFreeGuidance],
+        guidance: Optional[Guidance],
         t_values: Sequence[float],
+        guide_model: Optional[Callable[..., Tensor]] = None,
         state: SamplingState,
     ) -> None:
         self.model, self.scaler, self.target, self.noise_cond = model, scaler, target, noise_cond
+        self.guide_model = guide_model
         self.unconditional_inputs = unconditional_inputs
         self.t_values = list(t_values)
         self.follow(state, 0)
@@ -57,7 +65,7 @@ class ModelDenoiser:
         self._first_step = -1
         # The model's output is checked (type, shape, dtype: static, no host read) at its first
         # unguided and first guided call of the run only.
-        self._checked_plain = self._checked_guided = False
+        self._checked_plain = self._checked_guided = self._checked_guide = False
 
     def follow(self, state: SamplingState, offset: int) -> None:
         """Follow the run ``state`` whose step 0 is step ``offset`` of the whole grid."""
@@ -69,9 +77,11 @@ class ModelDenoiser:
         self.cond_inputs = model_inputs
         self.both_inputs = batch_with_unconditional(model_inputs, self.unconditional_inputs)
 
-    def set_guidance(self, guidance: Optional[ClassifierFreeGuidance]) -> None:
+    def set_guidance(self, guidance: Optional[Guidance]) -> None:
+        """Guide with ``guidance`` from the next call on, from a fresh per-run state."""
         self.guidance = guidance
-        self.guidance_state = None if guidance is None else guidance.start()
+        self.guidance_state = None if guidance is None else guidance.init_state()
+        self.branches = () if guidance is None else tuple(getattr(guidance, "branches", ("unconditional",)))
 
     def __call__(self, x: Tensor, logsnr: Tensor) -> tuple[Tensor, Tensor]:
         step = self.offset + self.state.step
@@ -87,14 +97,46 @@ class ModelDenoiser:
                 check_model_output(pred, x)
                 self._checked_plain = True
         else:
+            return self.guided(x, logsnr, cond, t, step)
+        x0, epsilon = self.convert(x, logsnr, pred)
+        if step != self._first_step:
+            self.first, self._first_step = Prediction(x0, pred), step
+        return x0, epsilon
+
+    def guided(self, x: Tensor, logsnr: Tensor, cond: Tensor, t: float, step: int) -> tuple[Tensor, Tensor]:
+        """The model calls the guidance asks for, the guidance in its space, and (x̂0, ε̂) of the result."""
+        if "unconditional" in self.branches:
             x_both = torch.cat([x, x])
             pred_both = self.model(x_both, torch.cat([cond, cond]), **self.both_inputs)
             if not self._checked_guided:
                 check_model_output(pred_both, x_both)
                 self._checked_guided = True
             pred_cond, pred_uncond = pred_both.chunk(2)
-            pred = self.guidance.guide(pred_cond, pred_uncond, t=t, state=self.guidance_state)
-        x0, epsilon = self.convert(x, logsnr, pred)
+        else:
+            pred_cond, pred_uncond = self.model(x, cond, **self.cond_inputs), None
+            if not self._checked_plain:
+                check_model_output(pred_cond, x)
+                self._checked_plain = True
+        pred_guide = None
+        if "guide" in self.branches and self.guide_model is not None:
+            pred_guide = self.guide_model(x, cond, **self.cond_inputs)
+            if not self._checked_guide:
+                check_model_output(pred_guide, x)
+                self._checked_guide = True
+        low = x.dtype not in (torch.float32, torch.float64)
+        xc = x.float() if low else x
+        a, b = self.scaler(logsnr)
+        a, b = batch_view(a, xc), batch_view(b, xc)
+        if a.dtype != xc.dtype:
+            a, b = a.to(xc.dtype), b.to(xc.dtype)
+        raw = Predictions(pred_cond, pred_uncond, pred_guide)
+        if low:
+            raw = raw.map(lambda p: p.float())
+        pred, x0, epsilon = guide_predictions(
+            self.guidance, raw, x=xc, logsnr=logsnr, a=a, b=b, target=self.target, t=t, step=step, state=self.guidance_state
+        )
+        if low:
+            pred, x0, epsilon = pred.to(x.dtype), x0.to(x.dtype), epsilon.to(x.dtype)
         if step != self._first_step:
             self.first, self._first_step = Prediction(x0, pred), step
         return x0, epsilon

@@ -170,6 +170,8 @@ class Domain:
     def _describe(self) -> str:
         if self.text is not None:
             return self.text
+        if self.base == "union":
+            return ", or ".join(item._describe() for item in self.items)
         if self.base in ("number", "integer"):
             noun = "an integer" if self.base == "integer" else ("a finite number" if self.finite else "a number")
             lo, hi = self.lower, self.upper
@@ -246,6 +248,9 @@ def domain_of(annotation: Any) -> Domain:
         if len(others) == 1:
             inner = domain_of(others[0])
             return _constrained(Domain(**{**inner.__dict__, "optional": True}), constraints)
+        members = tuple(domain_of(a) for a in others)
+        if all(m.base != "any" for m in members):  # e.g. a number w, or a pair (w₁, w₀)
+            return _constrained(Domain("union", items=members, optional=len(others) < len(args)), constraints)
         return Domain("any")
     if base is bool:
         return Domain("boolean")

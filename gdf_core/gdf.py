@@ -22,17 +22,67 @@ from gdf_core.loss_units import to_target_units
 from gdf_core.noise import randn, randn_like
 from gdf_core.denoiser import ModelDenoiser
 from gdf_core.domains import NonNegative
-from gdf_core.guidance import DEFAULT_RESCALE, ClassifierFreeGuidance
 from gdf_core.integrate import integrate, solve, start
 from gdf_core.kinds import GDF_PARTS
 from gdf_core.parameters import component_fields, validate_value
 from gdf_core.protocols import RunGrid, SamplingState, Schedule, Stateful, StretchableLimits
+from gdf_core.registry import registry
 from gdf_core.shift import Shift, as_shift, shift_for, shift_spec
 from gdf_core.spec import LimitsSpec, build, build_spec, check_sample_schedule, spec_of
 from gdf_core.stratified import stratified_draw
 from gdf_core.tensors import batch_view, compute_dtype
 
 Guidance = Union[float, Sequence[float], None]
+
+#: The original GDF's default cfg_rho (Stable Cascade's); diffusers' guidance_rescale defaults to 0.
+DEFAULT_RESCALE = 0.7
+
+
+class _Default(float):
+    """A default value that ``sample`` can tell from the same number passed explicitly."""
+
+
+#: The original GDF's defaults of ``cfg`` and ``cfg_rho``.
+_CFG_DEFAULT, _CFG_RHO_DEFAULT = _Default(3.0), _Default(DEFAULT_RESCALE)
+
+#: The original GDF's guidance arguments of ``sample``.
+LEGACY_GUIDANCE = ("cfg", "cfg_rho", "cfg_t_stop", "cfg_t_start")
+
+
+def legacy_guidance(cfg: Guidance, cfg_rho: float, cfg_t_stop: Optional[float], cfg_t_start: Optional[float]) -> Any:
+    """The original GDF's cfg arguments as the ``cfg`` guidance (None for ``cfg=None``).
+
+    The original guides while t ≥ cfg_t_stop and t ≤ cfg_t_start: that is the
+    interval (cfg_t_stop, cfg_t_start) within [0, 1], an unset end being 0 or
+    1; where it holds no t of [0, 1] (cfg_t_stop > 1, cfg_t_start < 0, or
+    cfg_t_stop > cfg_t_start), the original never guides, and neither does
+    this (None). Built without a spec (plain Python), so that a compiled
+    ``sample_final`` traces it.
+    """
+    if cfg is None:
+        return None
+    if isinstance(cfg, (str, bool)) or not isinstance(cfg, (int, float, list, tuple)):
+        raise TypeError(f"cfg must be a number, a pair (w at t=1, w at t=0) or None; got {type(cfg).__name__} {cfg!r}")
+    scale = tuple(float(w) if isinstance(w, int) and not isinstance(w, bool) else w for w in cfg) if isinstance(cfg, (list, tuple)) else float(cfg)
+    rescale = float(cfg_rho) if isinstance(cfg_rho, int) and not isinstance(cfg_rho, bool) else cfg_rho
+    interval = None
+    if cfg_t_stop is not None or cfg_t_start is not None:
+        for what, value in (("cfg_t_stop", cfg_t_stop), ("cfg_t_start", cfg_t_start)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)):
+                raise SpecError(f"{what} must be a finite number or None; got {value!r}", path=what)
+        lo = 0.0 if cfg_t_stop is None else max(0.0, float(cfg_t_stop))
+        hi = 1.0 if cfg_t_start is None else min(1.0, float(cfg_t_start))
+        if lo > hi:
+            return None
+        interval = (lo, hi)
+    try:
+        return registry.get("guidance", "cfg")(scale=scale, rescale=rescale, interval=interval)
+    except ValueError as exc:
+        raise SpecError(
+            f"the cfg arguments (cfg={cfg!r}, cfg_rho={cfg_rho!r}, cfg_t_stop={cfg_t_stop!r}, cfg_t_start={cfg_t_start!r}) "
+            f"do not make a cfg guidance: {exc}",
+            path="cfg",
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -52,8 +102,9 @@ class GDF:
     """A diffusion recipe: schedule, input scaler, target, noise condition and loss weight.
 
     Each component may be given as an instance, a class, a registry name or a
-    spec (``{"name": ..., **params}``). ``sampler`` and ``sample_schedule`` are
-    the defaults of ``sample`` (DDPM and the training schedule if unset).
+    spec (``{"name": ..., **params}``). ``sampler``, ``sample_schedule`` and
+    ``guidance`` are the defaults of ``sample`` (DDPM, the training schedule and
+    the original's cfg arguments if unset).
     ``shift`` (a number > 0, or a ``ResolutionShift`` / ``{"name": "resolution", ...}``)
     is the default shift of both ``diffuse`` and ``sample`` (see ``gdf_core.shift``).
     """
@@ -69,6 +120,7 @@ class GDF:
         *,
         sampler: Any = None,
         sample_schedule: Any = None,
+        guidance: Any = None,
         shift: Any = 1.0,
     ) -> None:
         self.shift: Shift = as_shift(shift)
@@ -82,6 +134,7 @@ class GDF:
         self.sample_schedule = None if sample_schedule is None else check_sample_schedule(
             build("schedule", sample_schedule, path="sample_schedule")
         )
+        self.guidance = None if guidance is None else build("guidance", guidance, path="guidance")
 
     # -- specs ---------------------------------------------------------------------
     @classmethod
@@ -94,7 +147,7 @@ class GDF:
         limits = parts.pop("limits")
         gdf = cls(**{key: parts.get(key) for key in GDF_PARTS}, offset_noise=parts["offset_noise"],
                   sampler=parts.get("sampler"), sample_schedule=parts.get("sample_schedule"),
-                  shift=1.0 if parts.get("shift") is None else parts["shift"])
+                  shift=1.0 if parts.get("shift") is None else parts["shift"], guidance=parts.get("guidance"))
         if limits is not None:
             gdf.setup_limits(**limits)
         return gdf
@@ -110,6 +163,8 @@ class GDF:
             spec["sample_schedule"] = spec_of(self.sample_schedule)
         if self.shift != 1.0:
             spec["shift"] = shift_spec(self.shift)
+        if self.guidance is not None:
+            spec["guidance"] = spec_of(self.guidance)
         return spec
 
     @classmethod
@@ -303,14 +358,16 @@ class GDF:
         t_end: float = 0.0,
         timesteps: int = 20,
         x_init: Optional[Tensor] = None,
-        cfg: Guidance = 3.0,
+        cfg: Guidance = _CFG_DEFAULT,
         cfg_t_stop: Optional[float] = None,
         cfg_t_start: Optional[float] = None,
-        cfg_rho: float = DEFAULT_RESCALE,
+        cfg_rho: float = _CFG_RHO_DEFAULT,
         sampler_params: Optional[dict[str, Any]] = None,
         shift: Optional[float] = None,
         device: Any = "cpu",
         *,
+        guidance: Any = None,
+        guide_model: Optional[Callable[..., Tensor]] = None,
         generator: Any = None,
         callback: Optional[Callable[[SampleStep], None]] = None,
         progress: bool = False,
@@ -318,22 +375,27 @@ class GDF:
     ) -> Generator[tuple[Tensor, Tensor, Tensor], Optional[dict[str, Any]], None]:
         """Generate samples; a generator yielding (x0, x, pred) after every step.
 
-        ``model(x, noise_cond, **model_inputs)`` predicts the target. With ``cfg``
-        (a weight w, or a pair (w₁, w₀) interpolated as w₁·t + w₀·(1 − t)),
-        conditional and unconditional inputs run as one doubled batch and
-        pred = lerp(pred_uncond, pred_cond, w) (Ho & Salimans 2022) for
-        ``cfg_t_stop`` ≤ t ≤ ``cfg_t_start``, with ``cfg_rho`` > 0 rescaling each
-        sample's std towards the conditional one's (Lin et al. 2024; default 0.7,
-        the original's: see docs/samplers.md). ``send()`` a dict to change, from
-        the next step on: ``cfg``, ``cfg_rho``, ``cfg_t_stop``, ``cfg_t_start``,
-        ``model_inputs``, ``x`` (the current x) or ``sampler`` (a new run of that
-        sampler from the current level); any other key is an error.
+        ``model(x, noise_cond, **model_inputs)`` predicts the target.
+        ``guidance`` (a name, a spec, a class or an instance; docs/guidance.md)
+        combines the conditional prediction with the unconditional one
+        (``unconditional_inputs``, zeros where missing; both run as one doubled
+        batch) or with ``guide_model``'s (autoguidance); the GDF's own
+        ``guidance`` is the default. Without either, the original's arguments
+        are the ``cfg`` guidance: ``cfg`` (a weight w, or a pair (w₁, w₀)
+        interpolated as w₁·t + w₀·(1 − t)), ``cfg_rho`` (its rescale; default
+        0.7, the original's: see docs/samplers.md), ``cfg_t_stop`` ≤ t ≤
+        ``cfg_t_start`` (its interval); ``cfg=None`` samples unguided.
+        ``send()`` a dict to change, from the next step on: ``guidance``,
+        ``cfg``, ``cfg_rho``, ``cfg_t_stop``, ``cfg_t_start``, ``model_inputs``,
+        ``x`` (the current x) or ``sampler`` (a new run of that sampler from
+        the current level); any other key is an error.
         """
         run = self.prepare_sample(
             model, model_inputs, shape, unconditional_inputs, sampler, schedule, t_start, t_end, timesteps,
-            x_init, cfg, cfg_t_stop, cfg_t_start, cfg_rho, sampler_params, shift, device, generator=generator, dtype=dtype,
+            x_init, cfg, cfg_t_stop, cfg_t_start, cfg_rho, sampler_params, shift, device,
+            guidance=guidance, guide_model=guide_model, generator=generator, dtype=dtype,
         )
-        guidance: dict[str, Any] = {"cfg": cfg, "cfg_rho": cfg_rho, "cfg_t_stop": cfg_t_stop, "cfg_t_start": cfg_t_start}
+        legacy: dict[str, Any] = {"cfg": cfg, "cfg_rho": cfg_rho, "cfg_t_stop": cfg_t_stop, "cfg_t_start": cfg_t_start}
         steps = integrate(run.sampler, run.denoiser, run.x, run.logsnrs, scaler=self.input_scaler, generator=generator, state=run.state)
         bar = tqdm(total=timesteps, disable=not progress, desc="sampling", leave=False)
         pending: Optional[Tensor] = None
@@ -356,11 +418,17 @@ class GDF:
                         f"sample().send(): unknown key(s) {unknown}; it takes {sorted(_SENDABLE)}"
                         + (" (x_init only sets the start of a run: send 'x' to replace the current x)" if "x_init" in unknown else "")
                     )
-                if guidance.keys() & altered.keys():
-                    guidance.update({k: altered[k] for k in guidance.keys() & altered.keys()})
-                    runtime_checks.check_guidance(guidance["cfg"], cfg_rho=guidance["cfg_rho"],
-                                                  cfg_t_stop=guidance["cfg_t_stop"], cfg_t_start=guidance["cfg_t_start"])
-                    run.denoiser.set_guidance(_guidance(**guidance))
+                if "guidance" in altered:
+                    new_guidance = None if altered["guidance"] is None else build("guidance", altered["guidance"], path="guidance")
+                    _check_guide_model(new_guidance, guide_model)
+                    run.denoiser.set_guidance(new_guidance)
+                elif legacy.keys() & altered.keys():
+                    sent = {**legacy, **{k: altered[k] for k in legacy.keys() & altered.keys()}}
+                    runtime_checks.check_guidance(sent["cfg"], cfg_rho=sent["cfg_rho"],
+                                                  cfg_t_stop=sent["cfg_t_stop"], cfg_t_start=sent["cfg_t_start"])
+                    new_guidance = _sent_cfg(run.denoiser.guidance, legacy, altered)
+                    _check_guide_model(new_guidance, guide_model)
+                    run.denoiser.set_guidance(new_guidance)
                 if "model_inputs" in altered:
                     if not isinstance(altered["model_inputs"], dict):
                         raise TypeError(f"model_inputs sent to sample() must be a dict of keyword arguments of the model; "
@@ -395,14 +463,16 @@ class GDF:
         t_end: float = 0.0,
         timesteps: int = 20,
         x_init: Optional[Tensor] = None,
-        cfg: Guidance = 3.0,
+        cfg: Guidance = _CFG_DEFAULT,
         cfg_t_stop: Optional[float] = None,
         cfg_t_start: Optional[float] = None,
-        cfg_rho: float = DEFAULT_RESCALE,
+        cfg_rho: float = _CFG_RHO_DEFAULT,
         sampler_params: Optional[dict[str, Any]] = None,
         shift: Optional[float] = None,
         device: Any = "cpu",
         *,
+        guidance: Any = None,
+        guide_model: Optional[Callable[..., Tensor]] = None,
         generator: Any = None,
         dtype: torch.dtype = torch.float32,
     ) -> Tensor:
@@ -415,7 +485,8 @@ class GDF:
         """
         run = self.prepare_sample(
             model, model_inputs, shape, unconditional_inputs, sampler, schedule, t_start, t_end, timesteps,
-            x_init, cfg, cfg_t_stop, cfg_t_start, cfg_rho, sampler_params, shift, device, generator=generator, dtype=dtype,
+            x_init, cfg, cfg_t_stop, cfg_t_start, cfg_rho, sampler_params, shift, device,
+            guidance=guidance, guide_model=guide_model, generator=generator, dtype=dtype,
         )
         return run.solve(generator=generator)
 
@@ -431,14 +502,16 @@ class GDF:
         t_end: float = 0.0,
         timesteps: int = 20,
         x_init: Optional[Tensor] = None,
-        cfg: Guidance = 3.0,
+        cfg: Guidance = _CFG_DEFAULT,
         cfg_t_stop: Optional[float] = None,
         cfg_t_start: Optional[float] = None,
-        cfg_rho: float = DEFAULT_RESCALE,
+        cfg_rho: float = _CFG_RHO_DEFAULT,
         sampler_params: Optional[dict[str, Any]] = None,
         shift: Optional[float] = None,
         device: Any = "cpu",
         *,
+        guidance: Any = None,
+        guide_model: Optional[Callable[..., Tensor]] = None,
         generator: Any = None,
         dtype: torch.dtype = torch.float32,
     ) -> "PreparedSample":
@@ -451,7 +524,8 @@ class GDF:
                                               shift=shift, generator=generator, x_init=x_init)
         runtime_checks.check_guidance(cfg, cfg_rho=cfg_rho, cfg_t_stop=cfg_t_stop, cfg_t_start=cfg_t_start)
         runtime_checks.check_unconditional_inputs(model_inputs, unconditional_inputs)
-        guidance = _guidance(cfg, cfg_rho, cfg_t_stop, cfg_t_start)
+        guidance_obj = self._guidance(guidance, {"cfg": cfg, "cfg_rho": cfg_rho, "cfg_t_stop": cfg_t_stop, "cfg_t_start": cfg_t_start})
+        _check_guide_model(guidance_obj, guide_model)
         sampler_obj = self._sampler(sampler, sampler_params)
         if schedule is not None:
             schedule_obj = check_sample_schedule(
@@ -481,12 +555,32 @@ class GDF:
             noise_cond=self.noise_cond,
             model_inputs=model_inputs,
             unconditional_inputs=unconditional_inputs,
-            guidance=guidance,
+            guidance=guidance_obj,
+            guide_model=guide_model,
             t_values=t_values,
             state=state,
         )
         assert state.logsnrs is not None
         return PreparedSample(sampler_obj, denoiser, x, state.logsnrs, state, t_values, self.input_scaler)
+
+    def _guidance(self, guidance: Any, legacy: dict[str, Any]) -> Any:
+        """The run's guidance: ``guidance=``, else explicit cfg arguments, else the GDF's own, else the cfg defaults."""
+        explicit = (
+            legacy["cfg"] is not _CFG_DEFAULT
+            or legacy["cfg_rho"] is not _CFG_RHO_DEFAULT
+            or legacy["cfg_t_stop"] is not None
+            or legacy["cfg_t_start"] is not None
+        )
+        if guidance is not None:
+            if explicit:
+                raise ValueError(
+                    "sample() got both guidance= and the original's cfg arguments (cfg, cfg_rho, cfg_t_stop, "
+                    "cfg_t_start); give one: e.g. guidance={'name': 'cfg', 'scale': 7, 'rescale': 0.7, 'interval': [0.2, 1.0]}"
+                )
+            return build("guidance", guidance, path="guidance")
+        if self.guidance is not None and not explicit:
+            return self.guidance
+        return legacy_guidance(legacy["cfg"], legacy["cfg_rho"], legacy["cfg_t_stop"], legacy["cfg_t_start"])
 
     def _sampler(self, sampler: Any, sampler_params: Optional[dict[str, Any]]) -> Any:
         if sampler is None and self.sampler is not None and not sampler_params:
@@ -503,7 +597,7 @@ class GDF:
 
 
 #: The keys ``sample().send()`` takes.
-_SENDABLE = frozenset({"cfg", "cfg_rho", "cfg_t_stop", "cfg_t_start", "model_inputs", "x", "sampler"})
+_SENDABLE = frozenset({"guidance", "cfg", "cfg_rho", "cfg_t_stop", "cfg_t_start", "model_inputs", "x", "sampler"})
 
 
 @dataclass(frozen=True)
@@ -523,8 +617,36 @@ class PreparedSample:
         return solve(self.sampler, self.denoiser, self.x, self.logsnrs, scaler=self.scaler, generator=generator, state=self.state)
 
 
-def _guidance(cfg: Guidance, cfg_rho: float, cfg_t_stop: Optional[float], cfg_t_start: Optional[float]) -> Optional[ClassifierFreeGuidance]:
-    return None if cfg is None else ClassifierFreeGuidance(cfg, cfg_rho, cfg_t_stop, cfg_t_start)
+def _sent_cfg(guidance: Any, legacy: dict[str, Any], altered: dict[str, Any]) -> Any:
+    """The guidance after ``send()`` of cfg arguments: the cfg guidance they make, or the running guidance's new scale."""
+    if guidance is None or getattr(guidance, "name", None) == "cfg":
+        legacy.update({k: altered[k] for k in LEGACY_GUIDANCE if k in altered})
+        return legacy_guidance(legacy["cfg"], legacy["cfg_rho"], legacy["cfg_t_stop"], legacy["cfg_t_start"])
+    if "cfg" in altered and altered["cfg"] is None:
+        return None
+    others = sorted(k for k in altered if k in LEGACY_GUIDANCE and k != "cfg")
+    if others or "scale" not in getattr(guidance, "params", {}):
+        raise ValueError(
+            f"send(): the running guidance {guidance.name!r} takes no {', '.join(others) or 'scale'}; "
+            "send {'guidance': ...} to change it"
+        )
+    spec = spec_of(guidance)
+    params = {"name": spec} if isinstance(spec, str) else dict(spec)
+    return build("guidance", {**params, "scale": altered["cfg"]}, path="send.cfg")
+
+
+def _check_guide_model(guidance: Any, guide_model: Any) -> None:
+    """A guidance that asks for a guide has ``guide_model``; ``guide_model`` is not given to one that does not."""
+    needs = guidance is not None and "guide" in getattr(guidance, "branches", ())
+    if needs and guide_model is None:
+        raise ValueError(f"the guidance {guidance.name!r} needs guide_model= (the weaker model that guides the main one)")
+    if guide_model is not None and not needs:
+        raise ValueError(
+            "guide_model= is only used by a guidance that asks for a guide (e.g. 'autoguidance'); "
+            f"this run's guidance is {getattr(guidance, 'name', None)!r}"
+        )
+    if guide_model is not None and not callable(guide_model):
+        raise TypeError(f"guide_model must be callable like the model; got {type(guide_model).__name__}")
 
 
 def _linspace(start: float, end: float, n: int) -> list[float]:

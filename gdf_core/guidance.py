@@ -1,108 +1,102 @@
-"""Classifier-free guidance as the original GDF applies it, behind a small interface.
+"""Guidance between the model and the sampler: the predictions a guidance combines, and its spaces.
 
-``GDF.sample`` calls the model on the conditional and unconditional inputs as
-one doubled batch and hands both predictions to a guidance::
+At every denoiser call the engine runs the model on the conditional inputs and
+on whatever else the guidance lists in ``branches`` (``"unconditional"``: the
+unconditional inputs; ``"guide"``: ``guide_model`` on the conditional inputs),
+turns each prediction into the guidance's ``space``, calls the guidance, and
+turns the guided value back into (x0, ε) for the sampler::
 
-    guidance.guide(pred_cond, pred_uncond, t=t, state=state) -> pred
+    raw predictions (model's target) → space → guidance → space⁻¹ → (x0, ε)
 
-with ``state = guidance.start()`` made once per run (room for momentum-style
-guidances) and ``guidance.active(t)`` / ``guidance.weight(t)`` read on the
-host from the run's t grid, before the loop (no tensor is read). Guidance is
-not a plugin kind yet: this module is the one place that knows the formula.
+The spaces, for a noised x = a·x0 + b·ε:
 
-CFG (Ho & Salimans 2022): pred = lerp(pred_uncond, pred_cond, w), with w a
-number or a pair (w₁, w₀) interpolated as w₁·t + w₀·(1 − t) (the original's
-cfg pairs), applied only for ``t_stop`` ≤ t ≤ ``t_start`` (the original's
-``cfg_t_stop``/``cfg_t_start``; an interval as in Kynkäänniemi et al. 2024).
-``rescale`` = ρ > 0 rescales each sample's std towards the conditional one's
-(Lin et al. 2024, "Common Diffusion Noise Schedules and Sample Steps are
-Flawed", §3.4): pred ← pred·(ρ·std(pred_cond)/std(pred) + 1 − ρ).
+- ``"pred"``: the model's own output, in its target's parametrisation (ε, x0, v,
+  or the rectified-flow velocity). The original GDF's lerp works here, and so
+  does gdf's ``cfg``; it costs no conversion.
+- ``"x0"``: the denoised sample. APG (Sadat et al. 2024) projects here.
+- ``"epsilon"``: the noise.
+- ``"velocity"``: v = ε − x0, the rectified-flow velocity, whatever the model's
+  target (dx/dt for the lerp scaler). CFG-Zero* (Fan et al. 2025) works here.
+
+x0 and ε do not depend on how x is scaled, so neither do the last three
+spaces. Going back, x0 from ε needs a > 0 and ε from x0 needs b > 0; at
+λ = −∞ (a = 0) or λ = +∞ (b = 0), the value that cannot be recovered is taken
+from the conditional prediction (there the sampler does not use it).
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from typing import Any, Optional, Sequence, Union
+from typing import Any
 
 import torch
 from torch import Tensor
 
-#: A guidance weight: a number, or a pair (w at t = 1, w at t = 0).
-Scale = Union[float, Sequence[float]]
+from gdf_core.protocols import BRANCHES, SPACES, Guidance, Predictions
 
-#: The original GDF's default rescale (Stable Cascade); diffusers' guidance_rescale defaults to 0.
-DEFAULT_RESCALE = 0.7
-
-
-def _finite(what: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{what} must be a finite number, got {value!r}")
-    return float(value)
-
-
-@dataclass(frozen=True)
-class ClassifierFreeGuidance:
-    """CFG with the original's weight pairs, interval and per-sample std rescale."""
-
-    scale: Scale
-    rescale: float = DEFAULT_RESCALE
-    t_stop: Optional[float] = None
-    t_start: Optional[float] = None
-
-    def __post_init__(self) -> None:
-        if isinstance(self.scale, (list, tuple)):
-            if len(self.scale) != 2:
-                raise ValueError(f"cfg must be a number or a pair (w at t=1, w at t=0); got {self.scale!r}")
-            object.__setattr__(self, "scale", (_finite("cfg[0]", self.scale[0]), _finite("cfg[1]", self.scale[1])))
-        else:
-            object.__setattr__(self, "scale", _finite("cfg", self.scale))
-        rho = _finite("cfg_rho", self.rescale)
-        if rho < 0:
-            raise ValueError(f"cfg_rho is the share of the std-rescaled prediction: it must be ≥ 0, got {rho}")
-        for what in ("t_stop", "t_start"):
-            value = getattr(self, what)
-            if value is not None:
-                _finite(f"cfg_{what}", value)
-
-    def start(self) -> Any:
-        """The per-run state: none for CFG."""
-        return None
-
-    def active(self, t: float) -> bool:
-        """Whether step at ``t`` is guided (``t_stop`` ≤ t ≤ ``t_start``, each bound optional)."""
-        return (self.t_stop is None or t >= self.t_stop) and (self.t_start is None or t <= self.t_start)
-
-    def weight(self, t: float) -> float:
-        """w at ``t``: the number, or w₁·t + w₀·(1 − t) for a pair."""
-        if isinstance(self.scale, tuple):
-            return self.scale[0] * t + self.scale[1] * (1 - t)
-        return float(self.scale)  # type: ignore[arg-type]
-
-    def guide(self, pred_cond: Tensor, pred_uncond: Tensor, *, t: float, state: Any = None) -> Tensor:
-        """The guided prediction at ``t`` (a Python float of the run's grid)."""
-        pred = pred_uncond.lerp(pred_cond, self.weight(t))
-        if self.rescale > 0:
-            pred = pred * rescale_factor(pred, pred_cond, self.rescale)
+def to_space(space: str, *, pred: Tensor, x0: Tensor, epsilon: Tensor) -> Tensor:
+    """One prediction, given as the model's output and its (x0, ε), in ``space``."""
+    if space == "pred":
         return pred
+    if space == "x0":
+        return x0
+    if space == "epsilon":
+        return epsilon
+    if space == "velocity":
+        return epsilon - x0
+    raise ValueError(f"unknown guidance space {space!r}; spaces: {', '.join(SPACES)}")
 
 
-def sample_std(x: Tensor) -> Tensor:
-    """Each sample's standard deviation (Bessel-corrected), shaped to broadcast against ``x``.
+def from_space(
+    space: str, value: Tensor, *, x: Tensor, logsnr: Tensor, a: Tensor, b: Tensor, target: Any, conditional: tuple[Tensor, Tensor]
+) -> tuple[Tensor, Tensor]:
+    """(x0, ε) of a guided value in ``space`` at x = a·x0 + b·ε (a, b broadcast against x).
 
-    Two passes (mean, then the norm of the deviations): as exact as ``torch.std``
-    and ten times faster on CPU, where ``std`` over several dims is a slow
-    Welford loop. A 1-D ``x`` is one sample.
+    ``conditional`` is the conditional (x0, ε), used where ``value`` cannot give
+    one of them (a = 0 or b = 0, see the module docstring).
     """
-    flat = x.reshape(1, -1) if x.dim() == 1 else x.flatten(1)
-    centred = flat - flat.mean(dim=1, keepdim=True)
-    std = torch.linalg.vector_norm(centred, dim=1) / math.sqrt(max(flat.shape[1] - 1, 1))
-    return std.view(-1, *([1] * (x.dim() - 1))) if x.dim() > 1 else std.reshape(())
+    if space == "pred":
+        return target.x0(x, value, logsnr, a, b), target.epsilon(x, value, logsnr, a, b)
+    x0_c, eps_c = conditional
+    if space == "x0":
+        safe_b = torch.where(b > 0, b, torch.ones_like(b))
+        return value, torch.where(b > 0, (x - a * value) / safe_b, eps_c)
+    if space == "epsilon":
+        safe_a = torch.where(a > 0, a, torch.ones_like(a))
+        return torch.where(a > 0, (x - b * value) / safe_a, x0_c), value
+    if space == "velocity":  # x = a·x0 + b·ε and v = ε − x0
+        s = a + b
+        return (x - b * value) / s, (x + a * value) / s
+    raise ValueError(f"unknown guidance space {space!r}; spaces: {', '.join(SPACES)}")
 
 
-def rescale_factor(pred: Tensor, pred_cond: Tensor, rho: float) -> Tensor:
-    """ρ·std(pred_cond)/std(pred) + 1 − ρ, per sample, shaped to broadcast: one full-size multiply remains."""
-    return sample_std(pred_cond) / (sample_std(pred) + 1e-9) * rho + (1 - rho)
+def guide_predictions(
+    guidance: Any,
+    raw: Predictions,
+    *,
+    x: Tensor,
+    logsnr: Tensor,
+    a: Tensor,
+    b: Tensor,
+    target: Any,
+    t: float,
+    step: int,
+    state: Any,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """(pred, x0, ε) of the guided prediction, from the raw model outputs ``raw``.
+
+    Everything is in the compute dtype of x (float32 at least); a and b are
+    broadcast against x. In the ``"pred"`` space no conversion is made, so a
+    guidance there sees exactly what the model returned.
+    """
+    space = getattr(guidance, "space", "pred")
+    if space == "pred":
+        pred = guidance(raw, x=x, logsnr=logsnr, t=t, step=step, state=state)
+        return pred, target.x0(x, pred, logsnr, a, b), target.epsilon(x, pred, logsnr, a, b)
+    pairs = {k: (target.x0(x, v, logsnr, a, b), target.epsilon(x, v, logsnr, a, b)) for k, v in raw.items()}
+    spaced = Predictions(**{k: to_space(space, pred=v, x0=pairs[k][0], epsilon=pairs[k][1]) for k, v in raw.items()})
+    value = guidance(spaced, x=x, logsnr=logsnr, t=t, step=step, state=state)
+    x0, epsilon = from_space(space, value, x=x, logsnr=logsnr, a=a, b=b, target=target, conditional=pairs["conditional"])
+    return target(x0, epsilon, logsnr, a, b), x0, epsilon
 
 
-__all__ = ["DEFAULT_RESCALE", "ClassifierFreeGuidance", "Scale", "rescale_factor", "sample_std"]
+__all__ = ["BRANCHES", "SPACES", "Guidance", "Predictions", "from_space", "guide_predictions", "to_space"]

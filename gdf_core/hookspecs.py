@@ -47,6 +47,11 @@ def gdf_register_samplers() -> Any:
 
 
 @hookspec
+def gdf_register_guidances() -> Any:
+    """Return guidance classes (conditional and other predictions → the guided one) to register."""
+
+
+@hookspec
 def gdf_register_presets() -> Any:
     """Return a dict of preset name → GDF spec (plain data) to register."""
 

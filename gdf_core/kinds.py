@@ -42,6 +42,7 @@ KIND_RECORDS: tuple[Kind, ...] = (
     Kind("noise_cond", protocols.NoiseCond, "noise_conds", ("__call__",), True),
     Kind("loss_weight", protocols.LossWeight, "loss_weights", ("__call__",), True),
     Kind("sampler", protocols.Sampler, "samplers", ("init_x", "prepare", "step"), False),
+    Kind("guidance", protocols.Guidance, "guidances", ("__call__", "active", "init_state"), False),
 )
 
 #: kind name → its record.

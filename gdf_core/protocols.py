@@ -10,8 +10,8 @@ A component is any object with these methods and a ``name`` class attribute
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Protocol, Sequence, Union, runtime_checkable
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, ClassVar, Optional, Protocol, Sequence, Union, runtime_checkable
 
 import torch
 from torch import Tensor
@@ -145,6 +145,63 @@ class Sampler(Protocol):
     ) -> Tensor: ...
 
 
+#: The spaces a guidance may combine predictions in (see ``gdf_core.guidance``).
+SPACES: tuple[str, ...] = ("pred", "x0", "epsilon", "velocity")
+
+#: The predictions a guidance may ask for besides the conditional one.
+BRANCHES: tuple[str, ...] = ("unconditional", "guide")
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """The predictions a guidance combines: all at the same x and λ, all in the guidance's space.
+
+    ``conditional``: the model on the conditional inputs. ``unconditional``: the
+    model on the unconditional inputs (when the guidance's ``branches`` lists
+    ``"unconditional"``). ``guide``: ``guide_model`` on the conditional inputs
+    (``"guide"``). Each has the shape of x.
+    """
+
+    conditional: Tensor
+    unconditional: Optional[Tensor] = None
+    guide: Optional[Tensor] = None
+
+    def map(self, fn: Callable[[Tensor], Tensor]) -> "Predictions":
+        """Every prediction present, through ``fn``."""
+        return replace(self, **{k: fn(v) for k, v in self.items()})
+
+    def items(self) -> list[tuple[str, Tensor]]:
+        """(branch, prediction) of the predictions present, the conditional first."""
+        out = [("conditional", self.conditional)]
+        return out + [(k, getattr(self, k)) for k in BRANCHES if getattr(self, k) is not None]
+
+
+@runtime_checkable
+class Guidance(Protocol):
+    """Turns the conditional prediction, and the others it asks for, into the guided one.
+
+    ``space`` (one of ``SPACES``) is where it combines predictions; ``branches``
+    (a subset of ``BRANCHES``) the predictions it needs besides the conditional
+    one. ``active(t)`` says whether it guides at a step's t (a host number from
+    the grid, known before the loop): when it does not, the engine skips the
+    extra model calls and uses the conditional prediction. ``init_state()``
+    makes the per-run state (e.g. APG's momentum), fresh for every ``sample``
+    run. ``__call__`` returns the guided prediction, in ``space``, with the
+    shape, dtype and device of the conditional one; it reads no tensor value
+    into Python, treats every sample on its own, and changes no input.
+    """
+
+    name: ClassVar[str]
+    space: ClassVar[str]
+    branches: ClassVar[tuple[str, ...]]
+
+    def active(self, t: float) -> bool: ...
+
+    def init_state(self) -> Any: ...
+
+    def __call__(self, predictions: Predictions, *, x: Tensor, logsnr: Tensor, t: float, step: int, state: Any) -> Tensor: ...
+
+
 # -- optional capabilities ------------------------------------------------------------
 @runtime_checkable
 class Stateful(Protocol):
@@ -186,6 +243,10 @@ def __getattr__(attr: str) -> Any:
 
 
 __all__ = [
+    "BRANCHES",
+    "SPACES",
+    "Guidance",
+    "Predictions",
     "Denoiser",
     "InputScaler",
     "LossWeight",

@@ -13,7 +13,9 @@ import torch
 from torch import Tensor
 
 from gdf_core.bases import FirstOrderSampler, LossWeightBase, NoiseCondBase, ScalerBase, ScheduleBase, TargetBase
+from gdf_core.bases.guidance import GuidanceBase, scale_at
 from gdf_core.bases.sampler import scaled
+from gdf_core.guidance import Predictions
 
 
 # -- schedules -----------------------------------------------------------------------
@@ -434,6 +436,102 @@ class BranchingSampler(DDIM):
         return super().update(x, x0, epsilon, logsnr, logsnr_next, scaler=scaler, generator=generator)
 
 
+# -- guidances -----------------------------------------------------------------------
+class Lerp(GuidanceBase):
+    """A sound guidance: lerp(u, c, w), classifier-free guidance."""
+
+    name = "test_lerp"
+
+    def __init__(self, scale: float = 3.0, **kwargs: Any) -> None:
+        self.scale = scale
+        super().__init__(**kwargs)
+
+    def guide(self, predictions: Predictions, *, x: Tensor, logsnr: Tensor, t: float, step: int, state: Any) -> Tensor:
+        return torch.lerp(predictions.unconditional, predictions.conditional, scale_at(self.scale, t))
+
+
+class OffByOneCFG(Lerp):
+    """neutral_is_conditional: w + 1 where w is meant (scale 1 extrapolates past the conditional)."""
+
+    name = "test_off_by_one"
+
+    def guide(self, predictions: Predictions, *, x: Tensor, logsnr: Tensor, t: float, step: int, state: Any) -> Tensor:
+        return torch.lerp(predictions.unconditional, predictions.conditional, scale_at(self.scale, t) + 1)
+
+
+class IgnoresInterval(Lerp):
+    """conditional_outside_interval: takes an interval and guides at every step anyway."""
+
+    name = "test_ignores_interval"
+
+    def active(self, t: float) -> bool:
+        return True
+
+
+class BatchStdRescale(Lerp):
+    """batch_independent: the original GDF's cfg_rho, one std over the whole batch."""
+
+    name = "test_batch_std_rescale"
+
+    def guide(self, predictions: Predictions, *, x: Tensor, logsnr: Tensor, t: float, step: int, state: Any) -> Tensor:
+        guided = super().guide(predictions, x=x, logsnr=logsnr, t=t, step=step, state=state)
+        return 0.7 * guided * predictions.conditional.std(correction=0) / (guided.std(correction=0) + 1e-9) + 0.3 * guided
+
+
+class SelfMomentum(Lerp):
+    """fresh_state_per_run: keeps its momentum on itself, so a second run starts from the first's."""
+
+    name = "test_self_momentum"
+
+    def guide(self, predictions: Predictions, *, x: Tensor, logsnr: Tensor, t: float, step: int, state: Any) -> Tensor:
+        diff = predictions.conditional - predictions.unconditional
+        previous = getattr(self, "_running", None)
+        if previous is not None and previous.shape == diff.shape:
+            diff = diff - 0.5 * previous
+        self._running = diff
+        return predictions.conditional + (scale_at(self.scale, t) - 1) * diff
+
+
+class BranchingGuidance(Lerp):
+    """no_host_reads: skips the work in Python when the predictions agree."""
+
+    name = "test_branching_guidance"
+
+    def guide(self, predictions: Predictions, *, x: Tensor, logsnr: Tensor, t: float, step: int, state: Any) -> Tensor:
+        if (predictions.conditional == predictions.unconditional).all():
+            return predictions.conditional
+        return super().guide(predictions, x=x, logsnr=logsnr, t=t, step=step, state=state)
+
+
+class InPlaceGuidance(Lerp):
+    """no_input_mutation: lerps the unconditional prediction in place."""
+
+    name = "test_in_place_guidance"
+
+    def guide(self, predictions: Predictions, *, x: Tensor, logsnr: Tensor, t: float, step: int, state: Any) -> Tensor:
+        return predictions.unconditional.lerp_(predictions.conditional, scale_at(self.scale, t))
+
+
+class Float32Guidance(Lerp):
+    """keeps_dtype_device_shape: answers in float32."""
+
+    name = "test_float32_guidance"
+
+    def __call__(self, predictions: Predictions, **kwargs: Any) -> Tensor:
+        return super().__call__(predictions, **kwargs).float()
+
+
+class UnguardedProjection(Lerp):
+    """finite: divides by the norm of the conditional prediction, NaN when it is zero (APG without its guard)."""
+
+    name = "test_unguarded_projection"
+
+    def guide(self, predictions: Predictions, *, x: Tensor, logsnr: Tensor, t: float, step: int, state: Any) -> Tensor:
+        cond, diff = predictions.conditional, predictions.conditional - predictions.unconditional
+        dims = tuple(range(1, cond.dim()))
+        unit = cond / torch.linalg.vector_norm(cond, dim=dims, keepdim=True)
+        orthogonal = diff - (diff * unit).sum(dim=dims, keepdim=True) * unit
+        return cond + (scale_at(self.scale, t) - 1) * orthogonal
 # -- parameters (every kind) -------------------------------------------------------------
 class NaNScaleWeight(LossWeightBase):
     """refuses_nan_parameters: ``scale`` is a plain float, so NaN is accepted and every weight is NaN."""

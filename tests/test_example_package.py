@@ -73,7 +73,7 @@ DISCOVER_BUILD_SAMPLE = textwrap.dedent(
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result["names"] = {k: registry.names(k) for k in ("schedule", "loss_weight", "sampler")}
+        result["names"] = {k: registry.names(k) for k in ("schedule", "loss_weight", "sampler", "guidance")}
     result["warnings"] = [str(w.message) for w in caught if issubclass(w.category, PluginLoadWarning)]
     import gdf_example
     result["module_file"] = gdf_example.__file__
@@ -84,6 +84,7 @@ DISCOVER_BUILD_SAMPLE = textwrap.dedent(
         "schedule": {"name": "lognorm", "mu": 0.5},
         "loss_weight": {"name": "logit_normal_density", "std": 0.8},
         "sampler": "gdf-example:lambda_midpoint",
+        "guidance": {"name": "cosine_ramp_cfg", "scale": 4.0},
     }
     schema_errors = [e.message for e in jsonschema.Draft202012Validator(json_schema()).iter_errors(spec)]
     gdf = GDF.from_spec(spec)
@@ -95,13 +96,16 @@ DISCOVER_BUILD_SAMPLE = textwrap.dedent(
         calls.append(x.shape[0])
         return torch.zeros_like(x)
 
-    steps = list(gdf.sample(model, {}, (2, 3, 4, 4), cfg=None, timesteps=5, generator=torch.Generator().manual_seed(2)))
+    steps = list(gdf.sample(model, {}, (2, 3, 4, 4), guidance=None, cfg=None, timesteps=5, generator=torch.Generator().manual_seed(2)))
+    guided_calls = len(calls)
+    guided = list(gdf.sample(model, {}, (2, 3, 4, 4), timesteps=5, generator=torch.Generator().manual_seed(2)))  # the spec's guidance
+    result["guided"] = {"guidance": type(gdf.guidance).__name__, "batches": calls[guided_calls:guided_calls + 2], "finite": bool(torch.isfinite(guided[-1][1]).all())}
     x0_final, x, pred = steps[-1]
     result.update(
-        classes={k: type(getattr(gdf, k)).__name__ for k in ("schedule", "loss_weight", "sampler")},
+        classes={k: type(getattr(gdf, k)).__name__ for k in ("schedule", "loss_weight", "sampler", "guidance")},
         schema_errors=schema_errors,
         training={"finite": bool(torch.isfinite(noised).all() and torch.isfinite(weight).all()), "shape": list(noised.shape)},
-        sample={"steps": len(steps), "model_calls": len(calls), "shape": list(x.shape), "finite": bool(torch.isfinite(x).all())},
+        sample={"steps": len(steps), "model_calls": guided_calls, "shape": list(x.shape), "finite": bool(torch.isfinite(x).all())},
         round_trip=GDF.from_spec(gdf.to_spec()) == gdf,
         preset_sampler=type(GDF.from_spec("logit_normal_flow").sampler).__name__,
     )
@@ -121,6 +125,7 @@ def test_installed_wheel_is_discovered_builds_from_a_spec_and_samples(venv):
     assert "lognorm" in result["names"]["schedule"]
     assert "logit_normal_density" in result["names"]["loss_weight"]
     assert "lambda_midpoint" in result["names"]["sampler"]
+    assert "cosine_ramp_cfg" in result["names"]["guidance"]
     assert result["report"] == [
         {
             "distribution": "gdf-example",
@@ -133,6 +138,7 @@ def test_installed_wheel_is_discovered_builds_from_a_spec_and_samples(venv):
                         "schedule": ["lognorm"],
                         "loss_weight": ["logit_normal_density"],
                         "sampler": ["lambda_midpoint"],
+                        "guidance": ["cosine_ramp_cfg"],
                     },
                     "presets": ["logit_normal_flow"],
                     "errors": [],
@@ -146,7 +152,9 @@ def test_installed_wheel_is_discovered_builds_from_a_spec_and_samples(venv):
         "schedule": "LogitNormalSchedule",
         "loss_weight": "LogitNormalDensityWeight",
         "sampler": "LambdaMidpointSampler",
+        "guidance": "CosineRampCFG",
     }
+    assert result["guided"] == {"guidance": "CosineRampCFG", "batches": [4, 4], "finite": True}
     assert result["schema_errors"] == []
     assert result["training"] == {"finite": True, "shape": [8, 3, 4, 4]}
     assert result["sample"] == {"steps": 5, "model_calls": 10, "shape": [2, 3, 4, 4], "finite": True}

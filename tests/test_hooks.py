@@ -91,6 +91,16 @@ def test_gdf_register_samplers(reg):
     assert torch.allclose(x_next, x0)  # at λ′ = 50 the sample is its prediction
 
 
+def test_gdf_register_guidances(reg):
+    from gdf_core import Predictions
+
+    guidance = build("guidance", {"name": "hooks_guidance", "scale": 3.0}, registry=reg)
+    assert isinstance(guidance, registered(reg, "guidance", "hooks_guidance"))
+    c, u = torch.ones(2, 3), torch.zeros(2, 3)
+    guided = guidance(Predictions(c, u), x=c, logsnr=torch.zeros(2), t=0.5, step=0, state=guidance.init_state())
+    assert torch.equal(guided, torch.full((2, 3), 3.0))
+
+
 def test_gdf_register_presets(reg):
     spec = load_spec("hooks_recipe", registry=reg)
     assert spec["sampler"] == "hooks_sampler"

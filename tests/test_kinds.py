@@ -13,7 +13,7 @@ CORE = Path(__file__).parent.parent / "gdf_core"
 
 
 def test_each_kind_is_one_record_with_its_protocol_and_hook():
-    assert KINDS == ("schedule", "input_scaler", "target", "noise_cond", "loss_weight", "sampler")
+    assert KINDS == ("schedule", "input_scaler", "target", "noise_cond", "loss_weight", "sampler", "guidance")
     for kind in KIND_RECORDS:
         assert PROTOCOLS[kind.name] is kind.protocol and kind.protocol.__module__ == "gdf_core.protocols"
         assert KIND_HOOKS[kind.name] == f"gdf_register_{kind.plural}"

@@ -80,6 +80,7 @@ def test_plugins_shows_components_per_kind_and_disabled_plugins(installed, monke
         "    noise_cond: hooks_noise_cond",
         "    loss_weight: hooks_loss_weight",
         "    sampler: hooks_sampler",
+        "    guidance: hooks_guidance",
         "    preset: hooks_recipe",
     ]
 

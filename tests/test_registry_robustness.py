@@ -233,7 +233,7 @@ def test_hook_mistakes_are_each_reported_with_what_to_fix(installed):
     assert messages["raises"].endswith("RuntimeError: the target table is not ready\n")
     assert messages["typo"] == (
         f"{mistake('typo')} implements 'gdf_register_schedule', which is not a gdf hook (known: "
-        "gdf_register_input_scalers, gdf_register_loss_weights, gdf_register_noise_conds, "
+        "gdf_register_guidances, gdf_register_input_scalers, gdf_register_loss_weights, gdf_register_noise_conds, "
         "gdf_register_presets, gdf_register_samplers, gdf_register_schedules, gdf_register_targets)"
     )
     assert messages["unmarked"] == (

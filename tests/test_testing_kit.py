@@ -79,6 +79,14 @@ BROKEN = [
     (bc.NaNScaleTarget(), {}, "refuses_nan_parameters", "NaNScaleTarget accepts NaN for 'scale'"),
     (bc.NaNScaleCond(), {}, "refuses_nan_parameters", "NaNScaleCond accepts NaN for 'scale'"),
     (bc.RenoisingSampler(), {}, "repeated_level_is_a_no_op", "must be a no-op"),
+    (bc.OffByOneCFG(), {}, "neutral_is_conditional", "should return the conditional prediction"),
+    (bc.IgnoresInterval(), {}, "conditional_outside_interval", "it says it is active at t ="),
+    (bc.BatchStdRescale(), {}, "batch_independent", "guided alone differs from the same sample guided in a batch"),
+    (bc.SelfMomentum(), {}, "fresh_state_per_run", "keeps state of its own across runs"),
+    (bc.BranchingGuidance(), {}, "no_host_reads", "the first: bool(tensor)"),
+    (bc.InPlaceGuidance(), {}, "no_input_mutation", "changed the unconditional prediction in place"),
+    (bc.Float32Guidance(), {}, "keeps_dtype_device_shape", "gave a guided prediction of dtype torch.float32"),
+    (bc.UnguardedProjection(), {}, "finite", "gave a non-finite guided prediction"),
 ]
 
 #: A sound component of each kind (with the options that switch on every invariant).
@@ -89,6 +97,7 @@ SOUND = {
     "noise_cond": (bc.LinearT(), {}),
     "loss_weight": (bc.SNRWeight(), {}),
     "sampler": (bc.DDIM(), {}),
+    "guidance": (bc.Lerp(), {}),
 }
 
 

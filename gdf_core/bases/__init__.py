@@ -6,6 +6,7 @@ discrete steps, clamping, limits stretching) once, for built-in and
 third-party components alike.
 """
 
+from gdf_core.bases.guidance import GuidanceBase
 from gdf_core.bases.loss_weight import LossWeightBase
 from gdf_core.bases.noise_cond import NoiseCondBase
 from gdf_core.bases.sampler import FirstOrderSampler, SamplerBase, StepRows
@@ -15,6 +16,7 @@ from gdf_core.bases.target import TargetBase
 
 __all__ = [
     "FirstOrderSampler",
+    "GuidanceBase",
     "LossWeightBase",
     "NoiseCondBase",
     "SamplerBase",

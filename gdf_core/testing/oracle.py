@@ -36,8 +36,10 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    "ClassConditionalMixture",
     "CountingDenoiser",
     "GaussianMixture",
+    "GuidedDenoiser",
     "denoiser",
     "reference_solution",
     "rms_error",
@@ -90,6 +92,10 @@ class GaussianMixture:
 
     def posterior_mean(self, x: Tensor, a: Tensor | float, b: Tensor | float) -> Tensor:
         """E[x0 | a·x0 + b·ε = x] for x of shape (n, ...) (flattened to (n, d)), a and b scalars or (n,)."""
+        return self._posterior_mean(x, a, b, None)
+
+    def _posterior_mean(self, x: Tensor, a: Tensor | float, b: Tensor | float, excluded: Optional[Tensor]) -> Tensor:
+        """The posterior mean with the components ``excluded[n, k]`` left out for sample n."""
         shape, dtype = x.shape, x.dtype
         xf = x.reshape(shape[0], -1).to(torch.float64)
         n = xf.shape[0]
@@ -98,6 +104,8 @@ class GaussianMixture:
         var = ac * ac * s2 + bc * bc  # (n, K, d)
         diff = xf[:, None, :] - ac * mu
         logp = torch.log(self.weights)[None] - 0.5 * (torch.log(var) + diff * diff / var).sum(-1)
+        if excluded is not None:
+            logp = logp.masked_fill(excluded, -math.inf)
         resp = torch.softmax(logp, dim=1)  # (n, K)
         post = mu + ac * s2 / var * diff
         return (resp[:, :, None] * post).sum(1).reshape(shape).to(dtype)
@@ -110,6 +118,124 @@ class GaussianMixture:
         logw = -0.5 * ((xf[:, None, :] - a * x0[None]) ** 2).sum(-1) / (b * b)
         w = torch.softmax(logw, dim=1)
         return (w @ x0).reshape(x.shape)
+
+
+@dataclass
+class ClassConditionalMixture(GaussianMixture):
+    """A Gaussian mixture whose components each belong to a class: ``classes[k]`` (K,) integers.
+
+    The data of class c are the mixture of the class's components (weights
+    renormalised), p(x0 | c) ∝ Σ_{k: classes_k = c} π_k·N(μ_k, diag(s_k²)); the
+    unconditional data are the whole mixture, p(x0) = Σ_c p(c)·p(x0 | c) with
+    p(c) the class's total weight. Both posterior means are exact, so the
+    classifier-free guided denoiser is known in closed form.
+    """
+
+    classes: Tensor = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.classes = torch.as_tensor(self.classes, dtype=torch.long)
+        if self.classes.shape != self.weights.shape:
+            raise ValueError(f"classes must have one label per component, shape {tuple(self.weights.shape)}")
+
+    @classmethod
+    def random(  # type: ignore[override]
+        cls, dim: int = 8, classes: int = 3, per_class: int = 2, *, seed: int = 0, spread: float = 1.0, std_range=(0.15, 0.6)
+    ) -> "ClassConditionalMixture":
+        """``classes`` classes of ``per_class`` components each (as ``GaussianMixture.random``)."""
+        base = GaussianMixture.random(dim, classes * per_class, seed=seed, spread=spread, std_range=std_range)
+        return cls(base.means, base.stds, base.weights, torch.arange(classes).repeat_interleave(per_class))
+
+    def widened(self, factor: float) -> "ClassConditionalMixture":
+        """The same mixture with every component ``factor`` times wider: a 'bad version' of its denoiser."""
+        return ClassConditionalMixture(self.means, self.stds * factor, self.weights, self.classes)
+
+    def sample_class(self, labels: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
+        """One draw from p(x0 | c) for each label."""
+        w = self.weights[None].expand(labels.shape[0], -1).masked_fill(self.classes[None] != labels[:, None], 0)
+        k = torch.multinomial(w, 1, generator=generator)[:, 0]
+        z = torch.randn(labels.shape[0], self.dim, generator=generator, dtype=torch.float64)
+        return self.means[k] + self.stds[k] * z
+
+    def conditional_posterior_mean(self, x: Tensor, a: Tensor | float, b: Tensor | float, labels: Tensor) -> Tensor:
+        """E[x0 | x, c] for each sample's label c (shape (n,))."""
+        return self._posterior_mean(x, a, b, self.classes[None] != labels.reshape(-1, 1))
+
+
+def _x0_epsilon(mixture: GaussianMixture, x: Tensor, a: Tensor, b: Tensor, labels: Optional[Tensor]) -> tuple[Tensor, Tensor]:
+    """Exact (x0, ε) of x = a·x0 + b·ε (float64; a, b broadcast against x; ε = 0 where b = 0)."""
+    n = x.shape[0]
+    a1, b1 = a.reshape(n, -1)[:, 0], b.reshape(n, -1)[:, 0]
+    if labels is None:
+        x0 = mixture.posterior_mean(x, a1, b1)
+    else:
+        x0 = mixture.conditional_posterior_mean(x, a1, b1, labels)  # type: ignore[attr-defined]
+    safe_b = torch.where(b == 0, torch.ones_like(b), b)
+    return x0, torch.where(b == 0, torch.zeros_like(x), (x - a * x0) / safe_b)
+
+
+class GuidedDenoiser:
+    """``denoise(x, λ) -> (x0, ε)`` of a guidance over the exact class-conditional denoisers; counts calls.
+
+    The conditional prediction is E[x0 | x, c] for each sample's label, the
+    unconditional one E[x0 | x], the guide's (autoguidance) the conditional
+    posterior mean of ``guide`` (e.g. ``mixture.widened(1.5)``). Each is turned
+    into ``target``'s prediction, and the guidance combines them as the engine
+    does (``gdf_core.guidance.guide_predictions``) at ``t`` and ``step`` (set
+    them between steps for a guidance that depends on them). ``posterior_mean``
+    makes it usable by ``reference_solution``: the guided ODE's reference, for a
+    guidance without per-run state or step dependence.
+    """
+
+    def __init__(
+        self,
+        mixture: ClassConditionalMixture,
+        guidance: Any,
+        scaler: Any,
+        target: Any,
+        labels: Tensor,
+        *,
+        guide: Optional[ClassConditionalMixture] = None,
+    ) -> None:
+        self.mixture, self.guidance, self.scaler, self.target = mixture, guidance, scaler, target
+        self.labels = torch.as_tensor(labels, dtype=torch.long)
+        self.guide = guide
+        self.state = guidance.init_state()
+        self.t, self.step, self.calls = 0.5, 0, 0
+
+    def __call__(self, x: Tensor, logsnr: Tensor) -> tuple[Tensor, Tensor]:
+        from gdf_core.guidance import Predictions, guide_predictions
+
+        self.calls += 1
+        lam = torch.as_tensor(logsnr, dtype=torch.float64)
+        lam = lam.expand(x.shape[0]) if lam.dim() == 0 else lam
+        a, b = (v.to(torch.float64).view((-1,) + (1,) * (x.dim() - 1)) for v in self.scaler(lam))
+        x64 = x.to(torch.float64)
+        branches = set(getattr(self.guidance, "branches", ()))
+
+        def pred(mixture: GaussianMixture, labels: Optional[Tensor]) -> Tensor:
+            x0, eps = _x0_epsilon(mixture, x64, a, b, labels)
+            return self.target(x0, eps, lam, a, b)
+
+        raw = Predictions(
+            pred(self.mixture, self.labels),
+            pred(self.mixture, None) if "unconditional" in branches else None,
+            pred(self.guide or self.mixture, self.labels) if "guide" in branches else None,
+        )
+        _, x0, eps = guide_predictions(
+            self.guidance, raw, x=x64, logsnr=lam, a=a, b=b, target=self.target, t=self.t, step=self.step, state=self.state
+        )
+        return x0.to(x.dtype), eps.to(x.dtype)
+
+    def posterior_mean(self, x: Tensor, a_s: Tensor | float, b_s: Tensor | float) -> Tensor:
+        """The guided x0 at the point x·(b/b_s) of the true scaler, where λ = 2·log(a_s/b_s) (for the reference)."""
+        n = x.shape[0]
+        a_s, b_s = _as_col(a_s, n, torch.float64).reshape(n), _as_col(b_s, n, torch.float64).reshape(n)
+        lam = 2 * (torch.log(a_s) - torch.log(b_s))
+        b_true = self.scaler(lam)[1].to(torch.float64)
+        view = (-1,) + (1,) * (x.dim() - 1)
+        return self(x.to(torch.float64) * (b_true / b_s).view(view), lam)[0]
 
 
 class CountingDenoiser:
@@ -158,7 +284,8 @@ def reference_solution(
 ) -> Tensor:
     """x at λ_end on the probability-flow ODE through x_start at λ_start (float64, DOP853).
 
-    λ_start may be −∞ (x_start is then b·ε, pure noise) and λ_end may be +∞ (the
+    ``mixture`` is anything with the mixture's ``posterior_mean(x, a, b)``: a
+    ``GuidedDenoiser`` gives the guided ODE's solution. λ_start may be −∞ (x_start is then b·ε, pure noise) and λ_end may be +∞ (the
     result is then clean data, x = a·x0 with a = 1 for the built-in scalers).
     """
     from scipy.integrate import solve_ivp  # the bench/test extra

@@ -123,6 +123,8 @@ def _value(annotation: Any, default: Any) -> Optional[SearchStrategy[Any]]:
     if default is ...:
         return None
     domain = domain_of(annotation)
+    if domain.base == "union" and isinstance(default, (int, float)) and not isinstance(default, bool):
+        domain = next((item for item in domain.items if item.numeric), domain)
     if domain.numeric and isinstance(default, (int, float)) and not isinstance(default, bool):
         near = _near_int(int(default)) if domain.base == "integer" else _near(float(default))
         return _inside(domain, near)
@@ -233,6 +235,14 @@ def outside_domain(annotation: Any) -> SearchStrategy[Any]:
 
 def _outside(domain: Any) -> SearchStrategy[Any]:
     options: list[SearchStrategy[Any]] = []
+    if domain.base == "union":
+        # outside a number-or-pair union: what its number member refuses (NaN, ±inf, bools,
+        # strings, a one-element list) is no pair either
+        numeric = [item for item in domain.items if item.numeric and item.finite]
+        pairs_only = all(item.numeric or item.base == "tuple" for item in domain.items)
+        if numeric and pairs_only:
+            return _outside(numeric[0])
+        return st.nothing()
     if domain.numeric:
         options.append(st.sampled_from([True, False, "not a number", [1.0]]))
         if domain.finite:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gdf_core import hookimpl
+from gdf_example.guidance import CosineRampCFG
 from gdf_example.loss_weights import LogitNormalDensityWeight
 from gdf_example.samplers import LambdaMidpointSampler
 from gdf_example.schedules import LogitNormalSchedule
@@ -23,6 +24,11 @@ def gdf_register_loss_weights() -> list[type]:
 @hookimpl
 def gdf_register_samplers() -> list[type]:
     return [LambdaMidpointSampler]
+
+
+@hookimpl
+def gdf_register_guidances() -> list[type]:
+    return [CosineRampCFG]
 
 
 @hookimpl

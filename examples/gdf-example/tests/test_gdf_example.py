@@ -13,12 +13,17 @@ import torch
 
 from gdf_core import GDF, SamplingState, build, registry
 from gdf_core.testing.pytest_plugin import invariant_suite
-from gdf_example import LambdaMidpointSampler, LogitNormalDensityWeight, LogitNormalSchedule
+from gdf_example import CosineRampCFG, LambdaMidpointSampler, LogitNormalDensityWeight, LogitNormalSchedule
 
 
 @pytest.mark.parametrize(
     ("kind", "cls"),
-    [("schedule", LogitNormalSchedule), ("loss_weight", LogitNormalDensityWeight), ("sampler", LambdaMidpointSampler)],
+    [
+        ("schedule", LogitNormalSchedule),
+        ("loss_weight", LogitNormalDensityWeight),
+        ("sampler", LambdaMidpointSampler),
+        ("guidance", CosineRampCFG),
+    ],
 )
 def test_the_installed_package_registers_each_component(kind, cls):
     assert registry.get(kind, cls.name) is cls
@@ -30,7 +35,7 @@ def test_the_installed_package_registers_each_component(kind, cls):
 # every component this distribution registers, and for non-default parameters.
 test_gdf_invariants = invariant_suite(distributions=["gdf-example"])
 test_gdf_invariants_with_parameters = invariant_suite(
-    LogitNormalSchedule(mu=0.5, std=0.8, shift=3.0), LogitNormalDensityWeight(mu=-0.5, std=2.0)
+    LogitNormalSchedule(mu=0.5, std=0.8, shift=3.0), LogitNormalDensityWeight(mu=-0.5, std=2.0), CosineRampCFG(scale=9.0, interval=(0.1, 0.9))
 )
 
 
@@ -96,3 +101,29 @@ def test_preset_trains_and_samples():
     )
     assert x.shape == (2, 2, 8, 8) and torch.isfinite(x).all()
     assert GDF.from_spec(gdf.to_spec()) == gdf
+
+
+def test_cosine_ramp_cfg_rises_from_no_guidance_to_scale():
+    from gdf_core import Predictions
+
+    g = CosineRampCFG(scale=7.0)
+    assert [g.weight(t) for t in (1.0, 0.5, 0.0)] == pytest.approx([1.0, 4.0, 7.0])
+    c, u = torch.randn(2, 3, generator=torch.Generator().manual_seed(0)), torch.zeros(2, 3)
+    at = lambda t: g(Predictions(c, u), x=c, logsnr=torch.zeros(2), t=t, step=0, state=None)
+    assert torch.equal(at(1.0), c) and torch.allclose(at(0.0), 7.0 * c)
+
+
+def test_cosine_ramp_cfg_samples_by_name():
+    gdf = GDF.from_spec("logit_normal_flow")
+    calls = []
+
+    def model(x, cond, label):
+        calls.append(x.shape[0])
+        return 0.5 * x + label
+
+    label = torch.ones(2, 1)
+    *_, (x0, x, pred) = gdf.sample(
+        model, {"label": label}, (2, 3), guidance={"name": "cosine_ramp_cfg", "scale": 4.0}, timesteps=4,
+        generator=torch.Generator().manual_seed(0),
+    )
+    assert torch.isfinite(x).all() and set(calls) == {4}  # conditional and unconditional batched: 2 × 2

@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 from gdf_core.kinds import KINDS
-from gdf_core.testing.checks import input_scaler, loss_weight, noise_cond, sampler, schedule, target
+from gdf_core.testing.checks import guidance, input_scaler, loss_weight, noise_cond, sampler, schedule, target
 from gdf_core.testing.checks._core import CheckReport, Invariant, InvariantError, InvariantResult
+from gdf_core.testing.checks.guidance import check_guidance
 from gdf_core.testing.checks.input_scaler import check_input_scaler
 from gdf_core.testing.checks.loss_weight import check_loss_weight
 from gdf_core.testing.checks.noise_cond import check_noise_cond
@@ -28,6 +29,7 @@ CHECKS: dict[str, Callable[..., CheckReport]] = {
     "noise_cond": check_noise_cond,
     "loss_weight": check_loss_weight,
     "sampler": check_sampler,
+    "guidance": check_guidance,
 }
 
 #: kind → its invariants, in the order they run.
@@ -38,13 +40,14 @@ INVARIANTS: dict[str, tuple[Invariant, ...]] = {
     "noise_cond": noise_cond.INVARIANTS,
     "loss_weight": loss_weight.INVARIANTS,
     "sampler": sampler.INVARIANTS,
+    "guidance": guidance.INVARIANTS,
 }
 
 
 def kind_of(component: Any) -> str:
     """The kind of a component (instance or class): its ``kind`` attribute, else where the registry has it."""
     kind = getattr(component, "kind", None)
-    if kind in KINDS:
+    if kind in KINDS or kind in CHECKS:
         return kind
     from gdf_core.registry import registry
 
@@ -87,6 +90,7 @@ __all__ = [
     "InvariantError",
     "InvariantResult",
     "check_component",
+    "check_guidance",
     "check_input_scaler",
     "check_loss_weight",
     "check_noise_cond",

@@ -26,7 +26,9 @@ def number_parameters(cls: type) -> list[str]:
         if nested is not None:
             continue
         numeric_default = isinstance(default, (int, float)) and not isinstance(default, bool)
-        if domain_of(annotation).numeric or (domain_of(annotation).base == "any" and numeric_default):
+        domain = domain_of(annotation)
+        takes_number = domain.numeric or (domain.base == "union" and any(item.numeric for item in domain.items))
+        if takes_number or (domain.base == "any" and numeric_default):
             names.append(pname)
     return names
 
