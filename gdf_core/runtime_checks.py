@@ -91,9 +91,11 @@ def check_sample_arguments(
 
 
 def check_generator(generator: Any, batch: Optional[int]) -> None:
-    """None, a ``torch.Generator``, or a list of them, one per sample."""
-    allowed = "a torch.Generator, a list of them (one per sample) or None"
-    if generator is None or isinstance(generator, torch.Generator):
+    """None, a ``torch.Generator``, a list of them (one per sample), or a noise source (e.g. Brownian)."""
+    from gdf_core.noise import is_noise_source
+
+    allowed = "a torch.Generator, a list of them (one per sample), a noise source (gdf_core.brownian.BrownianNoise) or None"
+    if generator is None or isinstance(generator, torch.Generator) or is_noise_source(generator):
         return
     if isinstance(generator, (list, tuple)):
         wrong = [g for g in generator if not isinstance(g, torch.Generator)]

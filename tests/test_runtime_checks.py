@@ -115,7 +115,7 @@ def test_matching_unconditional_inputs_sample_and_are_not_mutated(gdf):
         ({"cfg": (1.0, math.nan)}, ValueError, "cfg must be"),
         ({"cfg": 3.0, "cfg_rho": -0.1}, ValueError, "cfg_rho must be a finite number ≥ 0"),
         ({"cfg": 3.0, "cfg_t_stop": 1.5}, ValueError, "cfg_t_stop must be None or a number in [0, 1]"),
-        ({"generator": "cuda"}, TypeError, "generator must be a torch.Generator, a list of them (one per sample) or None; got str 'cuda'"),
+        ({"generator": "cuda"}, TypeError, "generator must be a torch.Generator, a list of them (one per sample), a noise source (gdf_core.brownian.BrownianNoise) or None; got str 'cuda'"),
         ({"generator": [torch.Generator()]}, ValueError, "a list of 1 generators, but the batch has 2 samples"),
         ({"generator": [torch.Generator(), 3]}, TypeError, "the list holds int 3"),
         ({"shape": 4}, TypeError, "shape must be a sequence of ints, (batch, ...); got int 4 (a batch of 4: (4, ...))"),
