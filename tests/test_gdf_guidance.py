@@ -164,20 +164,26 @@ def test_bad_guidances_are_refused_with_their_path():
         run(gdf, guidance="cfg_zero")
     with pytest.raises(SpecError, match="guidance"):
         run(gdf, guidance={"name": "apg", "eta": 2.0})
-    with pytest.raises(TypeError, match="cfg must be a number"):
+    with pytest.raises(TypeError, match=r"cfg must be None, a finite number \(the guidance weight\) or a pair of them"):
         run(gdf, cfg="high")
-    with pytest.raises(SpecError, match="cfg_t_stop must be a finite number"):
+    with pytest.raises(ValueError, match=r"cfg_t_stop must be None or a number in \[0, 1\]; got nan"):
         run(gdf, cfg=3.0, cfg_t_stop=float("nan"))
-    with pytest.raises(SpecError, match="rescale"):
+    with pytest.raises(ValueError, match=r"cfg_rho must be a finite number ≥ 0 \(0: no guidance rescale\); got -1.0"):
         run(gdf, cfg=3.0, cfg_rho=-1.0)
 
 
-@pytest.mark.parametrize("interval", [{"cfg_t_stop": 0.8, "cfg_t_start": 0.2}, {"cfg_t_stop": 2.0}, {"cfg_t_start": -1.0}])
-def test_cfg_arguments_that_guide_at_no_t_sample_unguided_as_the_original(interval):
+def test_cfg_arguments_that_guide_at_no_t_sample_unguided_as_the_original():
     gdf = GDF.from_spec("stable_cascade")
     recording = Recording()
-    unguided = run(gdf, cond_model=recording, cfg=3.0, **interval)[-1][1]
+    unguided = run(gdf, cond_model=recording, cfg=3.0, cfg_t_stop=0.8, cfg_t_start=0.2)[-1][1]
     assert torch.equal(unguided, run(gdf, cfg=None)[-1][1]) and set(recording.batches) == {3}
+
+
+@pytest.mark.parametrize("interval", [{"cfg_t_stop": 2.0}, {"cfg_t_start": -1.0}])
+def test_cfg_interval_ends_outside_0_1_are_refused(interval):
+    # the original sampled unguided here; gdf refuses a t outside [0, 1] at the door (issue 11)
+    with pytest.raises(ValueError, match=r"must be None or a number in \[0, 1\]"):
+        run(GDF.from_spec("stable_cascade"), cfg=3.0, **interval)
 
 
 def test_a_gdf_spec_takes_a_guidance_that_sample_uses_by_default():
