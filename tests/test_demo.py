@@ -10,10 +10,11 @@ from rich.console import Console
 
 from gdf_core import GDF
 from gdf_core.demo.data import DATASETS, draw
+from gdf_core.demo.exact import exact_denoiser, mixture
 from gdf_core.demo.model import MLPDenoiser
-from gdf_core.demo.quality import sliced_wasserstein
+from gdf_core.demo.quality import floor_swd, mean_swd, sliced_wasserstein
 from gdf_core.demo.run import default_samplers, run_demo, steps_for_nfe
-from gdf_core.demo.train import train
+from gdf_core.demo.train import lr_factor, train
 
 
 @pytest.mark.parametrize("name", sorted(DATASETS))
@@ -90,7 +91,10 @@ def test_a_tiny_demo_writes_the_picture_and_the_table(tmp_path):
     assert report["gdf"] == GDF.from_spec("edm").to_spec()
     assert [r["nfe"] for r in report["results"]] == [1, 3]
     assert all(r["swd"] > 0 for r in report["results"])
-    assert "NFE 3" in console.export_text()
+    text = console.export_text()
+    assert "NFE 3" in text
+    assert report["exact"]["swd"] > 0 and report["exact"]["model_error_swd"] > 0  # eight Gaussians have an exact denoiser
+    assert "a perfect model's" in text
 
 
 def test_the_demo_is_reproducible(tmp_path):
@@ -150,7 +154,10 @@ def test_the_demo_reports_the_solvers_error_and_it_falls_as_nfe_grows(tmp_path):
     assert result.ode.gap_rms < 0.5 * min(r["rms_ode"] for r in result.rows)
     report = json.loads(result.json.read_text())
     assert report["ode"]["steps"] == 400 and report["ode"]["check_steps"] == 200
-    assert report["ode"]["swd"] == pytest.approx(sliced_wasserstein(result.ode.x, draw("two_moons", 100, seed=1)))
+    truths = [draw("two_moons", 100, seed=1 + 1000 * k) for k in range(32)]  # the floor's fresh draws of the data
+    assert report["ode"]["swd"] == pytest.approx(sum(sliced_wasserstein(result.ode.x, t) for t in truths) / 32)
+    others = [sliced_wasserstein(t, draw("two_moons", 100, seed=2 + 1000 * k)) for k, t in enumerate(truths)]
+    assert report["reference_swd"] == pytest.approx(sum(others) / 32) and report["data_draws"] == 32
     assert "to the model's ODE solution" in console.export_text()
 
 
@@ -273,3 +280,80 @@ def test_the_demo_trains_the_preconditioned_model_on_request(tmp_path):
                       console=console, reference_steps=20, precondition=True)
     assert isinstance(result.train.model, Preconditioned) and "preconditioned, σ_d = " in console.export_text()
     assert all(torch.isfinite(torch.tensor(r["swd_ode"])) for r in result.rows)
+
+
+@pytest.mark.parametrize("preset", [p for p in PRESETS if p not in UNPRECONDITIONABLE])
+def test_solve_returns_samples_in_the_datas_units_on_every_preset(preset):
+    # A model that knows x0 exactly (a point mass at c): every recipe's run must end at c, whatever the
+    # scaler's a at the grid's end (EDM's c_in is 2 there: a run's raw final x would be 2·c).
+    gdf = GDF.from_spec(preset)
+    table = RecipeTable(gdf)
+    c = torch.tensor([0.7, -0.4])
+
+    def knows_x0(x, cond):
+        _, a, b, p, q = (v.unsqueeze(1) for v in table(cond.expand(x.shape[0]) if cond.dim() == 0 else cond))
+        return p * c + q * (x - a * c) / b
+
+    x = solve(gdf, knows_x0, torch.randn(50, 2, generator=torch.Generator().manual_seed(0)), sampler="ddim", steps=20)
+    # the cosine grids end at σ ≈ 0.01 (the run's last noise level): the points scatter that much around c
+    assert float((x.mean(0) - c).abs().max()) < 5e-3 and float((x - c).abs().max()) < 0.05, (x - c).abs().max()
+
+
+def test_one_draws_distance_is_too_noisy_to_judge_a_model_so_the_floor_is_a_mean_over_pairs():
+    draws = [draw("two_moons", 2000, seed=10 + k) for k in range(16)]
+    others = [draw("two_moons", 2000, seed=50 + k) for k in range(16)]
+    mean, sd = floor_swd(draws, others)
+    assert 0.03 < mean < 0.08 and sd > 0.2 * mean  # measured: 0.054 ± 0.019 over 100 pairs
+    assert floor_swd(draws[:3], draws[:3]) == (0.0, 0.0)
+    assert mean_swd(others[0], draws) == pytest.approx(sum(sliced_wasserstein(others[0], d) for d in draws) / 16)
+    with pytest.raises(ValueError, match="as many draws as others"):
+        floor_swd(draws, others[:2])
+    with pytest.raises(ValueError, match="at least one draw"):
+        mean_swd(draws[0], [])
+
+
+def test_the_learning_rate_warms_up_then_decays_to_lr_final():
+    factors = [lr_factor(i, 400, 0.0) for i in range(401)]
+    assert factors[0] == pytest.approx(1 / 20) and max(factors) == pytest.approx(1.0, abs=0.01)
+    assert factors[-1] == pytest.approx(0.0, abs=1e-12) and lr_factor(400, 400, 0.1) == pytest.approx(0.1)
+    assert all(later <= earlier + 1e-12 for earlier, later in zip(factors[20:], factors[21:]))
+
+
+@pytest.mark.parametrize("options, message", [({"lr_final": 1.5}, "lr_final"), ({"lr_final": -0.1}, "lr_final"),
+                                              ({"clip": 0.0}, "clip"), ({"ema_sigma_rel": 0.9}, "sigma_rel")])
+def test_training_options_out_of_their_domain_are_refused(options, message):
+    with pytest.raises(ValueError, match=message):
+        train(GDF.from_spec("edm"), MLPDenoiser(hidden=8, depth=1), lambda n, g: DATASETS["two_moons"](n, g),
+              steps=2, batch_size=8, progress=False, **options)
+
+
+def test_the_power_ema_averages_the_weights_differently_from_the_constant_one():
+    results = []
+    for ema in ({"ema_decay": 0.995}, {"ema_sigma_rel": 0.05}, {"ema_decay": 0.0}):
+        torch.manual_seed(0)
+        model = MLPDenoiser(hidden=16, depth=1)
+        results.append(train(GDF.from_spec("edm"), model, lambda n, g: DATASETS["two_moons"](n, g), steps=30,
+                             batch_size=32, progress=False, **ema))
+        if ema == {"ema_decay": 0.0}:  # no averaging: the returned model is the trained one
+            assert all(torch.equal(a, b) for a, b in zip(results[-1].model.parameters(), model.parameters()))
+    constant, power, _ = ([p.detach().clone() for p in r.model.parameters()] for r in results)
+    assert not all(torch.allclose(a, b) for a, b in zip(constant, power))
+
+
+@pytest.mark.parametrize("preset", ["rectified_flow", "edm", "stable_cascade"])
+def test_the_exact_denoisers_ode_solution_is_a_draw_of_the_data(preset):
+    # eight Gaussians: every point ends near one of the eight centres, each centre with about an eighth of them
+    gdf = GDF.from_spec(preset)
+    centres, s = mixture("eight_gaussians")
+    x = solve(gdf, exact_denoiser(gdf, "eight_gaussians"), torch.randn(800, 2, generator=torch.Generator().manual_seed(0)),
+              sampler="ddim", steps=100)
+    distance, nearest = torch.cdist(x.double(), centres).min(dim=1)
+    assert float(distance.max()) < 5 * s and float(distance.pow(2).mean().sqrt()) == pytest.approx(s * 2**0.5, rel=0.15)
+    counts = torch.bincount(nearest, minlength=8)
+    assert int(counts.min()) > 60 and int(counts.max()) < 140, counts  # 100 each, ±4 sd
+
+
+def test_data_sets_without_a_closed_form_and_discrete_recipes_have_no_exact_denoiser():
+    assert exact_denoiser(GDF.from_spec("edm"), "checkerboard") is None
+    assert exact_denoiser(GDF.from_spec("iddpm_cosine"), "two_moons") is None
+    assert all(mixture(name) is not None for name in ("two_moons", "eight_gaussians", "swiss_roll"))

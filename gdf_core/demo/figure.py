@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Optional, Sequence
 
 from torch import Tensor
 
@@ -33,6 +33,7 @@ def draw_demo(
     losses: Sequence[float],
     title: str,
     reference_swd: float,
+    exact_swd: Optional[float] = None,
 ) -> Path:
     """Write a PNG: one row per sampler, a column per NFE; on the left the data, the model's ODE
     solution from the samples' noise, the loss curve and each sampler's distance to that solution."""
@@ -47,7 +48,8 @@ def draw_demo(
     _scatter(axes[0][0], data, "black", lim)
     axes[0][0].set_title(f"data ({len(data)} points)", fontsize=10)
     _scatter(axes[1][0], ode, "0.3", lim)
-    axes[1][0].set_title(f"the model's ODE solution\nSWD {ode_swd:.3f} ({ode_swd / reference_swd:.2f}× floor)", fontsize=9)
+    perfect = "" if exact_swd is None else f"\na perfect model's: {exact_swd:.3f} ({exact_swd / reference_swd:.2f}×)"
+    axes[1][0].set_title(f"the model's ODE solution\nSWD {ode_swd:.3f} ({ode_swd / reference_swd:.2f}× floor){perfect}", fontsize=9)
     loss_ax = axes[2][0]
     if losses:
         smooth = [sum(losses[max(0, i - 49) : i + 1]) / len(losses[max(0, i - 49) : i + 1]) for i in range(len(losses))]
@@ -85,7 +87,7 @@ def draw_demo(
     for r in range(len(samplers), rows):
         for c in range(1, cols):
             axes[r][c].axis("off")
-    fig.suptitle(f"{title}   (SWD of two draws of the data: {reference_swd:.3f})", fontsize=11)
+    fig.suptitle(f"{title}   (floor, the mean SWD of two draws of the data: {reference_swd:.3f})", fontsize=11)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

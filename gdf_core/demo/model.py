@@ -14,20 +14,23 @@ class NoiseCondEmbedding(nn.Module):
     The recipes' noise conditions live on very different ranges (t ∈ [0, 1], −λ/8,
     λ, integer steps), so by default the frequencies span four decades. The
     preconditioned model (``precondition.py``) always gives it c = −λ/8, a few
-    units wide, and uses two decades (0.5 … 50).
+    units wide, and uses two decades (0.5 … 50). ``scale`` multiplies the condition
+    first: a discrete one (integer timesteps 0 … 3999) needs 1/4000, or its features
+    alias (``run.noise_cond_scale``).
     """
 
-    def __init__(self, features: int = 16, low: float = 0.05, high: float = 200.0) -> None:
+    def __init__(self, features: int = 16, low: float = 0.05, high: float = 200.0, scale: float = 1.0) -> None:
         super().__init__()
-        if features < 1 or not 0 < low <= high:
-            raise ValueError(f"expected features ≥ 1 and 0 < low ≤ high; got {features}, {low}, {high}")
+        if features < 1 or not 0 < low <= high or not 0 < scale < float("inf"):
+            raise ValueError(f"expected features ≥ 1, 0 < low ≤ high and a finite scale > 0; got {features}, {low}, {high}, {scale}")
+        self.scale = float(scale)
         freqs = torch.exp(torch.linspace(math.log(low), math.log(high), features))
         self.freqs: Tensor
         self.register_buffer("freqs", freqs, persistent=False)
         self.dim = 2 * features + 1
 
     def forward(self, cond: Tensor) -> Tensor:
-        c = cond.to(self.freqs.dtype).reshape(-1, 1)
+        c = cond.to(self.freqs.dtype).reshape(-1, 1) * self.scale
         angles = c * self.freqs
         return torch.cat([angles.sin(), angles.cos(), torch.tanh(c / 4)], dim=1)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 from torch import Tensor
 
@@ -27,4 +29,23 @@ def sliced_wasserstein(x: Tensor, y: Tensor, *, projections: int = 256, seed: in
     return float(((px - py) ** 2).mean().sqrt())
 
 
-__all__ = ["sliced_wasserstein"]
+def mean_swd(x: Tensor, draws: Sequence[Tensor], *, projections: int = 256) -> float:
+    """The mean of ``sliced_wasserstein(x, d)`` over the point clouds ``draws`` (the same directions for all)."""
+    if not draws:
+        raise ValueError("mean_swd needs at least one draw to compare with")
+    return sum(sliced_wasserstein(x, d, projections=projections) for d in draws) / len(draws)
+
+
+def floor_swd(draws: Sequence[Tensor], others: Sequence[Tensor], *, projections: int = 256) -> tuple[float, float]:
+    """Mean and standard deviation of the SWD between ``draws[k]`` and ``others[k]``: two independent draws.
+
+    One such distance is a noisy number: with 2000 points of two moons it is 0.054 on
+    average with a standard deviation of 0.019 over seeds (docs/demo.md).
+    """
+    if len(draws) != len(others) or not draws:
+        raise ValueError(f"floor_swd needs as many draws as others, at least one; got {len(draws)} and {len(others)}")
+    values = torch.tensor([sliced_wasserstein(a, b, projections=projections) for a, b in zip(draws, others)], dtype=torch.float64)
+    return float(values.mean()), float(values.std()) if len(values) > 1 else 0.0
+
+
+__all__ = ["floor_swd", "mean_swd", "sliced_wasserstein"]

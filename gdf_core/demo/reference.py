@@ -21,13 +21,18 @@ def solve(
     steps: int,
     generator: Optional[torch.Generator] = None,
 ) -> Tensor:
-    """The end of ``sampler``'s run of ``steps`` steps from ``x_init`` (``GDF.sample``, no guidance)."""
-    x = x_init
+    """The sample at the end of ``sampler``'s run of ``steps`` steps from ``x_init`` (no guidance), in data units.
+
+    A run's final x lives in the input scaler's units, a·x0 + b·ε at the grid's
+    last λ; this divides by that a (2 for EDM's c_in with σ_d = 0.5, 1 for ``vp``
+    and ``lerp``), so that every recipe's samples compare with the data.
+    """
     with torch.no_grad():
-        for _, x, _ in gdf.sample(model, {}, tuple(x_init.shape), sampler=sampler, timesteps=steps, x_init=x_init,
-                                  cfg=None, generator=generator):
-            pass
-    return x
+        run = gdf.prepare_sample(model, {}, tuple(x_init.shape), sampler=sampler, timesteps=steps, x_init=x_init,
+                                 cfg=None, generator=generator)
+        x = run.solve(generator=generator)
+        a_end = run.scaler.scalers(run.logsnrs[-1].to(torch.float64))[0].to(x.dtype)  # one per sample, or one
+        return x / a_end.reshape(-1, *[1] * (x.dim() - 1)) if a_end.dim() else x / a_end
 
 
 def rms_distance(x: Tensor, y: Tensor) -> float:

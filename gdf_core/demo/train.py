@@ -12,6 +12,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel
 
+from gdf_core.ema import EMA
 from gdf_core.gdf import GDF
 
 
@@ -25,6 +26,13 @@ class TrainResult:
     seconds: float = 0.0
 
 
+def lr_factor(step: int, steps: int, lr_final: float = 0.1) -> float:
+    """The learning rate at ``step`` of ``steps`` over the peak: a linear warm-up over the first
+    twentieth, times a cosine from 1 to ``lr_final`` (reached at ``steps``)."""
+    warmup = max(1, steps // 20)
+    return min(1.0, (step + 1) / warmup) * (lr_final + (1 - lr_final) * (0.5 + 0.5 * math.cos(math.pi * min(step, steps) / steps)))
+
+
 def train(
     gdf: GDF,
     model: nn.Module,
@@ -34,8 +42,11 @@ def train(
     seconds: Optional[float] = None,
     batch_size: int = 512,
     lr: float = 2e-3,
+    lr_final: float = 0.1,
     betas: tuple[float, float] = (0.9, 0.999),
     ema_decay: float = 0.995,
+    ema_sigma_rel: Optional[float] = None,
+    clip: Optional[float] = 1.0,
     seed: int = 0,
     progress: bool = True,
 ) -> TrainResult:
@@ -43,23 +54,32 @@ def train(
 
     Each step: x0 from ``draw_data``; (noised, ε, target, λ, cond, weight) =
     ``gdf.diffuse(x0)``; loss = mean(weight · ‖model(noised, cond) − target‖²).
-    AdamW (``betas``) with a short warm-up and a cosine decay to a tenth of ``lr``;
-    returns an exponential moving average of the weights (``AveragedModel``, decay
-    ``ema_decay``, warmed up as min(decay, (1 + n)/(10 + n)) after n updates).
+    AdamW (``betas``) with a short warm-up and a cosine decay from ``lr`` to
+    ``lr_final``·``lr``, gradients clipped to norm ``clip`` (None: not clipped);
+    returns an exponential moving average of the weights: ``AveragedModel``, decay
+    ``ema_decay``, warmed up as min(decay, (1 + n)/(10 + n)) after n updates, or
+    with ``ema_sigma_rel`` EDM2's power-function EMA (``gdf_core.ema.EMA``).
     """
+    if not 0 <= lr_final <= 1:
+        raise ValueError(f"lr_final is a fraction of lr in [0, 1], got {lr_final!r}")
+    if clip is not None and not clip > 0:
+        raise ValueError(f"clip must be positive (or None), got {clip!r}")
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=betas, weight_decay=0.0)
-    warmup = max(1, steps // 20)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda i: min(1.0, (i + 1) / warmup) * (0.55 + 0.45 * math.cos(math.pi * min(i, steps) / steps))
-    )
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: lr_factor(i, steps, lr_final))
     def ema_update(averaged: Tensor, current: Tensor, updates: Tensor | int) -> Tensor:
         n = torch.as_tensor(updates, dtype=torch.float32)
         decay = torch.clamp((1 + n) / (10 + n), max=ema_decay).to(averaged.dtype)
         return torch.lerp(current, averaged, decay)
 
-    ema = AveragedModel(model, avg_fn=ema_update)
+    ema: AveragedModel | EMA
+    if ema_sigma_rel is not None:
+        ema = EMA(model, sigma_rel=ema_sigma_rel)
+        update_ema = ema.update
+    else:
+        ema = AveragedModel(model, avg_fn=ema_update)
+        update_ema = ema.update_parameters
     result = TrainResult(model=ema.module.requires_grad_(False))
     start = time.perf_counter()
     columns = (
@@ -80,10 +100,11 @@ def train(
             loss = (weight * ((pred - target) ** 2).mean(dim=1)).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            if clip is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), clip)
             opt.step()
             sched.step()
-            ema.update_parameters(model)
+            update_ema(model)
             value = loss.detach().item()
             running = value if running is None else 0.98 * running + 0.02 * value
             result.losses.append(value)
@@ -97,4 +118,4 @@ def train(
     return result
 
 
-__all__ = ["TrainResult", "train"]
+__all__ = ["TrainResult", "lr_factor", "train"]
