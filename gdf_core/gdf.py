@@ -20,7 +20,7 @@ from gdf_core import runtime_checks
 from gdf_core.errors import SpecError
 from gdf_core.loss_units import to_target_units
 from gdf_core.noise import randn, randn_like
-from gdf_core.denoiser import ModelDenoiser
+from gdf_core.denoiser import LevelTables, ModelDenoiser
 from gdf_core.domains import NonNegative
 from gdf_core.integrate import integrate, solve, start
 from gdf_core.kinds import GDF_PARTS
@@ -446,6 +446,7 @@ class GDF:
                 if "sampler" in altered and i + 1 < timesteps:
                     new = self._sampler(altered["sampler"], sampler_params)
                     state = start(new, run.logsnrs[i + 1 :], x.shape[0], self.input_scaler)
+                    state.rows = run.state.rows[i + 1 :]  # the same level tensors: the denoiser's tables still apply
                     run.denoiser.follow(state, i + 1)
                     assert state.logsnrs is not None
                     steps = integrate(new, run.denoiser, x if pending is None else pending, state.logsnrs,
@@ -545,11 +546,12 @@ class GDF:
             x = sampler_obj.init_x(tuple(shape), generator=generator, dtype=dtype, device=device)
         shift = self.shift_for(x.shape) if shift is None else shift  # the GDF's shift, as diffuse reads it
         key = None if schedule is not None else self._run_plans.key(
-            sampler_obj, schedule_obj, self.input_scaler, t_start=t_start, t_end=t_end, timesteps=timesteps,
-            shift=float(shift), batch=x.shape[0], device=torch.device(device), dtype=dtype)
-        cached = self._run_plans.get(key, schedule_obj, self.input_scaler)
-        if cached is not None:  # the same grid and plan as an earlier run (gdf_core.run_plans)
-            state = SamplingState(logsnrs=cached.logsnrs, plan=cached.plan)
+            sampler_obj, schedule_obj, self.input_scaler, self.noise_cond, t_start=t_start, t_end=t_end,
+            timesteps=timesteps, shift=float(shift), batch=x.shape[0], device=torch.device(device), dtype=x.dtype, ndim=x.dim())
+        cached = self._run_plans.get(key, schedule_obj, self.input_scaler, self.noise_cond)
+        if cached is not None:  # the same grid, plan and level tables as an earlier run (gdf_core.run_plans)
+            state = SamplingState(logsnrs=cached.logsnrs, plan=cached.plan, rows=cached.tables.rows)
+            tables = cached.tables
         else:
             if isinstance(schedule_obj, RunGrid) and (t_start, t_end) == (1.0, 0.0):  # a whole run: the schedule's own N-step grid
                 logsnrs = (schedule_obj.run_logsnrs(timesteps) - 2 * math.log(shift)).to(device)
@@ -559,7 +561,8 @@ class GDF:
             runtime_checks.check_grid_ends(self.target, self.input_scaler, logsnrs, schedule=schedule_obj)
             state = start(sampler_obj, logsnrs, x.shape[0], self.input_scaler)
             assert state.logsnrs is not None
-            self._run_plans.put(key, RunPlan(state.logsnrs, state.plan, schedule_obj, self.input_scaler))
+            tables = LevelTables.build(state.rows, self.noise_cond, self.input_scaler, x)
+            self._run_plans.put(key, RunPlan(state.logsnrs, state.plan, tables, schedule_obj, self.input_scaler, self.noise_cond))
         denoiser = ModelDenoiser(
             model,
             scaler=self.input_scaler,
@@ -571,6 +574,7 @@ class GDF:
             guide_model=guide_model,
             t_values=t_values,
             state=state,
+            tables=tables,
         )
         assert state.logsnrs is not None
         return PreparedSample(sampler_obj, denoiser, x, state.logsnrs, state, t_values, self.input_scaler)

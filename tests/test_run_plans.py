@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from gdf_core import GDF
+from gdf_plugins.noise_conds.cosine_t import CosineTNoiseCond
 from gdf_plugins.schedules.cosine import CosineSchedule
 
 
@@ -71,3 +73,35 @@ def test_the_cache_is_bounded() -> None:
     for n in range(1, 30):
         _plan(gdf, timesteps=n)
     assert len(gdf._run_plans) == gdf._run_plans.size
+
+
+class CountingCond(CosineTNoiseCond):
+    """The cosine_t condition, counting how many times it is evaluated."""
+
+    calls = 0
+
+    def cond(self, logsnr: torch.Tensor) -> torch.Tensor:
+        type(self).calls += 1
+        return super().cond(logsnr)
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "dpmpp_2m", "heun", "unipc", "dpmpp_2s_ancestral"])
+def test_the_noise_condition_is_evaluated_once_per_grid_at_its_levels(sampler: str) -> None:
+    """Calls at the grid's levels read the tables; only a two-stage midpoint (2S) computes its own."""
+    gdf = GDF.from_spec("stable_cascade")
+    gdf.noise_cond = CountingCond()
+    x = torch.randn(3, 2, generator=torch.Generator().manual_seed(0))
+    CountingCond.calls = 0
+    first = gdf.sample_final(model, {}, (3, 2), sampler=sampler, timesteps=6, x_init=x, cfg=None,
+                             generator=torch.Generator().manual_seed(1))
+    midpoints = 5 if sampler == "dpmpp_2s_ancestral" else 0  # its last step has no midpoint
+    assert CountingCond.calls == 1 + midpoints  # the tables, built once for the whole grid
+    again = gdf.sample_final(model, {}, (3, 2), sampler=sampler, timesteps=6, x_init=x, cfg=None,
+                             generator=torch.Generator().manual_seed(1))
+    assert CountingCond.calls == 1 + 2 * midpoints  # the second run's tables come from the cache
+    untabled = gdf.prepare_sample(model, {}, (3, 2), sampler=sampler, timesteps=6, x_init=x, cfg=None,
+                                  generator=torch.Generator().manual_seed(1))
+    untabled.denoiser.tables = None
+    reference = untabled.solve(generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(first, reference, rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(again, first, rtol=0, atol=0)
