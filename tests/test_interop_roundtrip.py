@@ -92,8 +92,9 @@ REFUSED = [
     ({"_class_name": "FlowMatchEulerDiscreteScheduler", "invert_sigmas": True}, "invert_sigmas"),
     ({"_class_name": "FlowMatchEulerDiscreteScheduler", "stochastic_sampling": True}, "stochastic_sampling"),
     ({"_class_name": "FlowMatchEulerDiscreteScheduler", "use_dynamic_shifting": True}, "mu"),
-    ({"_class_name": "LCMScheduler"}, "LCMScheduler"),
-    ({"_class_name": "EDMEulerScheduler"}, "EDMEulerScheduler"),
+    ({"_class_name": "LCMScheduler", "clip_sample": True}, "clip_sample"),  # more in test_interop_edm_lcm.py
+    ({"_class_name": "EDMEulerScheduler", "prediction_type": "sample"}, "prediction_type"),
+    ({"_class_name": "EDMDPMSolverMultistepScheduler"}, "EDMDPMSolverMultistepScheduler"),
     ({"_class_name": "KDPM2DiscreteScheduler"}, "KDPM2DiscreteScheduler"),
     ({"beta_schedule": "linear"}, "_class_name"),
     ({"_class_name": "DDIMScheduler", "clip_sample": False, "prediction_type": "flow_prediction"}, "prediction_type"),
