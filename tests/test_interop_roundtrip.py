@@ -36,6 +36,13 @@ ROUND_TRIPS = [
     ("UniPCMultistepScheduler", {**SD, "use_karras_sigmas": True, "final_sigmas_type": "sigma_min"}),
     ("FlowMatchEulerDiscreteScheduler", {"shift": 3.0}),
     ("FlowMatchEulerDiscreteScheduler", {"shift": 3.0, "shift_terminal": 0.02, "use_karras_sigmas": True}),
+    ("EDMEulerScheduler", {}),
+    ("EDMEulerScheduler", {"sigma_schedule": "exponential", "prediction_type": "v_prediction", "final_sigmas_type": "sigma_min",
+                           "rho": 5.0, "sigma_data": 1.0, "sigma_max": 120.0}),
+    ("LCMScheduler", {}),
+    ("LCMScheduler", {"timestep_scaling": 0.5, "original_inference_steps": 30, "prediction_type": "v_prediction",
+                      "rescale_betas_zero_snr": True, "beta_schedule": "linear"}),
+    ("LCMScheduler", {"trained_betas": torch.linspace(1e-4, 0.02, 1000).tolist(), "prediction_type": "sample"}),
 ]
 
 
@@ -92,8 +99,17 @@ REFUSED = [
     ({"_class_name": "FlowMatchEulerDiscreteScheduler", "invert_sigmas": True}, "invert_sigmas"),
     ({"_class_name": "FlowMatchEulerDiscreteScheduler", "stochastic_sampling": True}, "stochastic_sampling"),
     ({"_class_name": "FlowMatchEulerDiscreteScheduler", "use_dynamic_shifting": True}, "mu"),
-    ({"_class_name": "LCMScheduler", "clip_sample": True}, "clip_sample"),  # more in test_interop_edm_lcm.py
     ({"_class_name": "EDMEulerScheduler", "prediction_type": "sample"}, "prediction_type"),
+    ({"_class_name": "EDMEulerScheduler", "sigma_schedule": "linear"}, "sigma_schedule"),
+    ({"_class_name": "EDMEulerScheduler", "final_sigmas_type": "denoise_to_zero"}, "final_sigmas_type"),
+    ({"_class_name": "EDMEulerScheduler", "sigma_min": 90.0}, "sigma_min"),
+    ({"_class_name": "EDMEulerScheduler", "sigma_data": 0.0}, "sigma_data"),
+    ({"_class_name": "LCMScheduler", "clip_sample": True}, "clip_sample"),
+    ({"_class_name": "LCMScheduler", "thresholding": True}, "thresholding"),
+    ({"_class_name": "LCMScheduler", "prediction_type": "flow_prediction"}, "prediction_type"),
+    ({"_class_name": "LCMScheduler", "original_inference_steps": 2000}, "original_inference_steps"),
+    ({"_class_name": "LCMScheduler", "timestep_scaling": 0.0}, "timestep_scaling"),
+    ({"_class_name": "LCMScheduler", "beta_schedule": "sigmoid"}, "beta_schedule"),
     ({"_class_name": "EDMDPMSolverMultistepScheduler"}, "EDMDPMSolverMultistepScheduler"),
     ({"_class_name": "KDPM2DiscreteScheduler"}, "KDPM2DiscreteScheduler"),
     ({"beta_schedule": "linear"}, "_class_name"),
