@@ -18,6 +18,8 @@ the same consistency function.
 
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 from torch import Tensor
 
@@ -32,14 +34,22 @@ class ConsistencyTarget(TargetBase):
 
     ε = (x − a·x̂0)/b. The training target inverts the same map: pred = prediction(x0′, ε′) with
     x0′ = (x0 − c_skip·x)/c_out, which needs c_out > 0 (a time > 0: at t = 0 f is the identity).
+    Defaults: ``prediction`` ε, ``time`` σ (``edm_sigma``, Song et al.'s time; LCM's is the timestep).
     """
 
     name = "consistency"
-    example_spec = {"prediction": "epsilon", "time": {"name": "edm_sigma", "sigma_data": 1.0}}
 
-    def __init__(self, prediction: Target, time: NoiseCond, sigma_data: Positive = 0.5, timestep_scaling: Positive = 10.0) -> None:
-        self.prediction = prediction
-        self.time = time
+    def __init__(
+        self,
+        prediction: Optional[Target] = None,
+        time: Optional[NoiseCond] = None,
+        sigma_data: Positive = 0.5,
+        timestep_scaling: Positive = 10.0,
+    ) -> None:
+        from gdf_core import registry
+
+        self.prediction = registry.get("target", "epsilon")() if prediction is None else prediction
+        self.time = registry.get("noise_cond", "edm_sigma")() if time is None else time
         self.sigma_data = float(sigma_data)
         self.timestep_scaling = float(timestep_scaling)
 
