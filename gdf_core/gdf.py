@@ -27,6 +27,7 @@ from gdf_core.kinds import GDF_PARTS
 from gdf_core.parameters import component_fields, validate_value
 from gdf_core.protocols import RunGrid, SamplingState, Schedule, Stateful, StretchableLimits
 from gdf_core.registry import registry
+from gdf_core.run_plans import RunPlan, RunPlans
 from gdf_core.shift import Shift, as_shift, shift_for, shift_spec
 from gdf_core.spec import LimitsSpec, build, build_spec, check_sample_schedule, spec_of
 from gdf_core.stratified import stratified_draw
@@ -124,6 +125,7 @@ class GDF:
         shift: Any = 1.0,
     ) -> None:
         self.shift: Shift = as_shift(shift)
+        self._run_plans = RunPlans()  # grids and sampler plans of earlier sample() runs (gdf_core.run_plans)
         self.schedule = build("schedule", schedule)
         self.input_scaler = build("input_scaler", input_scaler)
         self.target = build("target", target)
@@ -254,6 +256,7 @@ class GDF:
     def setup_limits(self, stretch_max: bool = True, stretch_min: bool = True, shift: float = 1) -> list[float]:
         """Stretch the input scaler so the schedule's ends are exactly noise and data."""
         validate_value("limits", {"stretch_max": stretch_max, "stretch_min": stretch_min, "shift": shift}, LimitsSpec)
+        self._run_plans.clear()  # the stretched scaler gives other grids' coefficients
         if not isinstance(self.input_scaler, StretchableLimits):
             raise TypeError(f"the input scaler {type(self.input_scaler).__name__} has no setup_limits")
         return self.input_scaler.setup_limits(self.schedule, self.input_scaler, stretch_max, stretch_min, shift)
@@ -540,14 +543,23 @@ class GDF:
             x = x_init.to(device)  # never modified in place: no copy
         else:
             x = sampler_obj.init_x(tuple(shape), generator=generator, dtype=dtype, device=device)
-        t_grid = torch.linspace(t_start, t_end, timesteps + 1, dtype=torch.float64)
         shift = self.shift_for(x.shape) if shift is None else shift  # the GDF's shift, as diffuse reads it
-        if isinstance(schedule_obj, RunGrid) and (t_start, t_end) == (1.0, 0.0):  # a whole run: the schedule's own N-step grid
-            logsnrs = (schedule_obj.run_logsnrs(timesteps) - 2 * math.log(shift)).to(device)
+        key = None if schedule is not None else self._run_plans.key(
+            sampler_obj, schedule_obj, self.input_scaler, t_start=t_start, t_end=t_end, timesteps=timesteps,
+            shift=float(shift), batch=x.shape[0], device=torch.device(device), dtype=dtype)
+        cached = self._run_plans.get(key, schedule_obj, self.input_scaler)
+        if cached is not None:  # the same grid and plan as an earlier run (gdf_core.run_plans)
+            state = SamplingState(logsnrs=cached.logsnrs, plan=cached.plan)
         else:
-            logsnrs = schedule_obj(t_grid, shift=shift).to(device)
-        runtime_checks.check_grid_ends(self.target, self.input_scaler, logsnrs, schedule=schedule_obj)
-        state = start(sampler_obj, logsnrs, x.shape[0], self.input_scaler)
+            if isinstance(schedule_obj, RunGrid) and (t_start, t_end) == (1.0, 0.0):  # a whole run: the schedule's own N-step grid
+                logsnrs = (schedule_obj.run_logsnrs(timesteps) - 2 * math.log(shift)).to(device)
+            else:
+                t_grid = torch.linspace(t_start, t_end, timesteps + 1, dtype=torch.float64)
+                logsnrs = schedule_obj(t_grid, shift=shift).to(device)
+            runtime_checks.check_grid_ends(self.target, self.input_scaler, logsnrs, schedule=schedule_obj)
+            state = start(sampler_obj, logsnrs, x.shape[0], self.input_scaler)
+            assert state.logsnrs is not None
+            self._run_plans.put(key, RunPlan(state.logsnrs, state.plan, schedule_obj, self.input_scaler))
         denoiser = ModelDenoiser(
             model,
             scaler=self.input_scaler,
