@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional, Sequence
 import torch
 from torch import Tensor
 
-from gdf_core.guidance import guide_predictions
+from gdf_core.guidance import guide_predictions, pred_space_outputs
 from gdf_core.protocols import Guidance, InputScaler, NoiseCond, Predictions, SamplingState, Target
 from gdf_core.runtime_checks import check_model_output
 from gdf_core.tensors import batch_view
@@ -111,7 +111,9 @@ class ModelDenoiser:
             if not self._checked_guided:
                 check_model_output(pred_both, x_both)
                 self._checked_guided = True
+            del x_both  # two latents, not needed past the model call
             pred_cond, pred_uncond = pred_both.chunk(2)
+            del pred_both  # the halves keep it alive until the guidance has combined them
         else:
             pred_cond, pred_uncond = self.model(x, cond, **self.cond_inputs), None
             if not self._checked_plain:
@@ -130,11 +132,17 @@ class ModelDenoiser:
         if a.dtype != xc.dtype:
             a, b = a.to(xc.dtype), b.to(xc.dtype)
         raw = Predictions(pred_cond, pred_uncond, pred_guide)
+        del pred_cond, pred_uncond, pred_guide  # held by raw alone, let go of once combined
         if low:
             raw = raw.map(lambda p: p.float())
-        pred, x0, epsilon = guide_predictions(
-            self.guidance, raw, x=xc, logsnr=logsnr, a=a, b=b, target=self.target, t=t, step=step, state=self.guidance_state
-        )
+        if getattr(self.guidance, "space", "pred") == "pred":  # combined as the model answered: free its outputs first
+            guided = self.guidance(raw, x=xc, logsnr=logsnr, t=t, step=step, state=self.guidance_state)
+            del raw
+            pred, x0, epsilon = pred_space_outputs(guided, x=xc, logsnr=logsnr, a=a, b=b, target=self.target)
+        else:
+            pred, x0, epsilon = guide_predictions(
+                self.guidance, raw, x=xc, logsnr=logsnr, a=a, b=b, target=self.target, t=t, step=step, state=self.guidance_state
+            )
         if low:
             pred, x0, epsilon = pred.to(x.dtype), x0.to(x.dtype), epsilon.to(x.dtype)
         if step != self._first_step:
