@@ -307,7 +307,8 @@ def test_no_finite_difference_hides_a_wrong_timestep() -> None:
 @pytest.mark.parametrize(
     "cls_name, config",
     [("DDIMScheduler", {**SD, "clip_sample": False}), ("DPMSolverMultistepScheduler", {**SD, "use_karras_sigmas": True}),
-     ("EulerDiscreteScheduler", SD), ("FlowMatchEulerDiscreteScheduler", {"shift": 3.0})],
+     ("EulerDiscreteScheduler", SD), ("FlowMatchEulerDiscreteScheduler", {"shift": 3.0}), ("EDMEulerScheduler", {}),
+     ("LCMScheduler", {})],
 )
 def test_the_model_gets_timesteps_of_the_dtype_diffusers_gives(cls_name: str, config: dict) -> None:
     sched = make(cls_name, config)
