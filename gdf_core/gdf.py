@@ -482,6 +482,10 @@ class GDF:
     ) -> Tensor:
         """The final x of the run ``sample`` would make with the same arguments (no generator, no callback).
 
+        x is in the input scaler's units, a·x0 at the last level: the sample itself for
+        ``vp`` and ``lerp`` at λ = +∞, x0/σ_d for ``edm`` (its x is the network input
+        c_in·(x0 + σ·ε)); divide by the scaler's a there, or take the x̂0 ``sample`` yields.
+
         The whole run is plain tensor code: with the sampler and the sample
         schedule set on the GDF (or given as instances), ``x_init`` given and a
         deterministic sampler, ``torch.compile(gdf.sample_final, fullgraph=True)``
