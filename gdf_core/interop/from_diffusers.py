@@ -102,14 +102,27 @@ def _table(opts: _Options) -> dict[str, Any]:
     return {k: v for k, v in table.items() if v is not None}
 
 
-def _no_thresholding(opts: _Options) -> None:
-    if "thresholding" in opts.known:
-        opts.require("thresholding", (False,), "dynamic thresholding of x̂0 (Saharia et al. 2022) is not a gdf component")
-        opts.get("dynamic_thresholding_ratio")
-        opts.get("sample_max_value")
-    if "clip_sample" in opts.known:
-        opts.require("clip_sample", (False,), "clipping x̂0 to ±clip_sample_range is not a gdf component")
-        opts.get("clip_sample_range")
+def _thresholded(opts: _Options, c: "Conversion", prediction: Any, noise: str) -> Any:
+    """The target: ``prediction``, or it with x̂0 dynamically thresholded / clipped as the config asks.
+
+    diffusers thresholds when ``thresholding`` is set and clips otherwise when ``clip_sample`` is;
+    ``noise`` is how its step gets ε̂ afterwards (DDIM keeps the model's, the others recompute it).
+    """
+    thresholding = bool(opts.get("thresholding")) if "thresholding" in opts.known else False
+    clipping = bool(opts.get("clip_sample")) if "clip_sample" in opts.known else False
+    for key in ("dynamic_thresholding_ratio", "sample_max_value", "clip_sample_range"):
+        if key in opts.known:
+            opts.get(key)  # read (and so not reported as dropped) whether or not the limit is on
+    if thresholding:
+        ratio, max_value = opts.get("dynamic_thresholding_ratio"), opts.get("sample_max_value")
+        c.mapped.append(f"thresholding (ratio {ratio}, sample_max_value {max_value}) → target thresholded (dynamic, ε̂ {noise})")
+        return {"name": "thresholded", "prediction": prediction, "method": "dynamic", "ratio": float(ratio),
+                "max_value": float(max_value), "noise": noise}
+    if clipping:
+        clip_range = opts.get("clip_sample_range")
+        c.mapped.append(f"clip_sample (±{clip_range}) → target thresholded (clip, ε̂ {noise})")
+        return {"name": "thresholded", "prediction": prediction, "method": "clip", "clip_range": float(clip_range), "noise": noise}
+    return prediction
 
 
 def _sigmas_option(opts: _Options) -> str:
@@ -318,9 +331,9 @@ def _edm_euler(opts: _Options, c: Conversion) -> dict[str, Any]:
 
 def _lcm(opts: _Options, c: Conversion) -> dict[str, Any]:
     """LCMScheduler (Luo et al. 2023): the β table, the skipping grid, the boundary condition, consistency sampling."""
-    _no_thresholding(opts)
     table = _table(opts)
     prediction = opts.require("prediction_type", tuple(TARGETS), "prediction_type is epsilon, v_prediction or sample")
+    base = _thresholded(opts, c, TARGETS[prediction], "consistent")  # LCM limits x̂0 before its boundary condition
     original = int(opts.get("original_inference_steps"))
     scaling = float(opts.get("timestep_scaling"))
     if not 1 <= original <= table["num_train_timesteps"]:
@@ -350,7 +363,7 @@ def _lcm(opts: _Options, c: Conversion) -> dict[str, Any]:
     return {
         "schedule": {"name": "diffusers_betas", **table},
         "input_scaler": "vp",
-        "target": {"name": "consistency", "prediction": TARGETS[prediction], "time": time, "sigma_data": 0.5, "timestep_scaling": scaling},
+        "target": {"name": "consistency", "prediction": base, "time": time, "sigma_data": 0.5, "timestep_scaling": scaling},
         "noise_cond": {"name": "diffusers_timestep", **table, "rounding": "round"},
         "loss_weight": "constant",
         "sample_schedule": {"name": "diffusers_lcm_grid", **table, "original_inference_steps": original},
@@ -371,7 +384,6 @@ def convert_diffusers(source: Any, *, scheduler_class: Optional[str] = None, mu:
     elif name == "LCMScheduler":
         c.spec = _lcm(opts, c)
     else:
-        _no_thresholding(opts)
         table = _table(opts)
         prediction = opts.require("prediction_type", tuple(TARGETS), "prediction_type is epsilon, v_prediction or sample")
         algorithm = GRID_ALGORITHM[name]
@@ -400,7 +412,7 @@ def convert_diffusers(source: Any, *, scheduler_class: Optional[str] = None, mu:
         c.spec = {
             "schedule": {"name": "diffusers_betas", **table},
             "input_scaler": "vp",
-            "target": TARGETS[prediction],
+            "target": _thresholded(opts, c, TARGETS[prediction], "model" if name == "DDIMScheduler" else "consistent"),
             "noise_cond": noise_cond,
             "loss_weight": "constant",
             "sample_schedule": grid,

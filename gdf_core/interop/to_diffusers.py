@@ -51,13 +51,40 @@ def _as_dict(spec: Any) -> dict[str, Any]:
     return {"name": spec} if isinstance(spec, str) else dict(spec)
 
 
+#: diffusers schedulers with x̂0 limits: clip_sample and thresholding, or thresholding only.
+CLIPPING = ("DDIMScheduler", "DDPMScheduler", "LCMScheduler")
+THRESHOLDING = (*CLIPPING, "DPMSolverMultistepScheduler", "UniPCMultistepScheduler", "DEISMultistepScheduler")
+
+
+def _unlimited(target: Any) -> Any:
+    """The target's base prediction if it limits x̂0 (``thresholded``), else the target itself."""
+    return target.prediction if getattr(target, "name", None) == "thresholded" else target
+
+
+def _limit_options(target: Any, name: str, problems: list[str]) -> dict[str, Any]:
+    """diffusers' clip_sample / thresholding options for a ``thresholded`` target (none for another)."""
+    if getattr(target, "name", None) != "thresholded":
+        return {"clip_sample": False} if name in ("DDIMScheduler", "DDPMScheduler", "HeunDiscreteScheduler") else {}
+    noise = "model" if name == "DDIMScheduler" else "consistent"
+    if target.noise != noise:
+        problems.append(f"target thresholded noise={target.noise!r}: {name} takes ε̂ {noise!r} after limiting x̂0")
+    if target.method == "clip":
+        if name not in CLIPPING:
+            problems.append(f"target thresholded (clip): {name} has no clip_sample")
+        return {"clip_sample": True, "clip_sample_range": target.clip_range}
+    if name not in THRESHOLDING:
+        problems.append(f"target thresholded (dynamic): {name} has no thresholding")
+    options = {"thresholding": True, "dynamic_thresholding_ratio": target.ratio, "sample_max_value": target.max_value}
+    return {**options, "clip_sample": False} if name in CLIPPING else options
+
+
 def export_diffusers(gdf: Any) -> Export:
     """The diffusers scheduler config reproducing ``gdf``'s recipe, sampler and grid (see the module)."""
     spec = gdf.to_spec()
     problems: list[str] = []
     grid = _as_dict(spec.get("sample_schedule") or spec["schedule"])
     sampler = _as_dict(spec.get("sampler") or "ddpm")
-    target = _as_dict(spec["target"])["name"]
+    target = _unlimited(gdf.target).name
     noise_cond = _as_dict(spec["noise_cond"])
     scaler = _as_dict(spec["input_scaler"])["name"]
     if spec.get("shift") not in (None, 1, 1.0):
@@ -117,8 +144,7 @@ def export_diffusers(gdf: Any) -> Export:
         problems.append(f"final={final!r}: {name} has no final_sigmas_type")
     else:
         config["final_sigmas_type"] = "zero" if final == "data" else "sigma_min"
-    if name in ("DDIMScheduler", "DDPMScheduler", "HeunDiscreteScheduler"):
-        config["clip_sample"] = False
+    config.update(_limit_options(gdf.target, name, problems))
     if sigmas != "table":
         if name in ("DDIMScheduler", "DDPMScheduler", "PNDMScheduler", "EulerAncestralDiscreteScheduler"):
             problems.append(f"sigmas={sigmas!r}: {name} has no {SIGMA_FLAGS[sigmas]}")
@@ -226,7 +252,7 @@ def _export_lcm(gdf: Any, sampler: dict[str, Any], noise_cond: dict[str, Any], s
     if target.name != "consistency":
         problems.append(f"target {target.name!r}: LCMScheduler applies the consistency boundary condition (consistency)")
     else:
-        prediction = PREDICTION.get(target.prediction.name)
+        prediction = PREDICTION.get(_unlimited(target.prediction).name)
         if prediction is None:
             problems.append(f"target consistency of {target.prediction.name!r}: prediction_type is epsilon, v_prediction or sample")
         if target.sigma_data != 0.5:
@@ -241,6 +267,9 @@ def _export_lcm(gdf: Any, sampler: dict[str, Any], noise_cond: dict[str, Any], s
         "prediction_type": prediction,
         "timestep_scaling": target.timestep_scaling,
     }
+    if target.name == "consistency":
+        config.update(_limit_options(target.prediction, "LCMScheduler", problems))
+        _raise(problems)
     return Export(config=config)
 
 
