@@ -1,4 +1,7 @@
-"""Why the convergence test fails on the clamped cosine grid: per-step error contributions.
+"""Why an ε-model that is not ≈ x at high noise does not converge on the clamped cosine grid.
+
+The convergence test uses ``denoiser_shaped_model`` (x̂0 bounded at pure noise), which
+converges there; this script keeps the diagnosis for ``smooth_model``: per-step error contributions.
 
 For a preset and a sampler, each step's contribution to the final error is
 z_(i+1) − z_i, with z_i the exact flow (float64 DOP853, rtol 1e-13, scipy) of the

@@ -7,6 +7,13 @@ The step's first call is kept as ``first`` (x̂0 and the guided prediction),
 which ``sample`` yields and gives its callback. The model's output (one
 floating tensor of x's shape) is checked at its first unguided and first
 guided call only (``gdf_core.runtime_checks.check_model_output``).
+
+The noise condition and the scaler's (a, b) at the grid's levels are computed
+once per grid (``LevelTables``, three operations on the whole grid). A call
+whose λ is one of the rows the loop handed the sampler (``SamplingState.rows``:
+the same tensor object, the current step's level or the next) reads them from
+there; any other λ (a midpoint of a two-stage step, a tensor a sampler made)
+computes them.
 """
 
 from __future__ import annotations
@@ -17,10 +24,40 @@ from typing import Any, Callable, Optional, Sequence
 import torch
 from torch import Tensor
 
-from gdf_core.guidance import guide_predictions
+from gdf_core.guidance import guide_predictions, pred_space_outputs
 from gdf_core.protocols import Guidance, InputScaler, NoiseCond, Predictions, SamplingState, Target
 from gdf_core.runtime_checks import check_model_output
 from gdf_core.tensors import batch_view
+
+
+@dataclass(frozen=True)
+class LevelTables:
+    """The noise condition and (a, b) at every level of a grid, row by row as the loop hands them out."""
+
+    rows: tuple[Tensor, ...]
+    conds: tuple[Tensor, ...]
+    a: tuple[Tensor, ...]
+    b: tuple[Tensor, ...]
+
+    @classmethod
+    def build(cls, rows: tuple[Tensor, ...], noise_cond: NoiseCond, scaler: InputScaler, x: Tensor) -> "LevelTables":
+        """Tables for ``rows`` (each (batch,)), with (a, b) viewed against and cast to the compute dtype of ``x``."""
+        grid = torch.stack(rows)
+        flat = grid.reshape(-1)
+        cond = noise_cond(flat)
+        if cond.is_floating_point() and cond.dtype != x.dtype:
+            cond = cond.to(x.dtype)
+        a, b = scaler(flat)
+        dtype = torch.float32 if x.dtype not in (torch.float32, torch.float64) else x.dtype
+        view = (grid.shape[0], -1, *([1] * (x.dim() - 1)))
+        return cls(rows, cond.view(grid.shape).unbind(0), a.to(dtype).view(view).unbind(0), b.to(dtype).view(view).unbind(0))
+
+    def level(self, logsnr: Tensor, step: int) -> Optional[int]:
+        """The index of ``logsnr`` among the rows, looked for at ``step`` and ``step + 1``; None if not a row."""
+        for k in (step, step + 1):
+            if k < len(self.rows) and logsnr is self.rows[k]:
+                return k
+        return None
 
 
 @dataclass(frozen=True)
@@ -53,8 +90,10 @@ class ModelDenoiser:
         t_values: Sequence[float],
         guide_model: Optional[Callable[..., Tensor]] = None,
         state: SamplingState,
+        tables: Optional[LevelTables] = None,
     ) -> None:
         self.model, self.scaler, self.target, self.noise_cond = model, scaler, target, noise_cond
+        self.tables = tables
         self.guide_model = guide_model
         self.unconditional_inputs = unconditional_inputs
         self.t_values = list(t_values)
@@ -88,22 +127,26 @@ class ModelDenoiser:
         if step != self._first_step:
             self.first = None  # the previous step's record is the caller's now: not kept through this call
         t = self.t_values[step]
-        cond = self.noise_cond(logsnr)
-        if cond.is_floating_point() and cond.dtype != x.dtype:
-            cond = cond.to(x.dtype)
+        level = None if self.tables is None else self.tables.level(logsnr, step)
+        if level is not None:
+            cond = self.tables.conds[level]  # type: ignore[union-attr]
+        else:
+            cond = self.noise_cond(logsnr)
+            if cond.is_floating_point() and cond.dtype != x.dtype:
+                cond = cond.to(x.dtype)
         if self.guidance is None or not self.guidance.active(t):
             pred = self.model(x, cond, **self.cond_inputs)
             if not self._checked_plain:  # once: shapes and dtypes do not change within a run
                 check_model_output(pred, x)
                 self._checked_plain = True
         else:
-            return self.guided(x, logsnr, cond, t, step)
-        x0, epsilon = self.convert(x, logsnr, pred)
+            return self.guided(x, logsnr, cond, t, step, level)
+        x0, epsilon = self.convert(x, logsnr, pred, level)
         if step != self._first_step:
             self.first, self._first_step = Prediction(x0, pred), step
         return x0, epsilon
 
-    def guided(self, x: Tensor, logsnr: Tensor, cond: Tensor, t: float, step: int) -> tuple[Tensor, Tensor]:
+    def guided(self, x: Tensor, logsnr: Tensor, cond: Tensor, t: float, step: int, level: Optional[int] = None) -> tuple[Tensor, Tensor]:
         """The model calls the guidance asks for, the guidance in its space, and (x̂0, ε̂) of the result."""
         if "unconditional" in self.branches:
             x_both = torch.cat([x, x])
@@ -111,7 +154,9 @@ class ModelDenoiser:
             if not self._checked_guided:
                 check_model_output(pred_both, x_both)
                 self._checked_guided = True
+            del x_both  # two latents, not needed past the model call
             pred_cond, pred_uncond = pred_both.chunk(2)
+            del pred_both  # the halves keep it alive until the guidance has combined them
         else:
             pred_cond, pred_uncond = self.model(x, cond, **self.cond_inputs), None
             if not self._checked_plain:
@@ -123,32 +168,45 @@ class ModelDenoiser:
             if not self._checked_guide:
                 check_model_output(pred_guide, x)
                 self._checked_guide = True
+        guidance = self.guidance
+        assert guidance is not None  # guided() is called only with an active guidance
         low = x.dtype not in (torch.float32, torch.float64)
         xc = x.float() if low else x
-        a, b = self.scaler(logsnr)
-        a, b = batch_view(a, xc), batch_view(b, xc)
-        if a.dtype != xc.dtype:
-            a, b = a.to(xc.dtype), b.to(xc.dtype)
+        a, b = self.coefficients(logsnr, xc, level)
         raw = Predictions(pred_cond, pred_uncond, pred_guide)
+        del pred_cond, pred_uncond, pred_guide  # held by raw alone, let go of once combined
         if low:
             raw = raw.map(lambda p: p.float())
-        pred, x0, epsilon = guide_predictions(
-            self.guidance, raw, x=xc, logsnr=logsnr, a=a, b=b, target=self.target, t=t, step=step, state=self.guidance_state
-        )
+        if getattr(guidance, "space", "pred") == "pred":  # combined as the model answered: free its outputs first
+            guided = guidance(raw, x=xc, logsnr=logsnr, t=t, step=step, state=self.guidance_state)
+            del raw
+            pred, x0, epsilon = pred_space_outputs(guided, x=xc, logsnr=logsnr, a=a, b=b, target=self.target)
+        else:
+            pred, x0, epsilon = guide_predictions(
+                self.guidance, raw, x=xc, logsnr=logsnr, a=a, b=b, target=self.target, t=t, step=step, state=self.guidance_state
+            )
         if low:
             pred, x0, epsilon = pred.to(x.dtype), x0.to(x.dtype), epsilon.to(x.dtype)
         if step != self._first_step:
             self.first, self._first_step = Prediction(x0, pred), step
         return x0, epsilon
 
-    def convert(self, x: Tensor, logsnr: Tensor, pred: Tensor) -> tuple[Tensor, Tensor]:
+    def coefficients(self, logsnr: Tensor, xc: Tensor, level: Optional[int]) -> tuple[Tensor, Tensor]:
+        """(a, b) at λ, viewed against ``xc`` in its dtype: from the tables at a level of the grid."""
+        if level is not None:
+            a, b = self.tables.a[level], self.tables.b[level]  # type: ignore[union-attr]
+        else:
+            a, b = self.scaler(logsnr)
+            a, b = batch_view(a, xc), batch_view(b, xc)
+        if a.dtype != xc.dtype:
+            a, b = a.to(xc.dtype), b.to(xc.dtype)
+        return a, b
+
+    def convert(self, x: Tensor, logsnr: Tensor, pred: Tensor, level: Optional[int] = None) -> tuple[Tensor, Tensor]:
         """(x̂0, ε̂) from the prediction through the target, computed in at least float32."""
         low = x.dtype not in (torch.float32, torch.float64)
         xc, predc = (x.float(), pred.float()) if low else (x, pred)
-        a, b = self.scaler(logsnr)
-        a, b = batch_view(a, xc), batch_view(b, xc)
-        if a.dtype != xc.dtype:
-            a, b = a.to(xc.dtype), b.to(xc.dtype)
+        a, b = self.coefficients(logsnr, xc, level)
         x0 = self.target.x0(xc, predc, logsnr, a, b)
         epsilon = self.target.epsilon(xc, predc, logsnr, a, b)
         return (x0.to(x.dtype), epsilon.to(x.dtype)) if low else (x0, epsilon)
@@ -179,4 +237,4 @@ def batch_with_unconditional(model_inputs: dict[str, Any], unconditional: Option
     return both
 
 
-__all__ = ["ModelDenoiser", "Prediction", "batch_with_unconditional"]
+__all__ = ["LevelTables", "ModelDenoiser", "Prediction", "batch_with_unconditional"]

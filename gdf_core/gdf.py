@@ -20,13 +20,14 @@ from gdf_core import runtime_checks
 from gdf_core.errors import SpecError
 from gdf_core.loss_units import to_target_units
 from gdf_core.noise import randn, randn_like
-from gdf_core.denoiser import ModelDenoiser
+from gdf_core.denoiser import LevelTables, ModelDenoiser
 from gdf_core.domains import NonNegative
 from gdf_core.integrate import integrate, solve, start
 from gdf_core.kinds import GDF_PARTS
 from gdf_core.parameters import component_fields, validate_value
 from gdf_core.protocols import RunGrid, SamplingState, Schedule, Stateful, StretchableLimits
 from gdf_core.registry import registry
+from gdf_core.run_plans import RunPlan, RunPlans
 from gdf_core.shift import Shift, as_shift, shift_for, shift_spec
 from gdf_core.spec import LimitsSpec, build, build_spec, check_sample_schedule, spec_of
 from gdf_core.stratified import stratified_draw
@@ -124,6 +125,7 @@ class GDF:
         shift: Any = 1.0,
     ) -> None:
         self.shift: Shift = as_shift(shift)
+        self._run_plans = RunPlans()  # grids and sampler plans of earlier sample() runs (gdf_core.run_plans)
         self.schedule = build("schedule", schedule)
         self.input_scaler = build("input_scaler", input_scaler)
         self.target = build("target", target)
@@ -254,6 +256,7 @@ class GDF:
     def setup_limits(self, stretch_max: bool = True, stretch_min: bool = True, shift: float = 1) -> list[float]:
         """Stretch the input scaler so the schedule's ends are exactly noise and data."""
         validate_value("limits", {"stretch_max": stretch_max, "stretch_min": stretch_min, "shift": shift}, LimitsSpec)
+        self._run_plans.clear()  # the stretched scaler gives other grids' coefficients
         if not isinstance(self.input_scaler, StretchableLimits):
             raise TypeError(f"the input scaler {type(self.input_scaler).__name__} has no setup_limits")
         return self.input_scaler.setup_limits(self.schedule, self.input_scaler, stretch_max, stretch_min, shift)
@@ -443,6 +446,7 @@ class GDF:
                 if "sampler" in altered and i + 1 < timesteps:
                     new = self._sampler(altered["sampler"], sampler_params)
                     state = start(new, run.logsnrs[i + 1 :], x.shape[0], self.input_scaler)
+                    state.rows = run.state.rows[i + 1 :]  # the same level tensors: the denoiser's tables still apply
                     run.denoiser.follow(state, i + 1)
                     assert state.logsnrs is not None
                     steps = integrate(new, run.denoiser, x if pending is None else pending, state.logsnrs,
@@ -477,6 +481,10 @@ class GDF:
         dtype: torch.dtype = torch.float32,
     ) -> Tensor:
         """The final x of the run ``sample`` would make with the same arguments (no generator, no callback).
+
+        x is in the input scaler's units, a·x0 at the last level: the sample itself for
+        ``vp`` and ``lerp`` at λ = +∞, x0/σ_d for ``edm`` (its x is the network input
+        c_in·(x0 + σ·ε)); divide by the scaler's a there, or take the x̂0 ``sample`` yields.
 
         The whole run is plain tensor code: with the sampler and the sample
         schedule set on the GDF (or given as instances), ``x_init`` given and a
@@ -540,14 +548,25 @@ class GDF:
             x = x_init.to(device)  # never modified in place: no copy
         else:
             x = sampler_obj.init_x(tuple(shape), generator=generator, dtype=dtype, device=device)
-        t_grid = torch.linspace(t_start, t_end, timesteps + 1, dtype=torch.float64)
         shift = self.shift_for(x.shape) if shift is None else shift  # the GDF's shift, as diffuse reads it
-        if isinstance(schedule_obj, RunGrid) and (t_start, t_end) == (1.0, 0.0):  # a whole run: the schedule's own N-step grid
-            logsnrs = (schedule_obj.run_logsnrs(timesteps) - 2 * math.log(shift)).to(device)
+        key = None if schedule is not None else self._run_plans.key(
+            sampler_obj, schedule_obj, self.input_scaler, self.noise_cond, t_start=t_start, t_end=t_end,
+            timesteps=timesteps, shift=float(shift), batch=x.shape[0], device=torch.device(device), dtype=x.dtype, ndim=x.dim())
+        cached = self._run_plans.get(key, schedule_obj, self.input_scaler, self.noise_cond)
+        if cached is not None:  # the same grid, plan and level tables as an earlier run (gdf_core.run_plans)
+            state = SamplingState(logsnrs=cached.logsnrs, plan=cached.plan, rows=cached.tables.rows)
+            tables = cached.tables
         else:
-            logsnrs = schedule_obj(t_grid, shift=shift).to(device)
-        runtime_checks.check_grid_ends(self.target, self.input_scaler, logsnrs, schedule=schedule_obj)
-        state = start(sampler_obj, logsnrs, x.shape[0], self.input_scaler)
+            if isinstance(schedule_obj, RunGrid) and (t_start, t_end) == (1.0, 0.0):  # a whole run: the schedule's own N-step grid
+                logsnrs = (schedule_obj.run_logsnrs(timesteps) - 2 * math.log(shift)).to(device)
+            else:
+                t_grid = torch.linspace(t_start, t_end, timesteps + 1, dtype=torch.float64)
+                logsnrs = schedule_obj(t_grid, shift=shift).to(device)
+            runtime_checks.check_grid_ends(self.target, self.input_scaler, logsnrs, schedule=schedule_obj)
+            state = start(sampler_obj, logsnrs, x.shape[0], self.input_scaler)
+            assert state.logsnrs is not None
+            tables = LevelTables.build(state.rows, self.noise_cond, self.input_scaler, x)
+            self._run_plans.put(key, RunPlan(state.logsnrs, state.plan, tables, schedule_obj, self.input_scaler, self.noise_cond))
         denoiser = ModelDenoiser(
             model,
             scaler=self.input_scaler,
@@ -559,6 +578,7 @@ class GDF:
             guide_model=guide_model,
             t_values=t_values,
             state=state,
+            tables=tables,
         )
         assert state.logsnrs is not None
         return PreparedSample(sampler_obj, denoiser, x, state.logsnrs, state, t_values, self.input_scaler)

@@ -69,6 +69,11 @@ def from_space(
     raise ValueError(f"unknown guidance space {space!r}; spaces: {', '.join(SPACES)}")
 
 
+def pred_space_outputs(pred: Tensor, *, x: Tensor, logsnr: Tensor, a: Tensor, b: Tensor, target: Any) -> tuple[Tensor, Tensor, Tensor]:
+    """(pred, x0, ε) of a guided value in the ``"pred"`` space: the model's target, converted."""
+    return pred, target.x0(x, pred, logsnr, a, b), target.epsilon(x, pred, logsnr, a, b)
+
+
 def guide_predictions(
     guidance: Any,
     raw: Predictions,
@@ -91,7 +96,7 @@ def guide_predictions(
     space = getattr(guidance, "space", "pred")
     if space == "pred":
         pred = guidance(raw, x=x, logsnr=logsnr, t=t, step=step, state=state)
-        return pred, target.x0(x, pred, logsnr, a, b), target.epsilon(x, pred, logsnr, a, b)
+        return pred_space_outputs(pred, x=x, logsnr=logsnr, a=a, b=b, target=target)
     pairs = {k: (target.x0(x, v, logsnr, a, b), target.epsilon(x, v, logsnr, a, b)) for k, v in raw.items()}
     spaced = Predictions(**{k: to_space(space, pred=v, x0=pairs[k][0], epsilon=pairs[k][1]) for k, v in raw.items()})
     value = guidance(spaced, x=x, logsnr=logsnr, t=t, step=step, state=state)
@@ -99,4 +104,4 @@ def guide_predictions(
     return target(x0, epsilon, logsnr, a, b), x0, epsilon
 
 
-__all__ = ["BRANCHES", "SPACES", "Guidance", "Predictions", "from_space", "guide_predictions", "to_space"]
+__all__ = ["BRANCHES", "SPACES", "Guidance", "Predictions", "from_space", "guide_predictions", "pred_space_outputs", "to_space"]

@@ -22,7 +22,7 @@ def start(sampler: Sampler, logsnrs: Tensor, batch: int, scaler: InputScaler) ->
         raise ValueError(
             f"logsnrs must have shape (steps + 1,) or (steps + 1, {batch}) with at least one step; got {tuple(logsnrs.shape)}"
         )
-    return SamplingState(logsnrs=grid, plan=sampler.prepare(grid, scaler))
+    return SamplingState(logsnrs=grid, plan=sampler.prepare(grid, scaler), rows=tuple(grid.unbind(0)))
 
 
 def integrate(
@@ -41,11 +41,10 @@ def integrate(
     the current x before the next step. ``x`` is never modified in place.
     """
     state = start(sampler, logsnrs, x.shape[0], scaler) if state is None else state
-    grid = state.logsnrs
-    assert grid is not None
-    for i in range(grid.shape[0] - 1):
+    rows = _rows(state)
+    for i in range(len(rows) - 1):
         state.step = i
-        x = sampler.step(denoise, x, grid[i], grid[i + 1], scaler=scaler, state=state, generator=generator)
+        x = sampler.step(denoise, x, rows[i], rows[i + 1], scaler=scaler, state=state, generator=generator)
         sent = yield x
         if sent is not None:
             x = sent
@@ -64,14 +63,21 @@ def solve(
 ) -> Tensor:
     """The same run as ``integrate``, to the end: the final x."""
     state = start(sampler, logsnrs, x.shape[0], scaler) if state is None else state
-    grid = state.logsnrs
-    assert grid is not None
-    for i in range(grid.shape[0] - 1):
+    rows = _rows(state)
+    for i in range(len(rows) - 1):
         state.step = i
-        x = sampler.step(denoise, x, grid[i], grid[i + 1], scaler=scaler, state=state, generator=generator)
+        x = sampler.step(denoise, x, rows[i], rows[i + 1], scaler=scaler, state=state, generator=generator)
         if callback is not None:
             callback(i, x)
     return x
+
+
+def _rows(state: SamplingState) -> tuple[Tensor, ...]:
+    """The levels the loop hands the sampler: the state's own rows (see ``SamplingState``)."""
+    if not state.rows:
+        assert state.logsnrs is not None
+        state.rows = tuple(state.logsnrs.unbind(0))
+    return state.rows
 
 
 __all__ = ["integrate", "solve", "start"]

@@ -27,8 +27,14 @@ def constructor_parameters(cls: type) -> dict[str, inspect.Parameter]:
     """Named constructor parameters of ``cls`` and of the bases its ``__init__`` forwards to.
 
     Names listed in the class attribute ``spec_exclude`` (e.g. the original
-    samplers' ``gdf`` argument) are not parameters of the spec.
+    samplers' ``gdf`` argument) are not parameters of the spec. Read once per
+    class (``inspect.signature`` is slow; ``to_spec`` asks on every run).
     """
+    return dict(_constructor_parameters(cls))
+
+
+@functools.lru_cache(maxsize=None)
+def _constructor_parameters(cls: type) -> dict[str, inspect.Parameter]:
     excluded = set(getattr(cls, "spec_exclude", ()))
     params: dict[str, inspect.Parameter] = {}
     for klass in cls.__mro__:

@@ -85,13 +85,17 @@ class SamplingState:
     goes from ``logsnrs[i]`` to ``logsnrs[i + 1]`` and may take its
     coefficients from it; ``None`` (a step driven by hand) means the step
     computes them from its own λ and λ′. ``history`` belongs to the sampler
-    (earlier predictions of a multistep method, say).
+    (earlier predictions of a multistep method, say). ``rows`` are the grid's
+    levels as the loop hands them to ``step`` (``logsnrs.unbind(0)``): a
+    denoiser that sees one of these very tensors knows the call is at a level of
+    the grid and may take what it needs there from tables made once per grid.
     """
 
     logsnrs: Tensor | None = None
     step: int = 0
     plan: Any = None
     history: list[Any] = field(default_factory=list)
+    rows: tuple[Tensor, ...] = ()
 
     @property
     def num_steps(self) -> int:

@@ -312,7 +312,8 @@ class Registry:
         if kind not in KINDS:
             return cls.name  # type: ignore[attr-defined, no-any-return]
         name = cls.name  # type: ignore[attr-defined]
-        entries = self._entries(kind).get(name, [])
+        self.load()
+        entries = list(self._table.get((kind, name), ()))
         mine = [e for e in entries if e.cls is cls]
         if not mine or len(entries) == 1:
             return name  # type: ignore[no-any-return]

@@ -120,7 +120,7 @@ EXPECTED_NAMES = {
 #: Components gdf adds to the original's in the same hooks (training recipes of issue 12).
 ADDED_NAMES = {
     "input_scaler": {"edm": "EDMScaler"},
-    "target": {"edm": "EDMTarget"},
+    "target": {"edm": "EDMTarget", "edm_v": "EDMVTarget", "consistency": "ConsistencyTarget", "thresholded": "ThresholdedTarget"},
     "loss_weight": {"min_snr_gamma": "MinSNRGammaLossWeight", "edm": "EDMLossWeight"},
 }
 

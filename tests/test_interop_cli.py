@@ -41,9 +41,18 @@ def test_import_of_a_model_folder_then_export_gives_the_release_config_back(tmp_
 
 
 def test_import_refuses_an_option_by_name_with_exit_status_1(tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["import", "diffusers", str(CONFIGS / "ddpm_cosine_policy.json"), "-o", str(tmp_path / "r.yaml")])
-    assert result.exit_code == 1 and "clip_sample" in result.output
+    config = tmp_path / "scheduler_config.json"
+    config.write_text(json.dumps({"_class_name": "DDPMScheduler", "variance_type": "learned_range"}))
+    result = CliRunner().invoke(main, ["import", "diffusers", str(config), "-o", str(tmp_path / "r.yaml")])
+    assert result.exit_code == 1 and "variance_type" in result.output
     assert not (tmp_path / "r.yaml").exists()
+
+
+def test_import_says_how_a_clipped_x0_is_mapped(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["import", "diffusers", str(CONFIGS / "ddpm_cosine_policy.json"), "-o", str(tmp_path / "r.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "clip_sample" in result.output and "thresholded" in result.output
+    assert "thresholded" in (tmp_path / "r.yaml").read_text()
 
 
 def test_export_refuses_a_recipe_diffusers_cannot_express(tmp_path: Path) -> None:

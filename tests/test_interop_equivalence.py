@@ -93,13 +93,58 @@ def test_zero_terminal_snr_trailing_with_a_step_count_not_dividing_T_is_refused(
 
 @pytest.mark.parametrize("steps", (1, 10, 100))
 def test_ddpm_cosine_release_config_samples_as_diffusers_with_the_same_noise(steps: int) -> None:
-    config = {**fixture_config("ddpm_cosine_policy"), "clip_sample": False}  # clip_sample: see the refusal test
+    config = {**fixture_config("ddpm_cosine_policy"), "clip_sample": False}  # with its clip_sample: the next test
     assert_same_run("DDPMScheduler", config, min(steps, 100))
 
 
-def test_ddpm_cosine_release_config_with_clip_sample_is_refused_naming_it() -> None:
-    with pytest.raises(SpecError, match="clip_sample"):
-        GDF.from_diffusers(fixture_config("ddpm_cosine_policy"))
+@pytest.mark.parametrize("steps", (1, 10, 100))
+def test_ddpm_cosine_release_config_with_its_clip_sample_samples_as_diffusers(steps: int) -> None:
+    assert fixture_config("ddpm_cosine_policy").get("clip_sample", True)
+    assert_same_run("DDPMScheduler", fixture_config("ddpm_cosine_policy"), steps)
+
+
+# -- x̂0 clipped or dynamically thresholded (clip_sample, thresholding) --------------------------
+
+LIMITS = [
+    {"clip_sample": True},
+    {"clip_sample": True, "clip_sample_range": 2.0},
+    {"thresholding": True, "sample_max_value": 3.0},
+    {"thresholding": True, "sample_max_value": 2.0, "dynamic_thresholding_ratio": 0.9},
+]
+LIMITED = {  # scheduler → its options besides the limit (clip_sample only where the scheduler has it)
+    "DDIMScheduler": {"set_alpha_to_one": False, "steps_offset": 1},
+    "DDPMScheduler": {},
+    "DPMSolverMultistepScheduler": {},
+    "DPMSolverMultistepScheduler dpmsolver": {"algorithm_type": "dpmsolver", "final_sigmas_type": "sigma_min"},
+    "UniPCMultistepScheduler": {},
+    "DEISMultistepScheduler": {},
+    "LCMScheduler": {},
+}
+
+
+@pytest.mark.parametrize("steps", (1, 4, 10))
+@pytest.mark.parametrize("limit", LIMITS, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()))
+@pytest.mark.parametrize("case", sorted(LIMITED))
+def test_limited_x0_samples_as_diffusers(case: str, limit: dict, steps: int) -> None:
+    cls_name = case.split()[0]
+    if "clip_sample" in limit and cls_name not in ("DDIMScheduler", "DDPMScheduler", "LCMScheduler"):
+        pytest.skip(f"{cls_name} has no clip_sample")
+    config = {**SD, "clip_sample": False, **LIMITED[case], **limit}
+    if cls_name not in ("DDIMScheduler", "DDPMScheduler", "LCMScheduler"):
+        config.pop("clip_sample")
+    assert_same_run(cls_name, config, steps)
+    # and the limit acts: the run without it lands elsewhere
+    noise = torch.randn(SHAPE, generator=torch.Generator().manual_seed(steps))
+    plain = {**config, **{k: False for k in ("clip_sample", "thresholding") if k in config}}
+    limited_out, plain_out = (gdf_loop(GDF.from_diffusers(make(cls_name, c)), RecordingNet(), noise, steps,
+                                       generator=torch.Generator().manual_seed(7)) for c in (config, plain))
+    assert relative_error(limited_out, plain_out) > 1e-3
+
+
+def test_the_default_ddpm_and_ddim_schedulers_convert() -> None:
+    """Both default to clip_sample=True: once refused, now reproduced."""
+    for cls in (diffusers.DDPMScheduler, diffusers.DDIMScheduler):
+        assert GDF.from_diffusers(cls()).target.name == "thresholded"
 
 
 # -- every scheduler × option --------------------------------------------------------------------
@@ -307,7 +352,8 @@ def test_no_finite_difference_hides_a_wrong_timestep() -> None:
 @pytest.mark.parametrize(
     "cls_name, config",
     [("DDIMScheduler", {**SD, "clip_sample": False}), ("DPMSolverMultistepScheduler", {**SD, "use_karras_sigmas": True}),
-     ("EulerDiscreteScheduler", SD), ("FlowMatchEulerDiscreteScheduler", {"shift": 3.0})],
+     ("EulerDiscreteScheduler", SD), ("FlowMatchEulerDiscreteScheduler", {"shift": 3.0}), ("EDMEulerScheduler", {}),
+     ("LCMScheduler", {})],
 )
 def test_the_model_gets_timesteps_of_the_dtype_diffusers_gives(cls_name: str, config: dict) -> None:
     sched = make(cls_name, config)

@@ -36,6 +36,21 @@ ROUND_TRIPS = [
     ("UniPCMultistepScheduler", {**SD, "use_karras_sigmas": True, "final_sigmas_type": "sigma_min"}),
     ("FlowMatchEulerDiscreteScheduler", {"shift": 3.0}),
     ("FlowMatchEulerDiscreteScheduler", {"shift": 3.0, "shift_terminal": 0.02, "use_karras_sigmas": True}),
+    ("EDMEulerScheduler", {}),
+    ("EDMEulerScheduler", {"sigma_schedule": "exponential", "prediction_type": "v_prediction", "final_sigmas_type": "sigma_min",
+                           "rho": 5.0, "sigma_data": 1.0, "sigma_max": 120.0}),
+    ("LCMScheduler", {}),
+    ("LCMScheduler", {"timestep_scaling": 0.5, "original_inference_steps": 30, "prediction_type": "v_prediction",
+                      "rescale_betas_zero_snr": True, "beta_schedule": "linear"}),
+    ("LCMScheduler", {"trained_betas": torch.linspace(1e-4, 0.02, 1000).tolist(), "prediction_type": "sample"}),
+    # x̂0 limits (the thresholded target)
+    ("DDPMScheduler", {}),  # diffusers' defaults clip x̂0 to ±1
+    ("DDIMScheduler", {**SD, "clip_sample_range": 2.0}),
+    ("DDIMScheduler", {**SD, "clip_sample": False, "thresholding": True, "sample_max_value": 3.0, "dynamic_thresholding_ratio": 0.9}),
+    ("DPMSolverMultistepScheduler", {**SD, "thresholding": True, "sample_max_value": 2.0}),
+    ("UniPCMultistepScheduler", {**SD, "thresholding": True}),
+    ("DEISMultistepScheduler", {**SD, "thresholding": True, "sample_max_value": 1.5}),
+    ("LCMScheduler", {"clip_sample": True, "clip_sample_range": 1.5}),
 ]
 
 
@@ -77,8 +92,6 @@ def test_keys_of_other_schedulers_are_reported_as_ignored() -> None:
 
 
 REFUSED = [
-    ({"_class_name": "DDIMScheduler", "thresholding": True, "clip_sample": False}, "thresholding"),
-    ({"_class_name": "DDIMScheduler"}, "clip_sample"),  # diffusers' DDIM default clips x̂0
     ({"_class_name": "DDPMScheduler", "clip_sample": False, "variance_type": "learned_range"}, "variance_type"),
     ({"_class_name": "EulerDiscreteScheduler", "interpolation_type": "log_linear"}, "interpolation_type"),
     ({"_class_name": "EulerDiscreteScheduler", "timestep_type": "continuous"}, "timestep_type"),
@@ -92,8 +105,16 @@ REFUSED = [
     ({"_class_name": "FlowMatchEulerDiscreteScheduler", "invert_sigmas": True}, "invert_sigmas"),
     ({"_class_name": "FlowMatchEulerDiscreteScheduler", "stochastic_sampling": True}, "stochastic_sampling"),
     ({"_class_name": "FlowMatchEulerDiscreteScheduler", "use_dynamic_shifting": True}, "mu"),
-    ({"_class_name": "LCMScheduler"}, "LCMScheduler"),
-    ({"_class_name": "EDMEulerScheduler"}, "EDMEulerScheduler"),
+    ({"_class_name": "EDMEulerScheduler", "prediction_type": "sample"}, "prediction_type"),
+    ({"_class_name": "EDMEulerScheduler", "sigma_schedule": "linear"}, "sigma_schedule"),
+    ({"_class_name": "EDMEulerScheduler", "final_sigmas_type": "denoise_to_zero"}, "final_sigmas_type"),
+    ({"_class_name": "EDMEulerScheduler", "sigma_min": 90.0}, "sigma_min"),
+    ({"_class_name": "EDMEulerScheduler", "sigma_data": 0.0}, "sigma_data"),
+    ({"_class_name": "LCMScheduler", "prediction_type": "flow_prediction"}, "prediction_type"),
+    ({"_class_name": "LCMScheduler", "original_inference_steps": 2000}, "original_inference_steps"),
+    ({"_class_name": "LCMScheduler", "timestep_scaling": 0.0}, "timestep_scaling"),
+    ({"_class_name": "LCMScheduler", "beta_schedule": "sigmoid"}, "beta_schedule"),
+    ({"_class_name": "EDMDPMSolverMultistepScheduler"}, "EDMDPMSolverMultistepScheduler"),
     ({"_class_name": "KDPM2DiscreteScheduler"}, "KDPM2DiscreteScheduler"),
     ({"beta_schedule": "linear"}, "_class_name"),
     ({"_class_name": "DDIMScheduler", "clip_sample": False, "prediction_type": "flow_prediction"}, "prediction_type"),
@@ -120,3 +141,16 @@ def test_an_exported_sampler_diffusers_does_not_have_is_refused() -> None:
     with pytest.raises(SpecError, match="dpmpp_2s_ancestral"):
         export_diffusers(GDF.from_spec({**gdf.to_spec(), "sampler": "dpmpp_2s_ancestral"}))
     assert GDF.from_spec(gdf.to_spec()) == gdf  # the spec round-trips through gdf's own spec too
+
+
+def test_a_limited_x0_is_refused_where_the_scheduler_has_no_such_option() -> None:
+    euler = GDF.from_diffusers(diffusers.EulerDiscreteScheduler(**SD))
+    clipped = GDF.from_spec({**euler.to_spec(), "target": {"name": "thresholded", "method": "clip"}})
+    with pytest.raises(SpecError, match="EulerDiscreteScheduler has no clip_sample"):
+        clipped.to_diffusers(config=True)
+    dpm = GDF.from_diffusers(diffusers.DPMSolverMultistepScheduler(**SD))
+    with pytest.raises(SpecError, match="DPMSolverMultistepScheduler has no clip_sample"):
+        GDF.from_spec({**dpm.to_spec(), "target": {"name": "thresholded", "method": "clip"}}).to_diffusers(config=True)
+    ddim = GDF.from_diffusers(diffusers.DDIMScheduler(**SD))
+    with pytest.raises(SpecError, match="takes ε̂ 'model'"):
+        GDF.from_spec({**ddim.to_spec(), "target": {"name": "thresholded", "method": "clip", "noise": "consistent"}}).to_diffusers(config=True)

@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from gdf_core import GDF
 from gdf_plugins.schedules import gdf_register_schedules
 from gdf_plugins.schedules.grids import (
     SAMPLING_SCHEDULES,
@@ -112,3 +113,17 @@ def test_spec_round_trips_through_parameters(cls):
     spec = s.to_spec()
     params = {} if isinstance(spec, str) else {k: v for k, v in spec.items() if k != "name"}
     assert cls(**params) == s
+
+
+@pytest.mark.parametrize("steps", [1, 4, 28, 50])
+def test_the_sd3_preset_applies_its_shift_once(steps: int):
+    """SD3's sampling grid is t' = 3t/(1 + 2t) on uniform t (Esser et al. 2024, §5.3.2), from pure noise
+    to data: the GDF's ``shift`` = 3, with ``flow_shift`` adding none of its own (it did once: 9)."""
+    gdf = GDF.from_spec("sd3")
+    run = gdf.prepare_sample(lambda x, c: x, {}, (2, 4, 8, 8), timesteps=steps, cfg=None)
+    t = torch.linspace(1, 0, steps + 1, dtype=torch.float64)[1:-1]
+    shifted = 3 * t / (1 + 2 * t)
+    expected = 2 * torch.log((1 - shifted) / shifted)
+    lam = run.logsnrs[:, 0].double()
+    assert float(lam[0]) == -math.inf and float(lam[-1]) == math.inf
+    torch.testing.assert_close(lam[1:-1], expected, rtol=1e-6, atol=1e-6)

@@ -102,14 +102,27 @@ def _table(opts: _Options) -> dict[str, Any]:
     return {k: v for k, v in table.items() if v is not None}
 
 
-def _no_thresholding(opts: _Options) -> None:
-    if "thresholding" in opts.known:
-        opts.require("thresholding", (False,), "dynamic thresholding of x̂0 (Saharia et al. 2022) is not a gdf component")
-        opts.get("dynamic_thresholding_ratio")
-        opts.get("sample_max_value")
-    if "clip_sample" in opts.known:
-        opts.require("clip_sample", (False,), "clipping x̂0 to ±clip_sample_range is not a gdf component")
-        opts.get("clip_sample_range")
+def _thresholded(opts: _Options, c: "Conversion", prediction: Any, noise: str) -> Any:
+    """The target: ``prediction``, or it with x̂0 dynamically thresholded / clipped as the config asks.
+
+    diffusers thresholds when ``thresholding`` is set and clips otherwise when ``clip_sample`` is;
+    ``noise`` is how its step gets ε̂ afterwards (DDIM keeps the model's, the others recompute it).
+    """
+    thresholding = bool(opts.get("thresholding")) if "thresholding" in opts.known else False
+    clipping = bool(opts.get("clip_sample")) if "clip_sample" in opts.known else False
+    for key in ("dynamic_thresholding_ratio", "sample_max_value", "clip_sample_range"):
+        if key in opts.known:
+            opts.get(key)  # read (and so not reported as dropped) whether or not the limit is on
+    if thresholding:
+        ratio, max_value = opts.get("dynamic_thresholding_ratio"), opts.get("sample_max_value")
+        c.mapped.append(f"thresholding (ratio {ratio}, sample_max_value {max_value}) → target thresholded (dynamic, ε̂ {noise})")
+        return {"name": "thresholded", "prediction": prediction, "method": "dynamic", "ratio": float(ratio),
+                "max_value": float(max_value), "noise": noise}
+    if clipping:
+        clip_range = opts.get("clip_sample_range")
+        c.mapped.append(f"clip_sample (±{clip_range}) → target thresholded (clip, ε̂ {noise})")
+        return {"name": "thresholded", "prediction": prediction, "method": "clip", "clip_range": float(clip_range), "noise": noise}
+    return prediction
 
 
 def _sigmas_option(opts: _Options) -> str:
@@ -272,24 +285,105 @@ def _flow_match(opts: _Options, c: Conversion, mu: Optional[float]) -> dict[str,
     }
 
 
+EDM_TARGETS = {"epsilon": "edm", "v_prediction": "edm_v"}
+
+
+def _edm_euler(opts: _Options, c: Conversion) -> dict[str, Any]:
+    """EDMEulerScheduler (Karras et al. 2022): EDM's preconditioning, σ grid and Euler step."""
+    prediction = opts.require("prediction_type", tuple(EDM_TARGETS), "EDMEulerScheduler predicts epsilon or v_prediction")
+    sigma_data = float(opts.get("sigma_data"))
+    lo, hi, rho = float(opts.get("sigma_min")), float(opts.get("sigma_max")), float(opts.get("rho"))
+    schedule = opts.require("sigma_schedule", ("karras", "exponential"), "sigma_schedule is karras or exponential")
+    final = opts.require("final_sigmas_type", ("zero", "sigma_min"), "final_sigmas_type is 'zero' or 'sigma_min'")
+    opts.get("num_train_timesteps")  # only the length of diffusers' training σ list: no effect on a run
+    if not (math.isfinite(sigma_data) and sigma_data > 0):
+        raise SpecError(f"EDMEulerScheduler: sigma_data={sigma_data!r} must be finite and > 0", path="sigma_data")
+    if not 0 < lo < hi < math.inf:
+        raise SpecError(f"EDMEulerScheduler: need 0 < sigma_min < sigma_max < ∞, got {lo}, {hi}", path="sigma_min")
+    grid: dict[str, Any] = {"name": "diffusers_edm_grid", "sigma_min": lo, "sigma_max": hi, "rho": rho, "sigma_schedule": schedule}
+    if final == "sigma_min":
+        grid["final"] = "last_level"
+    c.mapped.append(f"sigma_data={sigma_data} → input_scaler edm (c_in), target {EDM_TARGETS[prediction]} (c_skip, c_out)")
+    c.mapped.append(f"prediction_type={prediction} → target {EDM_TARGETS[prediction]}")
+    c.mapped.append("timesteps given to the model → noise_cond edm (c_noise = ¼·log σ)")
+    c.mapped.append(
+        f"set_timesteps → diffusers_edm_grid ({schedule} σ from {hi} to {lo}, rho {rho}, final_sigmas_type {final})"
+    )
+    c.mapped.append("num_train_timesteps: no effect on sampling (the length of diffusers' training σ list)")
+    c.mapped.append(
+        "training draws: EDM's log σ ~ N(−1.2, 1.2²) and loss weight (the edm preset's; a scheduler does not say)"
+    )
+    c.mapped.append(
+        "start and end: gdf's x is the network input c_in·(x0 + σ·ε); diffusers starts at init_noise_sigma·ε = "
+        f"√(σ_max² + 1)·ε, i.e. x_init = c_in(σ_max)·√(σ_max² + 1)·ε in gdf's x, and gdf's final x is diffusers' "
+        "sample times c_in of the last level (1/sigma_data at σ = 0)"
+    )
+    return {
+        "schedule": {"name": "edm_train", "mu": -1.2, "std": 1.2},
+        "input_scaler": {"name": "edm", "sigma_data": sigma_data},
+        "target": {"name": EDM_TARGETS[prediction], "sigma_data": sigma_data},
+        "noise_cond": "edm",
+        "loss_weight": {"name": "edm", "sigma_data": sigma_data},
+        "sample_schedule": grid,
+        "sampler": "euler",
+    }
+
+
+def _lcm(opts: _Options, c: Conversion) -> dict[str, Any]:
+    """LCMScheduler (Luo et al. 2023): the β table, the skipping grid, the boundary condition, consistency sampling."""
+    table = _table(opts)
+    prediction = opts.require("prediction_type", tuple(TARGETS), "prediction_type is epsilon, v_prediction or sample")
+    base = _thresholded(opts, c, TARGETS[prediction], "consistent")  # LCM limits x̂0 before its boundary condition
+    original = int(opts.get("original_inference_steps"))
+    scaling = float(opts.get("timestep_scaling"))
+    if not 1 <= original <= table["num_train_timesteps"]:
+        raise SpecError(
+            f"LCMScheduler: original_inference_steps={original} must lie in 1 … num_train_timesteps "
+            f"({table['num_train_timesteps']})", path="original_inference_steps",
+        )
+    if not (math.isfinite(scaling) and scaling > 0):
+        raise SpecError(f"LCMScheduler: timestep_scaling={scaling!r} must be finite and > 0", path="timestep_scaling")
+    unused = {k: opts.get(k) for k in ("timestep_spacing", "steps_offset", "set_alpha_to_one")}
+    time = {"name": "diffusers_timestep", **table, "rounding": "round"}
+    c.mapped.append(
+        f"β table ({'trained_betas' if table.get('trained_betas') else table.get('beta_schedule')}, "
+        f"T={table['num_train_timesteps']}" + (", rescaled to zero terminal SNR" if table.get("rescale_betas_zero_snr") else "")
+        + ") → diffusers_betas schedule"
+    )
+    c.mapped.append(
+        f"prediction_type={prediction}, timestep_scaling={scaling} → target consistency (prediction {TARGETS[prediction]}, "
+        "c_skip, c_out of timestep_scaling·τ with σ_data = 0.5)"
+    )
+    c.mapped.append("timesteps given to the model → diffusers_timestep (rounding round)")
+    c.mapped.append(f"set_timesteps → diffusers_lcm_grid (original_inference_steps {original})")
+    c.mapped.append(
+        "no effect in diffusers' LCMScheduler, read and unused: "
+        + ", ".join(f"{k}={v!r}" for k, v in unused.items())
+    )
+    return {
+        "schedule": {"name": "diffusers_betas", **table},
+        "input_scaler": "vp",
+        "target": {"name": "consistency", "prediction": base, "time": time, "sigma_data": 0.5, "timestep_scaling": scaling},
+        "noise_cond": {"name": "diffusers_timestep", **table, "rounding": "round"},
+        "loss_weight": "constant",
+        "sample_schedule": {"name": "diffusers_lcm_grid", **table, "original_inference_steps": original},
+        "sampler": "lcm",
+    }
+
+
 def convert_diffusers(source: Any, *, scheduler_class: Optional[str] = None, mu: Optional[float] = None) -> Conversion:
     """Read a diffusers scheduler (instance, config, dict, file or folder) into a gdf spec (see the module)."""
     name, config = read_scheduler_config(source, scheduler_class)
     opts = _Options(name, {k: v for k, v in config.items()})
     opts.config = {k: v for k, v in config.items()}
     c = Conversion(scheduler=name, spec={})
-    if name in ("LCMScheduler", "EDMEulerScheduler"):
-        why = {
-            "LCMScheduler": "its consistency boundary condition (c_skip, c_out with timestep_scaling) and its "
-            "original_inference_steps grid are not gdf components yet",
-            "EDMEulerScheduler": "its EDM preconditioning with sigma_data (c_in, c_skip, c_out, c_noise = ¼·log σ) "
-            "is not expressible as a gdf target and noise condition yet",
-        }[name]
-        raise SpecError(f"{name}: not reproduced by gdf: {why}", path="_class_name")
     if name == "FlowMatchEulerDiscreteScheduler":
         c.spec = _flow_match(opts, c, mu)
+    elif name == "EDMEulerScheduler":
+        c.spec = _edm_euler(opts, c)
+    elif name == "LCMScheduler":
+        c.spec = _lcm(opts, c)
     else:
-        _no_thresholding(opts)
         table = _table(opts)
         prediction = opts.require("prediction_type", tuple(TARGETS), "prediction_type is epsilon, v_prediction or sample")
         algorithm = GRID_ALGORITHM[name]
@@ -318,7 +412,7 @@ def convert_diffusers(source: Any, *, scheduler_class: Optional[str] = None, mu:
         c.spec = {
             "schedule": {"name": "diffusers_betas", **table},
             "input_scaler": "vp",
-            "target": TARGETS[prediction],
+            "target": _thresholded(opts, c, TARGETS[prediction], "model" if name == "DDIMScheduler" else "consistent"),
             "noise_cond": noise_cond,
             "loss_weight": "constant",
             "sample_schedule": grid,

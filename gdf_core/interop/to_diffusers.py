@@ -51,13 +51,40 @@ def _as_dict(spec: Any) -> dict[str, Any]:
     return {"name": spec} if isinstance(spec, str) else dict(spec)
 
 
+#: diffusers schedulers with x̂0 limits: clip_sample and thresholding, or thresholding only.
+CLIPPING = ("DDIMScheduler", "DDPMScheduler", "LCMScheduler")
+THRESHOLDING = (*CLIPPING, "DPMSolverMultistepScheduler", "UniPCMultistepScheduler", "DEISMultistepScheduler")
+
+
+def _unlimited(target: Any) -> Any:
+    """The target's base prediction if it limits x̂0 (``thresholded``), else the target itself."""
+    return target.prediction if getattr(target, "name", None) == "thresholded" else target
+
+
+def _limit_options(target: Any, name: str, problems: list[str]) -> dict[str, Any]:
+    """diffusers' clip_sample / thresholding options for a ``thresholded`` target (none for another)."""
+    if getattr(target, "name", None) != "thresholded":
+        return {"clip_sample": False} if name in ("DDIMScheduler", "DDPMScheduler", "HeunDiscreteScheduler") else {}
+    noise = "model" if name == "DDIMScheduler" else "consistent"
+    if target.noise != noise:
+        problems.append(f"target thresholded noise={target.noise!r}: {name} takes ε̂ {noise!r} after limiting x̂0")
+    if target.method == "clip":
+        if name not in CLIPPING:
+            problems.append(f"target thresholded (clip): {name} has no clip_sample")
+        return {"clip_sample": True, "clip_sample_range": target.clip_range}
+    if name not in THRESHOLDING:
+        problems.append(f"target thresholded (dynamic): {name} has no thresholding")
+    options = {"thresholding": True, "dynamic_thresholding_ratio": target.ratio, "sample_max_value": target.max_value}
+    return {**options, "clip_sample": False} if name in CLIPPING else options
+
+
 def export_diffusers(gdf: Any) -> Export:
     """The diffusers scheduler config reproducing ``gdf``'s recipe, sampler and grid (see the module)."""
     spec = gdf.to_spec()
     problems: list[str] = []
     grid = _as_dict(spec.get("sample_schedule") or spec["schedule"])
     sampler = _as_dict(spec.get("sampler") or "ddpm")
-    target = _as_dict(spec["target"])["name"]
+    target = _unlimited(gdf.target).name
     noise_cond = _as_dict(spec["noise_cond"])
     scaler = _as_dict(spec["input_scaler"])["name"]
     if spec.get("shift") not in (None, 1, 1.0):
@@ -66,10 +93,14 @@ def export_diffusers(gdf: Any) -> Export:
         problems.append(f"offset_noise={spec['offset_noise']} (diffusers schedulers have no offset noise)")
     if grid["name"] == "diffusers_flow_grid":
         return _export_flow(grid, sampler, target, noise_cond, scaler, problems)
+    if grid["name"] == "diffusers_edm_grid":
+        return _export_edm(gdf, grid, sampler, noise_cond, scaler, problems)
+    if grid["name"] == "diffusers_lcm_grid":
+        return _export_lcm(gdf, sampler, noise_cond, scaler, problems)
     if grid["name"] != "diffusers_grid":
         problems.append(
             f"sample_schedule {grid['name']!r}: diffusers builds its grid from a β table and a timestep spacing; "
-            "gdf exports only the diffusers_grid / diffusers_flow_grid schedules"
+            "gdf exports only the diffusers_grid, diffusers_flow_grid, diffusers_edm_grid and diffusers_lcm_grid schedules"
         )
         _raise(problems)
     if scaler != "vp":
@@ -113,8 +144,7 @@ def export_diffusers(gdf: Any) -> Export:
         problems.append(f"final={final!r}: {name} has no final_sigmas_type")
     else:
         config["final_sigmas_type"] = "zero" if final == "data" else "sigma_min"
-    if name in ("DDIMScheduler", "DDPMScheduler", "HeunDiscreteScheduler"):
-        config["clip_sample"] = False
+    config.update(_limit_options(gdf.target, name, problems))
     if sigmas != "table":
         if name in ("DDIMScheduler", "DDPMScheduler", "PNDMScheduler", "EulerAncestralDiscreteScheduler"):
             problems.append(f"sigmas={sigmas!r}: {name} has no {SIGMA_FLAGS[sigmas]}")
@@ -177,6 +207,70 @@ def _export_flow(grid: dict[str, Any], sampler: dict[str, Any], target: str, noi
     if config["use_dynamic_shifting"]:
         approx.append(f"mu={grid.get('mu')} is a per-run argument in diffusers: pass set_timesteps(N, mu={grid.get('mu')})")
     return Export(config=config, approximations=approx)
+
+
+def _export_edm(gdf: Any, grid: dict[str, Any], sampler: dict[str, Any], noise_cond: dict[str, Any], scaler: str, problems: list[str]) -> Export:
+    target = gdf.target
+    prediction = {"edm": "epsilon", "edm_v": "v_prediction"}.get(target.name)
+    if sampler["name"] != "euler":
+        problems.append(f"sampler {sampler['name']!r}: EDMEulerScheduler takes Euler steps")
+    if prediction is None:
+        problems.append(f"target {target.name!r}: EDMEulerScheduler predicts EDM's F (edm) or −F (edm_v)")
+    if scaler != "edm":
+        problems.append(f"input_scaler {scaler!r}: EDMEulerScheduler scales the model input by c_in (edm)")
+    if noise_cond["name"] != "edm":
+        problems.append(f"noise_cond {noise_cond['name']!r}: EDMEulerScheduler gives the model ¼·log σ (edm)")
+    sigma_data = getattr(target, "sigma_data", None)
+    if scaler == "edm" and getattr(gdf.input_scaler, "sigma_data", None) != sigma_data:
+        problems.append("the edm scaler's and target's sigma_data differ: EDMEulerScheduler has one sigma_data")
+    _raise(problems)
+    schedule = gdf.sample_schedule
+    config = {
+        "_class_name": "EDMEulerScheduler",
+        "sigma_min": schedule.sigma_min,
+        "sigma_max": schedule.sigma_max,
+        "sigma_data": sigma_data,
+        "sigma_schedule": schedule.sigma_schedule,
+        "prediction_type": prediction,
+        "rho": schedule.rho,
+        "final_sigmas_type": "zero" if schedule.final == "data" else "sigma_min",
+    }
+    return Export(config=config)
+
+
+def _export_lcm(gdf: Any, sampler: dict[str, Any], noise_cond: dict[str, Any], scaler: str, problems: list[str]) -> Export:
+    target = gdf.target
+    schedule = gdf.sample_schedule
+    table = {k: getattr(schedule, k) for k in TABLE_OPTIONS if k != "trained_betas" or schedule.trained_betas is not None}
+    if sampler["name"] != "lcm":
+        problems.append(f"sampler {sampler['name']!r}: LCMScheduler takes multistep consistency steps (lcm)")
+    if scaler != "vp":
+        problems.append(f"input_scaler {scaler!r}: LCMScheduler is variance preserving (vp)")
+    if noise_cond["name"] != "diffusers_timestep":
+        problems.append(f"noise_cond {noise_cond['name']!r}: LCMScheduler gives the model its timestep (diffusers_timestep)")
+    prediction = None
+    if target.name != "consistency":
+        problems.append(f"target {target.name!r}: LCMScheduler applies the consistency boundary condition (consistency)")
+    else:
+        prediction = PREDICTION.get(_unlimited(target.prediction).name)
+        if prediction is None:
+            problems.append(f"target consistency of {target.prediction.name!r}: prediction_type is epsilon, v_prediction or sample")
+        if target.sigma_data != 0.5:
+            problems.append(f"target consistency sigma_data={target.sigma_data}: LCMScheduler's σ_data is 0.5")
+        if target.time.name != "diffusers_timestep" or getattr(target.time, "rounding", None) != "round":
+            problems.append("the consistency target's time: LCMScheduler's is the integer timestep (diffusers_timestep, rounding round)")
+    _raise(problems)
+    config: dict[str, Any] = {
+        "_class_name": "LCMScheduler",
+        **table,
+        "original_inference_steps": schedule.original_inference_steps,
+        "prediction_type": prediction,
+        "timestep_scaling": target.timestep_scaling,
+    }
+    if target.name == "consistency":
+        config.update(_limit_options(target.prediction, "LCMScheduler", problems))
+        _raise(problems)
+    return Export(config=config)
 
 
 def _raise(problems: list[str]) -> None:

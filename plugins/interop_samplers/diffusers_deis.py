@@ -19,7 +19,7 @@ from gdf_core.bases import SamplerBase
 from gdf_core.bases.sampler import scaled
 from gdf_core.protocols import Denoiser, InputScaler, SamplingState
 from gdf_core.tensors import to_compute
-from gdf_plugins.interop_samplers.orders import OrderPlan, order_of, plan_orders
+from gdf_plugins.interop_samplers.orders import OrderPlan, multistep_order, order_of, plan_orders
 
 
 def _primitive2(t: Tensor, b: Tensor, c: Tensor) -> Tensor:
@@ -46,13 +46,7 @@ class DiffusersDEISSampler(SamplerBase):
 
     def _rule(self, i: int, steps: int) -> int:
         """diffusers' order of step i of ``steps``: warm-up from order 1, lower orders at the end."""
-        last = i == steps - 1 and self.lower_order_final and steps < 15
-        second_last = i == steps - 2 and self.lower_order_final and steps < 15
-        if self.solver_order == 1 or i < 1 or last:
-            return 1
-        if self.solver_order == 2 or i < 2 or second_last:
-            return 2
-        return 3
+        return multistep_order(i, steps, self.solver_order, lower_order_final=self.lower_order_final)
 
     def prepare(self, logsnrs: Tensor, scaler: InputScaler) -> OrderPlan:
         return plan_orders(self._rule, logsnrs)

@@ -23,7 +23,7 @@ from gdf_core.bases.sampler import scaled
 from gdf_core.noise import randn_like
 from gdf_core.protocols import Denoiser, InputScaler, SamplingState
 from gdf_core.tensors import batch_view, to_compute
-from gdf_plugins.interop_samplers.orders import OrderPlan, div0, nonzero, order_of, plan_orders
+from gdf_plugins.interop_samplers.orders import OrderPlan, div0, multistep_order, nonzero, order_of, plan_orders
 
 
 class DiffusersDPMSolverSampler(SamplerBase):
@@ -58,15 +58,10 @@ class DiffusersDPMSolverSampler(SamplerBase):
 
     def _rule(self, i: int, steps: int) -> int:
         """diffusers' order of step i of ``steps``: warm-up from order 1, lower orders at the end."""
-        last = i == steps - 1 and (
-            self.euler_at_final or (self.lower_order_final and steps < 15) or self.final_sigmas_type == "zero"
+        return multistep_order(
+            i, steps, self.solver_order, lower_order_final=self.lower_order_final,
+            first_order_last=self.euler_at_final or self.final_sigmas_type == "zero",
         )
-        second_last = i == steps - 2 and self.lower_order_final and steps < 15
-        if self.solver_order == 1 or i < 1 or last:
-            return 1
-        if self.solver_order == 2 or i < 2 or second_last:
-            return 2
-        return 3
 
     def prepare(self, logsnrs: Tensor, scaler: InputScaler) -> OrderPlan:
         return plan_orders(self._rule, logsnrs)

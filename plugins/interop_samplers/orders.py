@@ -46,7 +46,22 @@ def order_of(rule: OrderRule, state: SamplingState) -> int:
     return rule(state.step, state.num_steps)
 
 
-__all__ = ["OrderPlan", "OrderRule", "div0", "nonzero", "order_of", "plan_orders"]
+def multistep_order(i: int, steps: int, solver_order: int, *, lower_order_final: bool, first_order_last: bool = False) -> int:
+    """diffusers' order of step i of ``steps`` for DPM-Solver and DEIS multistep.
+
+    A plain warm-up (step 0 order 1, step 1 ≤ 2); with ``lower_order_final`` below 15 steps
+    the last step is order 1 and the one before it ≤ 2; ``first_order_last`` makes the last
+    step order 1 at any step count (DPM-Solver's ``euler_at_final``, or a last step into σ = 0).
+    """
+    short = lower_order_final and steps < 15
+    if solver_order == 1 or i < 1 or (i == steps - 1 and (short or first_order_last)):
+        return 1
+    if solver_order == 2 or i < 2 or (i == steps - 2 and short):
+        return 2
+    return 3
+
+
+__all__ = ["OrderPlan", "OrderRule", "div0", "multistep_order", "nonzero", "order_of", "plan_orders"]
 
 
 def div0(num: Tensor, den: Tensor) -> Tensor:

@@ -10,7 +10,7 @@ run ends on data).
 
 ``algorithm`` names whose ``set_timesteps`` is reproduced:
 
-- ``ddim``: DDIM, DDPM, PNDM, LCM (integer timesteps; a step goes from τ to
+- ``ddim``: DDIM, DDPM, PNDM (integer timesteps; a step goes from τ to
   τ − ⌊T/N⌋, the last one to ᾱ = 1 or ᾱ_0: ``final``);
 - ``euler``: Euler, Euler ancestral, Heun, LMS (σ interpolated linearly at
   fractional timesteps; Karras, exponential or beta σ from the grid's ends);

@@ -162,13 +162,16 @@ class FlowShiftSchedule(SamplingSchedule):
     """Rectified-flow time with SD3's shift: λ = 2·log((1 − t)/t) − 2·log(shift) (Esser et al. 2024, §5.3.2).
 
     The time shift t′ = s·t/(1 + (s − 1)·t) is exactly λ ← λ − 2·log s, i.e. the
-    shared ``shift`` parameter (default 3, SD3's). ``t_max`` < 1 stops short of
-    pure noise (λ(1) finite) for targets that cannot start at λ = −∞ (ε).
+    shared ``shift`` parameter. It defaults to 1 (no shift): the usual place for
+    SD3's 3 is the GDF's own ``shift``, which ``sample`` applies to this grid as it
+    does to training draws; a shift set here as well multiplies with it (3 here
+    and 3 there is 9). ``t_max`` < 1 stops short of pure noise (λ(1) finite) for
+    targets that cannot start at λ = −∞ (ε).
     """
 
     name = "flow_shift"
 
-    def __init__(self, shift: Positive = 3.0, t_max: TimeFraction = 1.0, to_data: bool = True, **kwargs) -> None:
+    def __init__(self, shift: Positive = 1.0, t_max: TimeFraction = 1.0, to_data: bool = True, **kwargs) -> None:
         self.t_max = t_max
         super().__init__(shift=shift, to_data=to_data, **kwargs)
 

@@ -102,12 +102,14 @@ class RectifiedFlowsTarget(TargetBase):
         return ((xc + ac * pc) / (ac + bc)).to(result_dtype(x))
 
 
-from gdf_plugins.targets.edm import EDMTarget  # noqa: E402  (after the base targets it shares nothing with)
+from gdf_plugins.targets.consistency import ConsistencyTarget  # noqa: E402
+from gdf_plugins.targets.edm import EDMTarget, EDMVTarget  # noqa: E402  (after the base targets it shares nothing with)
+from gdf_plugins.targets.thresholded import ThresholdedTarget  # noqa: E402
 
 
 @hookimpl
 def gdf_register_targets() -> list[type]:
-    return [EpsilonTarget, X0Target, VTarget, RectifiedFlowsTarget, EDMTarget]
+    return [EpsilonTarget, X0Target, VTarget, RectifiedFlowsTarget, EDMTarget, EDMVTarget, ConsistencyTarget, ThresholdedTarget]
 
 
-__all__ = ["EDMTarget", "EpsilonTarget", "RectifiedFlowsTarget", "VTarget", "X0Target"]
+__all__ = ["ConsistencyTarget", "EDMTarget", "EDMVTarget", "EpsilonTarget", "RectifiedFlowsTarget", "ThresholdedTarget", "VTarget", "X0Target"]

@@ -74,6 +74,25 @@ class EDMTarget(TargetBase):
         return (skip_over_sigma * xc / ac - self.sigma_data * inv_sqrt_den * pc).to(result_dtype(x))
 
 
+class EDMVTarget(EDMTarget):
+    """Predict −F, EDM's F with c_out negated: D = c_skip·x/a − c_out·pred (Karras et al. 2022, Table 1).
+
+    diffusers' EDM schedulers call this ``prediction_type="v_prediction"`` (CosXL): with σ_d = 1
+    and the ``vp`` scaler −F is v = a·ε − b·x0 (Salimans & Ho 2022), so it is v generalised to σ_d.
+    """
+
+    name = "edm_v"
+
+    def __call__(self, x0: Tensor, epsilon: Tensor, logsnr: Tensor, a: Tensor, b: Tensor) -> Tensor:
+        return -super().__call__(x0, epsilon, logsnr, a, b)
+
+    def x0(self, x: Tensor, pred: Tensor, logsnr: Tensor, a: Tensor, b: Tensor) -> Tensor:
+        return super().x0(x, -pred, logsnr, a, b)
+
+    def epsilon(self, x: Tensor, pred: Tensor, logsnr: Tensor, a: Tensor, b: Tensor) -> Tensor:
+        return super().epsilon(x, -pred, logsnr, a, b)
+
+
 def _like(logsnr: Tensor, x: Tensor) -> Tensor:
     """λ of shape (B,) viewed to broadcast against x (B, ...)."""
     if logsnr.dim() == 1 and x.dim() > 1:
@@ -81,4 +100,4 @@ def _like(logsnr: Tensor, x: Tensor) -> Tensor:
     return logsnr
 
 
-__all__ = ["EDMTarget", "edm_coefficients"]
+__all__ = ["EDMTarget", "EDMVTarget", "edm_coefficients"]

@@ -3,7 +3,9 @@
 The coefficients come from a closed-form scaler: ``"variance"`` (a² + b² = 1,
 as ``vp``) and ``"sum"`` (a + b = 1, as ``lerp``). Option ``scalers`` (or the
 class attribute ``scalers``) restricts the check to the scalers a target is
-meant for, e.g. ``("sum",)`` for a rectified-flow velocity.
+meant for, e.g. ``("sum",)`` for a rectified-flow velocity. A target that limits
+x̂0 (clipping, dynamic thresholding) declares ``x0_bound``: the round trips are
+then checked for data within that bound, where the limit must be the identity.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ def _case(target: Any, options: Mapping[str, Any], scaler_index: int, shape: tup
     g = torch.Generator().manual_seed(seed)
     x0 = torch.randn(shape, generator=g, dtype=torch.float64)
     eps = torch.randn(shape, generator=g, dtype=torch.float64)
+    bound = getattr(target, "x0_bound", None)
+    if bound is not None:  # data the limit leaves alone
+        x0 = 0.99 * float(bound) * torch.tanh(x0)
     a, b = coefficients(identity, lam)
     a, b = batch_view(a, x0), batch_view(b, x0)
     noised = a * x0 + b * eps
