@@ -10,8 +10,8 @@ sampler), when the schedule is passed to the call, or when schedule or
 sampler has learned state (``Stateful``: its grid may change between runs),
 or under ``torch.compile`` (the traced run builds its plan in the graph).
 Plans are read-only to the samplers, so one is safely shared by later runs.
-The key holds the specs of sampler, schedule, scaler and noise condition, so changing one's
-parameters in place misses the cache; ``GDF.setup_limits`` clears it.
+The key holds the parameters of sampler, schedule, scaler and noise condition, so changing
+one's parameters in place misses the cache; ``GDF.setup_limits`` clears it.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from typing import Any, Hashable, Optional
 import torch
 from torch import Tensor
 
-from gdf_core.protocols import Stateful
 
 
 @dataclass(frozen=True)
@@ -38,6 +37,11 @@ class RunPlan:
     noise_cond: Any
 
 
+def _stateful(component: Any) -> bool:
+    """``isinstance(component, Stateful)``, without the protocol check's cost on every run."""
+    return hasattr(component, "state_dict") and hasattr(component, "load_state_dict")
+
+
 class RunPlans:
     """Least-recently-used run plans, at most ``size`` of them."""
 
@@ -47,14 +51,13 @@ class RunPlans:
 
     def key(self, sampler: Any, schedule: Any, scaler: Any, noise_cond: Any, **host_values: Any) -> Optional[Hashable]:
         """The entry's key, or None when this run must not be cached."""
-        to_spec = getattr(sampler, "to_spec", None)
         if torch.compiler.is_compiling():  # a traced run builds its plan in the graph: nothing to look up
             return None
-        if to_spec is None or isinstance(schedule, Stateful) or isinstance(sampler, Stateful):
+        if not hasattr(sampler, "params") or _stateful(schedule) or _stateful(sampler):
             return None
         values = tuple(sorted((k, str(v) if isinstance(v, (torch.device, torch.dtype)) else v) for k, v in host_values.items()))
-        parts = tuple(repr(c.to_spec()) if hasattr(c, "to_spec") else None for c in (schedule, scaler, noise_cond))
-        return (type(sampler), repr(to_spec()), id(schedule), id(scaler), id(noise_cond), parts, values)
+        parts = tuple(repr(getattr(c, "params", None)) for c in (sampler, schedule, scaler, noise_cond))
+        return (type(sampler), id(schedule), id(scaler), id(noise_cond), parts, values)
 
     def get(self, key: Optional[Hashable], schedule: Any, scaler: Any, noise_cond: Any) -> Optional[RunPlan]:
         entry = None if key is None else self._entries.get(key)
