@@ -10,8 +10,12 @@ latent and the model allocated beforehand) is divided by the size of one
 latent, (16, 4, 128, 128) float32 = 4 MiB (large allocations are mmap-ed and
 returned at once, so resident memory follows the live tensors). The
 hand-written loops keep what the method needs: DDIM nothing, DPM++(2M) one
-previous x̂0. ``gdf`` loops over ``GDF.sample`` (whose loop variables keep the
-yielded x̂0 and prediction alive), ``final`` calls ``GDF.sample_final``. A trivial model (ε̂ = 0.1·x), 10 steps, no cfg and with cfg.
+previous x̂0. ``gdf`` is ``for _, x, _ in GDF.sample(...)``: its loop variable
+holds the last yielded prediction through the next step, one latent the
+caller keeps (with cfg, the guided prediction is a latent of its own).
+``dropped`` is the same loop deleting the yielded x̂0 and prediction, which
+is the generator's own peak; ``final`` calls ``GDF.sample_final``. A trivial
+model (ε̂ = 0.1·x), 10 steps, no cfg and with cfg.
 """
 
 from __future__ import annotations
@@ -61,12 +65,16 @@ def ours(name):
     for _, x, _ in gdf.sample(model, {{}}, shape, sampler=name, timesteps=10, x_init=x_init, cfg=cfg, cfg_rho=0.0):
         pass
     return x
+def ours_dropping(name):
+    for x0, x, pred in gdf.sample(model, {{}}, shape, sampler=name, timesteps=10, x_init=x_init, cfg=cfg, cfg_rho=0.0):
+        del x0, pred  # what a loop that keeps only x holds: nothing of the step's x̂0 and prediction
+    return x
 def final(name):
     return gdf.sample_final(model, {{}}, shape, sampler=name, timesteps=10, x_init=x_init, cfg=cfg, cfg_rho=0.0)
 small = torch.randn(2, *shape[1:])  # warm the code paths on a small batch
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 who, name = what.split()
-out = {{"hand": hand, "gdf": ours, "final": final}}[who](name)
+out = {{"hand": hand, "gdf": ours, "dropped": ours_dropping, "final": final}}[who](name)
 after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({{"what": what, "cfg": sys.argv[2], "peak_kib": after - before}}))
 '''
@@ -79,16 +87,19 @@ def main() -> None:
     for cfg in ("off", "on"):
         for name in ("ddim", "dpmpp_2m"):
             pair = {}
-            for who in ("hand", "gdf", "final"):
+            for who in ("hand", "gdf", "dropped", "final"):
                 env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}  # fixed: every latent mmap-ed, unmapped when freed
                 out = subprocess.run([sys.executable, "-c", code, f"{who} {name}", cfg], capture_output=True, text=True, check=True, env=env)
                 pair[who] = json.loads(out.stdout.strip().splitlines()[-1])["peak_kib"] / latent_kib
-            rows.append({"sampler": name, "cfg": cfg, **pair, "extra": pair["gdf"] - pair["hand"], "extra_final": pair["final"] - pair["hand"]})
+            rows.append({"sampler": name, "cfg": cfg, **pair, "extra": pair["gdf"] - pair["hand"],
+                         "extra_dropped": pair["dropped"] - pair["hand"], "extra_final": pair["final"] - pair["hand"]})
     print(f"peak resident memory during a 10-step run, in latents of {SHAPE} float32 (4 MiB)")
-    print("gdf: a loop over GDF.sample (the loop variables hold the yielded x̂0 and pred); final: GDF.sample_final")
-    print(f"{'run':20s} {'hand':>6s} {'gdf':>6s} {'final':>6s} {'gdf − hand':>11s} {'final − hand':>13s}")
+    print("gdf: `for _, x, _ in GDF.sample(...)` (the loop variable holds the last yielded prediction);")
+    print("dropped: the same loop deleting the yielded x̂0 and prediction; final: GDF.sample_final")
+    print(f"{'run':20s} {'hand':>6s} {'gdf':>6s} {'dropped':>8s} {'final':>6s} {'gdf − hand':>11s} {'dropped − hand':>15s} {'final − hand':>13s}")
     for r in rows:
-        print(f"{r['sampler'] + ' cfg=' + r['cfg']:20s} {r['hand']:6.2f} {r['gdf']:6.2f} {r['final']:6.2f} {r['extra']:11.2f} {r['extra_final']:13.2f}")
+        print(f"{r['sampler'] + ' cfg=' + r['cfg']:20s} {r['hand']:6.2f} {r['gdf']:6.2f} {r['dropped']:8.2f} {r['final']:6.2f} "
+              f"{r['extra']:11.2f} {r['extra_dropped']:15.2f} {r['extra_final']:13.2f}")
 
 
 if __name__ == "__main__":

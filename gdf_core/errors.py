@@ -80,7 +80,12 @@ def excerpt(value: Any, limit: int = EXCERPT_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+class ApproximationWarning(UserWarning):
+    """A diffusers scheduler that gdf reproduces (or exports to) only by a documented nearest equivalent."""
+
+
 __all__ = [
+    "ApproximationWarning",
     "DuplicateComponentError",
     "EXCERPT_CHARS",
     "PluginLoadError",

@@ -366,3 +366,19 @@ def test_the_model_gets_timesteps_of_the_dtype_diffusers_gives(cls_name: str, co
 
     gdf_loop(GDF.from_diffusers(make(cls_name, config)), model, torch.randn(SHAPE), 4)  # type: ignore[arg-type]
     assert set(seen) == {sched.timesteps.dtype}
+
+
+def test_deis_in_t_exports_to_deis_and_says_it_is_not_the_same_steps() -> None:
+    from gdf_core.interop import ApproximationWarning
+
+    from diffusers import DEISMultistepScheduler
+
+    spec = GDF.from_diffusers(DEISMultistepScheduler()).to_spec()
+    for interpolation, warns in (("t", True), ("log_rho", False)):
+        gdf = GDF.from_spec({**spec, "sampler": {"name": "deis", "interpolation": interpolation}})
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            scheduler = gdf.to_diffusers()
+        assert type(scheduler).__name__ == "DEISMultistepScheduler"
+        said = [w for w in caught if issubclass(w.category, ApproximationWarning) and "log ρ" in str(w.message)]
+        assert bool(said) == warns, [str(w.message) for w in caught]

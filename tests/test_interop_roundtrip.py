@@ -154,3 +154,16 @@ def test_a_limited_x0_is_refused_where_the_scheduler_has_no_such_option() -> Non
     ddim = GDF.from_diffusers(diffusers.DDIMScheduler(**SD))
     with pytest.raises(SpecError, match="takes ε̂ 'model'"):
         GDF.from_spec({**ddim.to_spec(), "target": {"name": "thresholded", "method": "clip", "noise": "consistent"}}).to_diffusers(config=True)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("cls_name, config", ROUND_TRIPS, ids=lambda v: v if isinstance(v, str) else ",".join(v)[:40])
+def test_a_converted_gdf_survives_its_own_spec(cls_name: str, config: dict) -> None:
+    """GDF.from_spec(gdf.to_spec()) rebuilds a converted GDF: the same spec, the same 4-step grid."""
+    gdf = GDF.from_diffusers(getattr(diffusers, cls_name)(**config))
+    again = GDF.from_spec(gdf.to_spec())
+    assert again.to_spec() == gdf.to_spec()
+    schedule, rebuilt = gdf.sample_schedule or gdf.schedule, again.sample_schedule or again.schedule
+    grid = getattr(schedule, "run_logsnrs", None)
+    if grid is not None:
+        assert torch.equal(grid(4), rebuilt.run_logsnrs(4))

@@ -9,14 +9,10 @@ from __future__ import annotations
 import warnings
 from typing import Any, Optional
 
-from gdf_core.errors import SpecError
+from gdf_core.errors import ApproximationWarning, SpecError
 from gdf_core.interop.diffusers_models import DiffusersModel, wrap_diffusers_model
 from gdf_core.interop.from_diffusers import Conversion, convert_diffusers
 from gdf_core.interop.to_diffusers import Export, export_diffusers, to_diffusers
-
-
-class ApproximationWarning(UserWarning):
-    """A diffusers scheduler that gdf reproduces only by a documented nearest equivalent."""
 
 
 def from_diffusers(

@@ -7,10 +7,11 @@ options. What diffusers cannot express is a ``SpecError`` listing all of it.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from gdf_core.errors import SpecError
+from gdf_core.errors import ApproximationWarning, SpecError
 from gdf_core.interop.from_diffusers import TABLE_OPTIONS, TARGETS
 
 PREDICTION = {v: k for k, v in TARGETS.items()}
@@ -182,6 +183,9 @@ def _sampler_options(name: str, sampler: dict[str, Any], config: dict[str, Any],
             problems.append("unipc corrector=False: diffusers' disable_corrector lists steps; use [] or all of them")
     if name == "DEISMultistepScheduler":
         config["solver_order"] = sampler.get("order", 3)
+        if sampler.get("interpolation", "log_rho") != "log_rho":
+            approx.append(f"deis interpolation={sampler['interpolation']!r} → DEISMultistepScheduler, which interpolates ε̂ "
+                          "in log ρ: the same order of method, not the same steps")
 
 
 def _export_flow(grid: dict[str, Any], sampler: dict[str, Any], target: str, noise_cond: dict[str, Any], scaler: str, problems: list[str]) -> Export:
@@ -279,8 +283,14 @@ def _raise(problems: list[str]) -> None:
 
 
 def to_diffusers(gdf: Any, *, config: bool = False) -> Any:
-    """The diffusers scheduler reproducing ``gdf`` (its config as a dict with ``config=True`` or without diffusers)."""
-    exported = export_diffusers(gdf).config
+    """The diffusers scheduler reproducing ``gdf`` (its config as a dict with ``config=True`` or without diffusers).
+
+    What the scheduler only approximates (e.g. ``ipndm`` as PLMS) is said in an ``ApproximationWarning``.
+    """
+    export = export_diffusers(gdf)
+    exported = export.config
+    if export.approximations:
+        warnings.warn(f"{exported['_class_name']}: " + "; ".join(export.approximations), ApproximationWarning, stacklevel=3)
     if config:
         return exported
     try:

@@ -37,6 +37,7 @@ class DiffusersEDMGridSchedule(SamplingSchedule):
     """The λ grid of EDMEulerScheduler's ``set_timesteps(N)`` (see the module)."""
 
     name = "diffusers_edm_grid"
+    spec_exclude = ("to_data",)  # follows from ``final``: not a parameter of its own
     ordered_parameters = (("sigma_min", "sigma_max"),)
 
     def __init__(

@@ -118,6 +118,7 @@ class DiffusersGridSchedule(DiffusersTable, SamplingSchedule):
     """The λ grid of a diffusers scheduler's ``set_timesteps(N)`` on its β table (see the module)."""
 
     name = "diffusers_grid"
+    spec_exclude = ("to_data",)  # follows from ``final``: not a parameter of its own
     example_spec = {"beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012, "steps_offset": 1}
 
     def __init__(

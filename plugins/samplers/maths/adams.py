@@ -1,19 +1,30 @@
 """Adams–Bashforth weights for ε̂ on the σ-ODE dy/dσ = ε̂ (Hairer, Nørsett & Wanner, "Solving ODEs I", §III.1).
 
 w_j = ∫_σ0^σ′ ℓ_j(s) ds for ε̂ interpolated through the history levels, in σ
-(``sigma_weights``: variable-step AB, k-diffusion's LMS, ρAB-DEIS) or in
-log σ = −η (``log_sigma_weights``: DEIS's "log-ρ", Zhang & Chen 2023, eq. 14).
+(``sigma_weights``: variable-step AB, k-diffusion's LMS, ρAB-DEIS), in
+log σ = −η (``log_sigma_weights``: DEIS's "log-ρ", Zhang & Chen 2023, eq. 14)
+or in t = σ/(1 + σ), the level's rectified-flow time (``t_weights``).
+
+For ``t_weights``, with u = 1 − t = 1/(1 + σ) and the node variable
+s = (t − t0)/(t′ − t0), u = u0·(1 + γ·s), γ = u′/u0 − 1, dσ = −du/u², so
+∫_σ0^σ′ s^k dσ = −(γ/u0)·I_k(γ), I_k(γ) = ∫_0^1 s^k/(1 + γ·s)² ds: finite at
+σ′ = 0 (γ = σ0) and at σ0 = ∞ (γ → ∞), so no end needs its own rule.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 from typing import Sequence
 
 import torch
 from torch import Tensor
 
 from gdf_plugins.samplers.maths.lagrange import Active, quadrature
-from gdf_plugins.samplers.maths.phi_moments import noise_moments
+from gdf_plugins.samplers.maths.phi_moments import noise_moments, power_series
+
+#: |γ| below this: I_k by its power series (32 terms, error < 0.25³²); above: the closed form.
+SERIES_BELOW = 0.25
 
 
 def sigma_weights(sigmas: Sequence[Tensor], sigma_next: Tensor, active: Active = None) -> list[Tensor]:
@@ -43,3 +54,36 @@ def log_sigma_weights(etas: Sequence[Tensor], eta_next: Tensor, active: Active =
     w = [-sigma0 * wj for wj in quadrature(nodes, noise_moments(hs, len(etas)), active)]
     w_end = sigma_weights([torch.exp(-e) for e in etas], torch.zeros_like(sigma0), active)
     return [torch.where(final, we, wj) for we, wj in zip(w_end, w)]
+
+
+@functools.lru_cache(maxsize=None)
+def _inverse_square_series(n: int) -> tuple[tuple[float, ...], ...]:
+    """c[k][j] = (j + 1)·(−1)^j/(k + j + 1): I_k(γ) = Σ_j c[k][j]·γ^j, from 1/(1 + γs)² = Σ_j (j + 1)(−γs)^j."""
+    return tuple(tuple((j + 1) * (-1.0) ** j / (k + j + 1) for j in range(32)) for k in range(n))
+
+
+def inverse_square_moments(gamma: Tensor, n: int) -> list[Tensor]:
+    """I_k(γ) = ∫_0^1 s^k/(1 + γ·s)² ds for k < n, γ > −1.
+
+    A power series for |γ| < ``SERIES_BELOW``; above, with w = 1 + γs,
+    I_k = γ^(−k−1)·Σ_m C(k, m)·(−1)^(k−m)·∫_1^(1+γ) w^(m−2) dw.
+    """
+    small = gamma.abs() < SERIES_BELOW
+    series = power_series(torch.where(small, gamma, torch.zeros_like(gamma)), _inverse_square_series(n))
+    g = torch.where(small, torch.ones_like(gamma), gamma)
+    w = 1 + g
+    integrals = [1 - 1 / w, torch.log1p(g)] + [(w ** (m - 1) - 1) / (m - 1) for m in range(2, n)]
+    closed = [sum(math.comb(k, m) * (-1) ** (k - m) * integrals[m] for m in range(k + 1)) / g ** (k + 1) for k in range(n)]
+    return [torch.where(small, s_, c_) for s_, c_ in zip(series, closed)]
+
+
+def t_weights(etas: Sequence[Tensor], eta_next: Tensor, active: Active = None) -> list[Tensor]:
+    """w_j = ∫_σ0^σ′ ℓ_j ds for ε̂ polynomial in t = σ/(1 + σ) = sigmoid(−η) (u = 1 − t = sigmoid(η))."""
+    u = [torch.sigmoid(e) for e in etas]
+    u0, u_next = u[0], torch.sigmoid(eta_next)
+    du = u_next - u0
+    safe = torch.where(du == 0, torch.ones_like(du), du)
+    nodes = [(uj - u0) / safe for uj in u]  # = (t_j − t0)/(t′ − t0)
+    scale = -du / (u0 * u0)  # −γ/u0
+    moments = [scale * m for m in inverse_square_moments(u_next / u0 - 1, len(etas))]
+    return quadrature(nodes, moments, active)
