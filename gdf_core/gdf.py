@@ -400,7 +400,7 @@ class GDF:
         )
         legacy: dict[str, Any] = {"cfg": cfg, "cfg_rho": cfg_rho, "cfg_t_stop": cfg_t_stop, "cfg_t_start": cfg_t_start}
         steps = integrate(run.sampler, run.denoiser, run.x, run.logsnrs, scaler=self.input_scaler, generator=generator, state=run.state)
-        bar = tqdm(total=timesteps, disable=not progress, desc="sampling", leave=False)
+        bar = tqdm(total=timesteps, desc="sampling", leave=False) if progress else None
         pending: Optional[Tensor] = None
         try:
             for i in range(timesteps):
@@ -408,7 +408,8 @@ class GDF:
                 pending = None
                 first = run.denoiser.first
                 assert first is not None, "the sampler made no model call in a step"
-                bar.update(1)
+                if bar is not None:
+                    bar.update(1)
                 if callback is not None:
                     callback(SampleStep(i, timesteps, run.t_values[i], run.logsnrs[i], x, first.x0, first.pred))
                 altered = yield first.x0, x, first.pred
@@ -453,7 +454,8 @@ class GDF:
                                       scaler=self.input_scaler, generator=generator, state=state)
                     pending = None
         finally:
-            bar.close()
+            if bar is not None:
+                bar.close()
 
     def sample_final(
         self,

@@ -73,8 +73,11 @@ def check_order(name: str, order: int, highest: int) -> int:
     return order
 
 
-def grid_rows(fn: Coefficients, logsnrs: Tensor, scaler: InputScaler, order: int, width: int) -> Tensor:
-    """(steps, width, batch): ``fn`` for every step, with min(step + 1, order) history levels."""
+def grid_rows(fn: Coefficients, logsnrs: Tensor, levels: Levels, order: int, width: int) -> Tensor:
+    """(steps, width, batch): ``fn`` for every step, with min(step + 1, order) history levels.
+
+    ``levels``: the ``Levels`` of all the grid's steps (``Levels(scaler, logsnrs[:-1], logsnrs[1:])``).
+    """
     grid = logsnrs.to(coeff_dtype(logsnrs))
     steps = grid.shape[0] - 1
     eta = half_logsnr(grid)
@@ -83,7 +86,7 @@ def grid_rows(fn: Coefficients, logsnrs: Tensor, scaler: InputScaler, order: int
         lo, hi = n - 1, (n if n < order else steps)
         if lo >= steps:
             break
-        lv = Levels(scaler, grid[lo:hi], grid[lo + 1 : hi + 1])
+        lv = levels.part(slice(lo, hi))
         etas = [eta[lo - k : hi - k] for k in range(n)]
         c = torch.stack(torch.broadcast_tensors(*fn(etas, lv, distinct_from_newer(etas))), dim=1)
         blocks.append(torch.nn.functional.pad(c, (0, 0, 0, width - c.shape[1])))
@@ -128,9 +131,8 @@ class MultistepSampler(SamplerBase):
     def _uses_warmup(self) -> bool:
         return self.warmup_corrector and self.order > 1
 
-    def _warmup(self, scaler: InputScaler, logsnr0: Tensor, logsnr1: Tensor) -> Tensor:
-        """(5, batch): step 0 redone on [x_0, x̂0_0, x̂0_1], then ε̂_1 from x_1 and x̂0_1."""
-        lv = Levels(scaler, logsnr0, logsnr1)
+    def _warmup(self, lv: Levels) -> Tensor:
+        """(5, batch): step 0 (``lv``) redone on [x_0, x̂0_0, x̂0_1], then ε̂_1 from x_1 and x̂0_1."""
         w = data_weights([lv.eta, lv.eta_next], lv.eta_next, interpolation="t")
         redo = no_op(lv, [lv.b_ratio, lv.a_next * w[0], lv.a_next * w[1]], [torch.ones_like(lv.h)])
         inv_b = ratio(torch.ones_like(lv.b_next), lv.b_next)
@@ -139,11 +141,15 @@ class MultistepSampler(SamplerBase):
     def prepare(self, logsnrs: Tensor, scaler: InputScaler) -> MultistepPlan:
         if logsnrs.dim() == 1:
             logsnrs = logsnrs[:, None]
-        rows = grid_rows(self._row, logsnrs, scaler, self.order, 1 + self.order)
-        warmup = self._warmup(scaler, logsnrs[0], logsnrs[1]) if self._uses_warmup() and logsnrs.shape[0] > 2 else None
-        lv = Levels(scaler, logsnrs[:-1], logsnrs[1:])
+        lv = Levels(scaler, logsnrs[:-1], logsnrs[1:])  # every step's levels, once: the parts below are views
+        rows = grid_rows(self._row, logsnrs, lv, self.order, 1 + self.order)
+        warmup = self._warmup(lv.part(0)) if self._uses_warmup() and logsnrs.shape[0] > 2 else None
+        return MultistepPlan(rows, warmup, self.extra_rows(logsnrs, lv))
+
+    def extra_rows(self, logsnrs: Tensor, lv: Levels) -> Optional[Tensor]:
+        """The plan's ``extra`` (steps, k, batch): ``extra`` of every step, stacked (or None)."""
         extra = self.extra(lv)
-        return MultistepPlan(rows, warmup, None if extra is None else torch.stack(extra, dim=1))
+        return None if extra is None else torch.stack(extra, dim=1)
 
     # -- the step -----------------------------------------------------------------------
     def push(self, state: SamplingState, node: Node) -> list[Node]:
@@ -180,7 +186,7 @@ class MultistepSampler(SamplerBase):
         value = x0c if self.form == "data" else compute(eps)
         if self._uses_warmup() and state.step == 1 and len(state.history) == 1:
             first = state.history[0]
-            w = plan.warmup if plan is not None else self._warmup(scaler, first.logsnr, logsnr)
+            w = plan.warmup if plan is not None else self._warmup(Levels(scaler, first.logsnr, logsnr))
             assert w is not None and first.x is not None and first.x0 is not None
             xc = combine_rows(w[:3], [first.x, first.x0, x0c])
             if self.form == "noise":

@@ -100,12 +100,9 @@ class UniPCSampler(MultistepSampler):
         c = [lv.b_ratio] + [lv.a_next * wj for wj in w[:-1]]
         return no_op(lv, c, [torch.ones_like(lv.h)]) + [torch.where(lv.degenerate, torch.zeros_like(lv.h), lv.a_next * w[-1])]
 
-    def prepare(self, logsnrs: Tensor, scaler: InputScaler) -> MultistepPlan:
-        plan = super().prepare(logsnrs, scaler)
-        if not self.corrector:
-            return plan
-        grid = logsnrs if logsnrs.dim() == 2 else logsnrs[:, None]
-        return MultistepPlan(plan.rows, None, grid_rows(self._unic_row, grid, scaler, self.order, 2 + self.order))
+    def extra_rows(self, logsnrs: Tensor, lv: Levels) -> Optional[Tensor]:
+        """UniC's rows: row i corrects step i at step i + 1."""
+        return grid_rows(self._unic_row, logsnrs, lv, self.order, 2 + self.order) if self.corrector else None
 
     def _unic_row(self, etas: list[Tensor], lv: Levels, active: list[Tensor]) -> list[Tensor]:
         c = self.correction(etas, lv, active)

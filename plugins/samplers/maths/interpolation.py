@@ -37,31 +37,45 @@ def _t_series(n: int) -> tuple[tuple[float, ...], ...]:
     return tuple(rows)
 
 
+@functools.lru_cache(maxsize=64)
+def _closed_form_tables(n: int, dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """(m = 0…n−1, C(k, m) as a (k, m) matrix, the signs (−1)^m/(m − 1) of the terms m ≥ 2, k + 1)."""
+    m = torch.arange(n, dtype=dtype, device=device)
+    binom = torch.tensor([[math.comb(k, j) for j in range(n)] for k in range(n)], dtype=dtype, device=device)
+    sign = torch.tensor([0.0, 0.0] + [(-1) ** j / (j - 1) for j in range(2, n)], dtype=dtype, device=device)
+    return m, binom, sign, m + 1
+
+
 def t_moments(alpha: Tensor, n: int) -> list[Tensor]:
     """Q_k(α) = ∫_0^1 (r/(α + (1 − α)·r))^k dr for k < n, α ∈ [0, 1].
 
     A power series in β = 1 − α for β < 1/2, the closed form
-    Q_k = β^(−k−1)·Σ_m C(k, m)·(−α)^m·∫_α^1 q^(−m) dq above.
+    Q_k = β^(−k−1)·Σ_m C(k, m)·T_m above, T_m = (−α)^m·∫_α^1 q^(−m) dq: T_0 = 1 − α,
+    T_1 = α·log α, T_m = (−1)^m·(α − α^m)/(m − 1). All k at once, on a last axis.
     """
     beta = 1 - alpha
-    bs = torch.where(beta < 0.5, beta, torch.zeros_like(beta))
-    series = power_series(bs, _t_series(n))
-    bc = torch.where(beta < 0.5, torch.ones_like(beta), beta)
+    small = beta < 0.5
+    series = torch.stack(power_series(torch.where(small, beta, torch.zeros_like(beta)), _t_series(n)), dim=-1)
+    bc = torch.where(small, torch.ones_like(beta), beta)[..., None]
     ac = 1 - bc
-    log_a = torch.log(ac)
-    closed = []
-    for k in range(n):
-        total = torch.zeros_like(beta)
-        for m in range(k + 1):
-            if m == 0:
-                term = bc  # ∫_α^1 dq = 1 − α
-            elif m == 1:
-                term = ac * log_a  # (−α)·∫_α^1 dq/q = α·log α
-            else:
-                term = ((-1) ** m) * (ac - ac**m) / (m - 1)  # (−α)^m·(α^(1−m) − 1)/(m − 1)
-            total = total + math.comb(k, m) * term
-        closed.append(total / bc ** (k + 1))
-    return [torch.where(beta < 0.5, s_, c_) for s_, c_ in zip(series, closed)]
+    m, binom, sign, k1 = _closed_form_tables(n, alpha.dtype, alpha.device)
+    terms = sign * (ac - ac**m)  # T_m for m ≥ 2 (0 at m = 0, 1)
+    terms = torch.cat([bc, torch.xlogy(ac, ac), terms[..., 2:]], dim=-1)[..., :n]  # α·log α, 0 at α = 0
+    closed = (terms @ binom.T) / bc**k1
+    return list(torch.where(small[..., None], series, closed).unbind(-1))
+
+
+@functools.lru_cache(maxsize=64)
+def _t2_tables(n: int, dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """The (k, i) pairs of μ_k = Σ_i C(k, i)·A^(k−i)·B^i·Q_(k+i), flattened: A's and B's powers, Q's index,
+    C(k, i), and the (pairs, k) matrix that sums each k's terms."""
+    pairs = [(k, i) for k in range(n) for i in range(k + 1)]
+    index = torch.tensor([[k - i, i, k + i] for k, i in pairs], device=device)
+    coef = torch.tensor([math.comb(k, i) for k, i in pairs], dtype=dtype, device=device)
+    owner = torch.zeros(len(pairs), n, dtype=dtype, device=device)
+    for p, (k, _) in enumerate(pairs):
+        owner[p, k] = 1.0
+    return index[:, 0].contiguous(), index[:, 1].contiguous(), index[:, 2].contiguous(), coef, owner
 
 
 def nodes(etas: Sequence[Tensor], eta_next: Tensor, interpolation: str) -> list[Tensor]:
@@ -92,6 +106,10 @@ def moments(etas: Sequence[Tensor], eta_next: Tensor, n: int, interpolation: str
         return [m0 * q for q in t_moments(alpha, n)]
     # t²: (t² − t0²)/(t′² − t0²) = s·(A + B·s) with s the t-node variable,
     # A = 2·t0/(t′ + t0), B = (t′ − t0)/(t′ + t0); expand and use the t moments.
-    q = t_moments(alpha, 2 * n - 1)
+    q = torch.stack(t_moments(alpha, 2 * n - 1), dim=-1)
     A, B = 2 * t0 / (t1 + t0), (t1 - t0) / (t1 + t0)
-    return [m0 * sum(math.comb(k, i) * A ** (k - i) * B**i * q[k + i] for i in range(k + 1)) for k in range(n)]
+    ia, ib, iq, coef, owner = _t2_tables(n, q.dtype, q.device)
+    powers = torch.arange(n, dtype=q.dtype, device=q.device)
+    a_pow, b_pow = A[..., None] ** powers, B[..., None] ** powers
+    terms = a_pow[..., ia] * b_pow[..., ib] * q[..., iq] * coef
+    return list((m0[..., None] * (terms @ owner)).unbind(-1))

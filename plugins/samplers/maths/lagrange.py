@@ -3,7 +3,9 @@
 Every operation is elementwise on (…, batch) tensors; an inactive node (a level
 repeated in the history, see ``levels.distinct_from_newer``) gets the weight 0
 and does not enter the other nodes' bases, so the interpolant is of one degree
-less instead of dividing by a zero node distance.
+less instead of dividing by a zero distance. All nodes are handled at once on a
+last axis (j, the basis; i, the factor), so the cost in tensor operations grows
+with the number of nodes, not with its square.
 """
 
 from __future__ import annotations
@@ -16,54 +18,60 @@ from torch import Tensor
 Active = Optional[Sequence[Tensor]]
 
 
-def _factor(nodes: Sequence[Tensor], j: int, i: int, active: Active) -> tuple[Tensor, Optional[Tensor]]:
-    """The denominator s_j − s_i (1 where node i is inactive) and node i's activity."""
-    denom = nodes[j] - nodes[i]
+def _stack(nodes: Sequence[Tensor], active: Active) -> tuple[Tensor, Optional[Tensor]]:
+    """Nodes as (…, n) and their activity as (…, n), broadcast together."""
+    s = torch.stack(torch.broadcast_tensors(*nodes), dim=-1)
     if active is None:
-        return denom, None
-    return torch.where(active[i] & (denom != 0), denom, torch.ones_like(denom)), active[i]
+        return s, None
+    on = torch.stack(torch.broadcast_tensors(*active), dim=-1)
+    s, on = torch.broadcast_tensors(s, on)
+    return s, on
 
 
-def lagrange_coefficients(nodes: Sequence[Tensor], active: Active = None) -> list[list[Tensor]]:
-    """Monomial coefficients c[j][k] of the Lagrange basis ℓ_j(s) = Σ_k c[j][k]·s^k on the active nodes.
+def _factors(s: Tensor, on: Optional[Tensor]) -> tuple[Tensor, Tensor]:
+    """(uses, denominator): whether basis j takes the factor of node i, (…, j, i), and Π_i (s_j − s_i) over those.
+
+    A zero distance to an active node counts as 1 in the denominator (as an inactive node does).
+    """
+    n = s.shape[-1]
+    other = ~torch.eye(n, dtype=torch.bool, device=s.device)
+    diff = s[..., :, None] - s[..., None, :]
+    if on is None:
+        return other.expand(diff.shape), torch.where(other, diff, torch.ones_like(diff)).prod(-1)
+    uses = other & on[..., None, :]
+    return uses, torch.where(uses & (diff != 0), diff, torch.ones_like(diff)).prod(-1)
+
+
+def lagrange_coefficients(nodes: Sequence[Tensor], active: Active = None) -> Tensor:
+    """Monomial coefficients c[…, j, k] of the Lagrange basis ℓ_j(s) = Σ_k c[j][k]·s^k on the active nodes.
 
     Then Σ_j w_j·s_j^k = μ_k is solved by w_j = Σ_k c[j][k]·μ_k (``quadrature``).
     """
-    n = len(nodes)
-    out = []
-    for j in range(n):
-        poly = [torch.ones_like(nodes[j])]
-        for i in range(n):
-            if i == j:
-                continue
-            denom, on = _factor(nodes, j, i, active)
-            new = [torch.zeros_like(poly[0]) for _ in range(len(poly) + 1)]
-            for k, c in enumerate(poly):
-                new[k + 1] = new[k + 1] + c / denom
-                new[k] = new[k] - c * nodes[i] / denom
-            if on is not None:
-                new = [torch.where(on, v, poly[k] if k < len(poly) else torch.zeros_like(v)) for k, v in enumerate(new)]
-            poly = new
-        if active is not None:
-            poly = [torch.where(active[j], c, torch.zeros_like(c)) for c in poly]
-        out.append(poly)
-    return out
+    s, on = _stack(nodes, active)
+    n = s.shape[-1]
+    uses, denominator = _factors(s, on)
+    poly = torch.zeros(*s.shape, n, dtype=s.dtype, device=s.device)
+    poly[..., 0] = 1.0
+    for i in range(n):  # multiply basis j's polynomial by (s − s_i) where it uses node i
+        shifted = torch.nn.functional.pad(poly[..., :-1], (1, 0))
+        poly = torch.where(uses[..., :, i, None], shifted - s[..., i, None, None] * poly, poly)
+    coeffs = poly / denominator[..., None]
+    return coeffs if on is None else torch.where(on[..., None], coeffs, torch.zeros_like(coeffs))
 
 
 def lagrange_at(nodes: Sequence[Tensor], point: Tensor | float, active: Active = None) -> list[Tensor]:
     """ℓ_j(point) for the Lagrange basis on the active ``nodes``."""
-    out = []
-    for j in range(len(nodes)):
-        v = torch.ones_like(nodes[j])
-        for i in range(len(nodes)):
-            if i != j:
-                denom, on = _factor(nodes, j, i, active)
-                term = (point - nodes[i]) / denom
-                v = v * (term if on is None else torch.where(on, term, torch.ones_like(term)))
-        out.append(v if active is None else torch.where(active[j], v, torch.zeros_like(v)))
-    return out
+    s, on = _stack(nodes, active)
+    uses, denominator = _factors(s, on)
+    term = point - s[..., None, :]
+    value = torch.where(uses, term, torch.ones_like(term)).prod(-1) / denominator
+    if on is not None:
+        value = torch.where(on, value, torch.zeros_like(value))
+    return list(value.unbind(-1))
 
 
 def quadrature(nodes: Sequence[Tensor], moments: Sequence[Tensor], active: Active = None) -> list[Tensor]:
     """Weights w_j = ∫ kernel·ℓ_j for the moments μ_k = ∫ kernel·s^k."""
-    return [sum(c * m for c, m in zip(cj, moments)) for cj in lagrange_coefficients(nodes, active)]  # type: ignore[misc]
+    coeffs = lagrange_coefficients(nodes, active)
+    mu = torch.stack(torch.broadcast_tensors(*moments), dim=-1)
+    return list((coeffs * mu[..., None, :]).sum(-1).unbind(-1))

@@ -79,6 +79,13 @@ class Levels:
         self.sigma = torch.exp(-self.eta)
         self.sigma_next = torch.exp(-self.eta_next)
 
+    def part(self, index: int | slice) -> "Levels":
+        """The levels of the steps ``index`` of these (a row or a range of a grid's), without the scaler again."""
+        out = object.__new__(Levels)
+        for name, value in vars(self).items():
+            setattr(out, name, value[index])
+        return out
+
     def safe_h(self) -> Tensor:
         """h where the step has a length, 1 where it has none (degenerate or into λ′ = +∞)."""
         return torch.where(self.degenerate | self.final, torch.ones_like(self.h), self.h)
