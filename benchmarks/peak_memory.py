@@ -6,7 +6,8 @@ Each run is a fresh subprocess; its peak resident memory during the run
 (``resource.getrusage(...).ru_maxrss`` after the run minus before it, with
 glibc's mmap threshold fixed at 64 KiB so that every latent is mapped and
 unmapped on its own; the
-latent and the model allocated beforehand) is divided by the size of one
+latent and the model allocated beforehand, and the same run made once on a
+batch of 2 first, so that the code it touches is not counted) is divided by the size of one
 latent, (16, 4, 128, 128) float32 = 4 MiB (large allocations are mmap-ed and
 returned at once, so resident memory follows the live tensors). The
 hand-written loops keep what the method needs: DDIM nothing, DPM++(2M) one
@@ -48,7 +49,7 @@ def eps_of(x):
         return model(x, None)
     c, u = model(torch.cat([x, x]), None).chunk(2)
     return u.lerp(c, cfg)
-def hand(name):
+def hand(name, x_init):
     x, prev = x_init, None
     for i in range(10):
         eps = eps_of(x)
@@ -61,20 +62,21 @@ def hand(name):
             x = (b[i + 1] / b[i]) * x + a[i + 1] * (-math.expm1(-h)) * d
             prev = x0
     return x
-def ours(name):
-    for _, x, _ in gdf.sample(model, {{}}, shape, sampler=name, timesteps=10, x_init=x_init, cfg=cfg, cfg_rho=0.0):
+def ours(name, x_init):
+    for _, x, _ in gdf.sample(model, {{}}, x_init.shape, sampler=name, timesteps=10, x_init=x_init, cfg=cfg, cfg_rho=0.0):
         pass
     return x
-def ours_dropping(name):
-    for x0, x, pred in gdf.sample(model, {{}}, shape, sampler=name, timesteps=10, x_init=x_init, cfg=cfg, cfg_rho=0.0):
+def ours_dropping(name, x_init):
+    for x0, x, pred in gdf.sample(model, {{}}, x_init.shape, sampler=name, timesteps=10, x_init=x_init, cfg=cfg, cfg_rho=0.0):
         del x0, pred  # what a loop that keeps only x holds: nothing of the step's x̂0 and prediction
     return x
-def final(name):
-    return gdf.sample_final(model, {{}}, shape, sampler=name, timesteps=10, x_init=x_init, cfg=cfg, cfg_rho=0.0)
-small = torch.randn(2, *shape[1:])  # warm the code paths on a small batch
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def final(name, x_init):
+    return gdf.sample_final(model, {{}}, x_init.shape, sampler=name, timesteps=10, x_init=x_init, cfg=cfg, cfg_rho=0.0)
 who, name = what.split()
-out = {{"hand": hand, "gdf": ours, "dropped": ours_dropping, "final": final}}[who](name)
+run = {{"hand": hand, "gdf": ours, "dropped": ours_dropping, "final": final}}[who]
+run(name, torch.randn(2, *shape[1:]))  # the same run on a small batch first: code pages and caches are not counted
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+out = run(name, x_init)
 after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({{"what": what, "cfg": sys.argv[2], "peak_kib": after - before}}))
 '''
