@@ -5,8 +5,10 @@
 A trivial model (ε̂ = 0.1·x) on a (4, 4, 64, 64) float32 latent on CPU, so
 the time is the sampling machinery's. Each run includes everything a user
 pays for: gdf's ``GDF.sample`` consumed to the end (components, grid, the
-sampler's ``prepare``, the loop), diffusers' ``set_timesteps`` and its
-``step`` loop. With cfg (scale 3) both run the model on the doubled batch and
+sampler's ``prepare``, the loop), diffusers' scheduler construction,
+``set_timesteps`` and its ``step`` loop. gdf's "cold" column clears its run
+plans first (another GDF, so the warm runs stay warm): grid, plan and level
+tables are built in every such run. With cfg (scale 3) both run the model on the doubled batch and
 lerp; gdf with ``cfg_rho=0`` (diffusers' ``guidance_rescale`` default) and,
 in an extra row, with the default 0.7. gdf's ``unipc`` is run at order 2,
 diffusers' default.
@@ -88,6 +90,12 @@ def main() -> None:
     from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, UniPCMultistepScheduler
 
     gdf = GDF.from_spec("stable_cascade")
+    cold_gdf = GDF.from_spec("stable_cascade")  # its run plans are cleared before each of its runs
+
+    def cold_run(sampler: object, cfg: float | None) -> torch.Tensor:
+        cold_gdf._run_plans.clear()
+        return gdf_run(cold_gdf, sampler, cfg, 0.0, x)
+
     x = torch.randn(SHAPE, generator=torch.Generator().manual_seed(0))
     pairs = {
         "ddim": ("ddim", DDIMScheduler),
@@ -99,21 +107,23 @@ def main() -> None:
         for cfg in (None, 3.0):
             tag = f"{name} cfg={'off' if cfg is None else 'on'}"
             runs[f"gdf {tag}"] = lambda s=sampler, c=cfg: gdf_run(gdf, s, c, 0.0, x)
+            runs[f"gdf cold {tag}"] = lambda s=sampler, c=cfg: cold_run(s, c)
             runs[f"diffusers {tag}"] = lambda m=sched, c=cfg: diffusers_run(m, c, x)
         runs[f"gdf {name} cfg=on rho=0.7"] = lambda s=sampler: gdf_run(gdf, s, 3.0, 0.7, x)
     times = interleaved(runs, args.repeats)
     med = {k: median_iqr(v)[0] for k, v in times.items()}
     rows = []
     print(f"torch {torch.__version__}, {args.threads} thread(s), {SHAPE} float32, {STEPS} steps, median of {args.repeats}")
-    print(f"{'run':34s} {'gdf ms':>8s} {'diffusers ms':>13s} {'gdf/diffusers':>14s}")
+    print(f"{'run':34s} {'gdf ms':>8s} {'cold ms':>8s} {'diffusers ms':>13s} {'gdf/diffusers':>14s} {'cold/diffusers':>15s}")
     for name in pairs:
         for cfg in ("off", "on"):
-            g, d = med[f"gdf {name} cfg={cfg}"], med[f"diffusers {name} cfg={cfg}"]
-            rows.append({"sampler": name, "cfg": cfg, "gdf_ms": 1e3 * g, "diffusers_ms": 1e3 * d, "ratio": g / d})
-            print(f"{name + ' cfg=' + cfg:34s} {1e3 * g:8.2f} {1e3 * d:13.2f} {g / d:14.2f}")
+            g, gc, d = med[f"gdf {name} cfg={cfg}"], med[f"gdf cold {name} cfg={cfg}"], med[f"diffusers {name} cfg={cfg}"]
+            rows.append({"sampler": name, "cfg": cfg, "gdf_ms": 1e3 * g, "gdf_cold_ms": 1e3 * gc, "diffusers_ms": 1e3 * d,
+                         "ratio": g / d, "cold_ratio": gc / d})
+            print(f"{name + ' cfg=' + cfg:34s} {1e3 * g:8.2f} {1e3 * gc:8.2f} {1e3 * d:13.2f} {g / d:14.2f} {gc / d:15.2f}")
         g, d = med[f"gdf {name} cfg=on rho=0.7"], med[f"diffusers {name} cfg=on"]
         rows.append({"sampler": name, "cfg": "on, cfg_rho=0.7", "gdf_ms": 1e3 * g, "diffusers_ms": 1e3 * d, "ratio": g / d})
-        print(f"{name + ' cfg=on cfg_rho=0.7':34s} {1e3 * g:8.2f} {1e3 * d:13.2f} {g / d:14.2f}")
+        print(f"{name + ' cfg=on cfg_rho=0.7':34s} {1e3 * g:8.2f} {'':8s} {1e3 * d:13.2f} {g / d:14.2f}")
     print(f"\n{'run':34s} {'whole ms':>8s} {'cold ms':>8s} {'20 steady ms':>13s} {'whole/steady':>13s} {'cold/steady':>12s}")
     steady = []
     steady_runs = {**{name: sampler for name, (sampler, _) in pairs.items()},
