@@ -13,14 +13,19 @@ step. Three settings, interleaved, medians:
 - "after a full run": the first step of a run that follows a whole 20-step run,
   as in ``whole_run.py``'s "whole" column.
 
-If "after a full run" is near "after a sweep" and well above "hot", the
-first-step overhead is mostly cache misses of code that runs once per run,
-which any once-per-run code pays, not work that could be cached further.
+The last column counts the step's minor page faults (``ru_minflt``): memory
+the allocator had given back to the system and takes again. With glibc's
+default settings the end of a run frees enough latents at the top of the
+heap for it to be trimmed, so the next run's first steps fault it back in
+(run with ``MALLOC_TRIM_THRESHOLD_=1000000000 MALLOC_MMAP_THRESHOLD_=1000000000``,
+or jemalloc/tcmalloc, to compare). What remains above "hot" is cache misses of
+code that runs once per run.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import time
 
@@ -48,26 +53,29 @@ def main() -> None:
         marks.setdefault("model", time.perf_counter())
         return 0.1 * x
 
-    def first_step(finish: bool) -> tuple[float, float]:
-        """(ms to the model's first call: prepare_sample and the loop's start, ms of the whole first step)."""
+    def first_step(finish: bool) -> tuple[float, float, int]:
+        """(ms to the model's first call: prepare_sample and the loop's start, ms of the whole first step,
+        minor page faults in it)."""
         marks.clear()
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         t0 = time.perf_counter()
         run = gdf.sample(model, {}, SHAPE, sampler=args.sampler, timesteps=20, x_init=x, cfg=None, cfg_rho=0.0)
         next(run)
         t1 = time.perf_counter()
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
         if finish:
             for _ in run:
                 pass
         else:
             run.close()
-        return 1e3 * (marks["model"] - t0), 1e3 * (t1 - t0)
+        return 1e3 * (marks["model"] - t0), 1e3 * (t1 - t0), faults
 
     settings = {
         "hot": lambda: None,
         "after a 32 MiB sweep": lambda: sweep.add_(1.0),
         "after a full run": lambda: first_step(True),
     }
-    times: dict[str, list[tuple[float, float]]] = {k: [] for k in settings}
+    times: dict[str, list[tuple[float, float, int]]] = {k: [] for k in settings}
     for _ in range(5):
         first_step(False)
     for _ in range(args.repeats):
@@ -84,9 +92,10 @@ def main() -> None:
         steady.append(statistics.median(b - a for a, b in zip(stamps[5:-1], stamps[6:])))
     print(f"torch {torch.__version__}, {args.threads} thread(s), {SHAPE} float32, {args.sampler}, "
           f"run plan cached, median of {args.repeats}")
-    print(f"{'first step of a run':28s} {'to the model ms':>16s} {'whole step ms':>14s}")
+    print(f"{'first step of a run':28s} {'to the model ms':>16s} {'whole step ms':>14s} {'page faults':>12s}")
     for name, rows in times.items():
-        print(f"{name:28s} {statistics.median(r[0] for r in rows):16.3f} {statistics.median(r[1] for r in rows):14.3f}")
+        print(f"{name:28s} {statistics.median(r[0] for r in rows):16.3f} {statistics.median(r[1] for r in rows):14.3f} "
+              f"{statistics.median(r[2] for r in rows):12.0f}")
     print(f"{'a steady step (5-19)':28s} {'':16s} {1e3 * statistics.median(steady):14.3f}")
 
 

@@ -15,9 +15,17 @@ diffusers' default.
 
 "steady": the median time of steps 5–19 of a gdf run (timestamps between
 yields), times 20, against the whole 20-step run: what the first steps and
-the plan cost on top of steady stepping. "whole" reuses the run plan a GDF
-caches for a repeated run (``gdf_core.run_plans``: grid, sampler plan, level
-tables); "cold" clears it first, so it builds them. The warm-up corrector of
+the plan cost on top of steady stepping. "whole" runs repeat one setting back
+to back, reusing the run plan the GDF caches (``gdf_core.run_plans``: grid,
+sampler plan, level tables); "cold" clears it first, so it builds them.
+"faults": minor page faults per whole run, memory the allocator returned to
+the system at the end of the previous run and faults in again (glibc trims
+its heap then; ``MALLOC_TRIM_THRESHOLD_=1000000000
+MALLOC_MMAP_THRESHOLD_=1000000000`` in the environment, or jemalloc, keeps it).
+Each sampler's whole-against-steady figures come from a fresh process, once
+with glibc's defaults and once with those settings: whether glibc trims
+depends on what the process allocated before (diffusers' runs in the same
+process, for one, leave small allocations above the latents and prevent it). The warm-up corrector of
 ``dpmpp_2m`` (a second-order redo of step 0 at step 1) is extra work of the
 method itself: the last row turns it off.
 """
@@ -26,6 +34,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
+import subprocess
+import sys
 import time
 
 import torch
@@ -61,23 +73,59 @@ def diffusers_run(make: object, cfg: float | None, x: torch.Tensor) -> torch.Ten
     return x
 
 
-def steady_ratio(gdf: GDF, sampler: object, cfg: float | None, x: torch.Tensor, repeats: int) -> tuple[float, float, float]:
-    """(whole 20-step run with the run plan cached, the same with it cold, 20 × median steady step), medians.
+def steady_ratio(gdf: GDF, sampler: object, cfg: float | None, x: torch.Tensor, repeats: int) -> tuple[float, float, float, float]:
+    """(whole 20-step run with the run plan cached, the same with it cold, 20 × median steady step,
+    minor page faults per warm run), medians.
 
-    Cold and warm runs take turns; "cold" clears the GDF's run plans first
-    (``gdf_core.run_plans``), so it also builds the grid, the plan and the level tables.
+    Warm runs follow each other (after two that are not counted), as a loop making many batches
+    with one setting runs them; then as many cold runs, each clearing the GDF's run plans first
+    (``gdf_core.run_plans``), so it also builds the grid, the plan and the level tables. The page
+    faults are memory the allocator gave back at the end of a run and takes again in the next.
     """
-    warm, cold, steadies = [], [], []
-    for i in range(2 * repeats + 4):
-        if i % 2:
-            gdf._run_plans.clear()
+    def timed() -> tuple[list[float], int]:
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         stamps = [time.perf_counter()]
         for _ in gdf.sample(model, {}, SHAPE, sampler=sampler, timesteps=STEPS, x_init=x, cfg=cfg, cfg_rho=0.0):
             stamps.append(time.perf_counter())
-        steps = [b - a for a, b in zip(stamps[5:-1], stamps[6:])]
-        (cold if i % 2 else warm).append(stamps[-1] - stamps[0])
-        steadies.append(STEPS * sorted(steps)[len(steps) // 2])
-    return median_iqr(warm[2:])[0], median_iqr(cold[2:])[0], median_iqr(steadies[4:])[0]
+        return stamps, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+
+    warm, cold, steadies, faults = [], [], [], []
+    for i in range(repeats + 2):
+        stamps, n = timed()
+        if i >= 2:
+            warm.append(stamps[-1] - stamps[0])
+            faults.append(n)
+            steps = [b - a for a, b in zip(stamps[5:-1], stamps[6:])]
+            steadies.append(STEPS * sorted(steps)[len(steps) // 2])
+    for _ in range(repeats):
+        gdf._run_plans.clear()
+        stamps, _ = timed()
+        cold.append(stamps[-1] - stamps[0])
+    return median_iqr(warm)[0], median_iqr(cold)[0], median_iqr(steadies)[0], float(sorted(faults)[len(faults) // 2])
+
+
+#: The whole-against-steady runs, each in a fresh process (a process's earlier allocations decide
+#: whether glibc trims its heap at the end of a run).
+STEADY_RUNS = {
+    "ddim": "ddim",
+    "dpmpp_2m": "dpmpp_2m",
+    "unipc": {"name": "unipc", "order": 2},
+    "dpmpp_2m warmup_corrector=False": {"name": "dpmpp_2m", "warmup_corrector": False},
+}
+#: glibc's defaults, and settings under which it keeps freed memory (no trim, no per-latent mmap).
+ALLOCATORS = {
+    "glibc defaults": {},
+    "MALLOC_TRIM_THRESHOLD_=MALLOC_MMAP_THRESHOLD_=1e9": {"MALLOC_TRIM_THRESHOLD_": "1000000000", "MALLOC_MMAP_THRESHOLD_": "1000000000"},
+}
+
+
+def steady_only(name: str, repeats: int) -> None:
+    """One sampler's whole-against-steady figures, printed as a JSON line (run in a fresh process)."""
+    gdf = GDF.from_spec("stable_cascade")
+    x = torch.randn(SHAPE, generator=torch.Generator().manual_seed(0))
+    whole, cold, st, faults = steady_ratio(gdf, STEADY_RUNS[name], None, x, 3 * repeats)
+    print(json.dumps({"sampler": name, "whole_ms": 1e3 * whole, "cold_ms": 1e3 * cold, "steady_ms": 1e3 * st,
+                      "ratio": whole / st, "cold_ratio": cold / st, "page_faults": faults}))
 
 
 def main() -> None:
@@ -85,8 +133,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--json", default=None)
+    parser.add_argument("--steady-only", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.steady_only is not None:
+        steady_only(args.steady_only, args.repeats)
+        return
     from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, UniPCMultistepScheduler
 
     gdf = GDF.from_spec("stable_cascade")
@@ -124,15 +176,18 @@ def main() -> None:
         g, d = med[f"gdf {name} cfg=on rho=0.7"], med[f"diffusers {name} cfg=on"]
         rows.append({"sampler": name, "cfg": "on, cfg_rho=0.7", "gdf_ms": 1e3 * g, "diffusers_ms": 1e3 * d, "ratio": g / d})
         print(f"{name + ' cfg=on cfg_rho=0.7':34s} {1e3 * g:8.2f} {'':8s} {1e3 * d:13.2f} {g / d:14.2f}")
-    print(f"\n{'run':34s} {'whole ms':>8s} {'cold ms':>8s} {'20 steady ms':>13s} {'whole/steady':>13s} {'cold/steady':>12s}")
     steady = []
-    steady_runs = {**{name: sampler for name, (sampler, _) in pairs.items()},
-                   "dpmpp_2m warmup_corrector=False": {"name": "dpmpp_2m", "warmup_corrector": False}}
-    for name, sampler in steady_runs.items():
-        whole, cold, st = steady_ratio(gdf, sampler, None, x, args.repeats)
-        steady.append({"sampler": name, "whole_ms": 1e3 * whole, "cold_ms": 1e3 * cold, "steady_ms": 1e3 * st,
-                       "ratio": whole / st, "cold_ratio": cold / st})
-        print(f"{name:34s} {1e3 * whole:8.2f} {1e3 * cold:8.2f} {1e3 * st:13.2f} {whole / st:13.2f} {cold / st:12.2f}")
+    for label, env in ALLOCATORS.items():
+        print(f"\nwhole runs against steady steps, each sampler in a fresh process; malloc: {label}")
+        print(f"{'run':34s} {'whole ms':>8s} {'cold ms':>8s} {'20 steady ms':>13s} {'whole/steady':>13s} {'cold/steady':>12s} {'faults':>7s}")
+        for name in STEADY_RUNS:
+            out = subprocess.run([sys.executable, __file__, "--steady-only", name, "--threads", str(args.threads),
+                                  "--repeats", str(args.repeats)], env={**os.environ, **env},
+                                 capture_output=True, text=True, check=True)
+            row = {"malloc": label, **json.loads(out.stdout.strip().splitlines()[-1])}
+            steady.append(row)
+            print(f"{name:34s} {row['whole_ms']:8.2f} {row['cold_ms']:8.2f} {row['steady_ms']:13.2f} {row['ratio']:13.2f} "
+                  f"{row['cold_ratio']:12.2f} {row['page_faults']:7.0f}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"torch": torch.__version__, "threads": args.threads, "versus_diffusers": rows, "steady": steady}, f, indent=2)
