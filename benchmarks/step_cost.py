@@ -27,22 +27,13 @@ import json
 import math
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # run from a checkout without installing
-    sys.path.insert(0, str(ROOT))
-try:
-    import gdf_plugins  # noqa: F401
-except ImportError:  # not installed: the built-in plugins live in plugins/ of the checkout
-    import importlib
-
-    sys.modules["gdf_plugins"] = importlib.import_module("plugins")
+from _setup import ROOT  # noqa: E402,F401  (gdf from the checkout when it is not installed)
 
 from gdf_core.integrate import solve  # noqa: E402
 from gdf_plugins.samplers import (  # noqa: E402
