@@ -96,7 +96,7 @@ class ModelDenoiser:
         self.tables = tables
         self.guide_model = guide_model
         self.unconditional_inputs = unconditional_inputs
-        self.t_values = list(t_values)
+        self.t_values = tuple(t_values)
         self.follow(state, 0)
         self.set_inputs(model_inputs)
         self.set_guidance(guidance)

@@ -27,7 +27,7 @@ from gdf_core.kinds import GDF_PARTS
 from gdf_core.parameters import component_fields, validate_value
 from gdf_core.protocols import RunGrid, SamplingState, Schedule, Stateful, StretchableLimits
 from gdf_core.registry import registry
-from gdf_core.run_plans import RunPlan, RunPlans
+from gdf_core.run_plans import BuiltSamplers, RunPlan, RunPlans
 from gdf_core.shift import Shift, as_shift, shift_for, shift_spec
 from gdf_core.spec import LimitsSpec, build, build_spec, check_sample_schedule, spec_of
 from gdf_core.stratified import stratified_draw
@@ -126,6 +126,7 @@ class GDF:
     ) -> None:
         self.shift: Shift = as_shift(shift)
         self._run_plans = RunPlans()  # grids and sampler plans of earlier sample() runs (gdf_core.run_plans)
+        self._built_samplers = BuiltSamplers()  # samplers built from the specs given to sample()
         self.schedule = build("schedule", schedule)
         self.input_scaler = build("input_scaler", input_scaler)
         self.target = build("target", target)
@@ -544,7 +545,6 @@ class GDF:
         else:
             schedule_obj = self.sample_schedule or self.schedule
         t_start, t_end = float(t_start), float(t_end)
-        t_values = _linspace(t_start, t_end, timesteps + 1)  # host values of our own inputs, no tensor read
         if x_init is not None:
             _check_tensor("x_init", x_init, min_dim=1)
             x = x_init.to(device)  # never modified in place: no copy
@@ -552,13 +552,14 @@ class GDF:
             x = sampler_obj.init_x(tuple(shape), generator=generator, dtype=dtype, device=device)
         shift = self.shift_for(x.shape) if shift is None else shift  # the GDF's shift, as diffuse reads it
         key = None if schedule is not None else self._run_plans.key(
-            sampler_obj, schedule_obj, self.input_scaler, self.noise_cond, t_start=t_start, t_end=t_end,
-            timesteps=timesteps, shift=float(shift), batch=x.shape[0], device=torch.device(device), dtype=x.dtype, ndim=x.dim())
+            sampler_obj, schedule_obj, self.input_scaler, self.noise_cond,
+            (t_start, t_end, timesteps, float(shift), x.shape[0], x.device, x.dtype, x.dim()))
         cached = self._run_plans.get(key, schedule_obj, self.input_scaler, self.noise_cond)
-        if cached is not None:  # the same grid, plan and level tables as an earlier run (gdf_core.run_plans)
+        if cached is not None:  # the same grid, plan, level tables and t values as an earlier run (gdf_core.run_plans)
             state = SamplingState(logsnrs=cached.logsnrs, plan=cached.plan, rows=cached.tables.rows)
-            tables = cached.tables
+            tables, t_values = cached.tables, cached.t_values
         else:
+            t_values = tuple(_linspace(t_start, t_end, timesteps + 1))  # host values of our own inputs, no tensor read
             if isinstance(schedule_obj, RunGrid) and (t_start, t_end) == (1.0, 0.0):  # a whole run: the schedule's own N-step grid
                 logsnrs = (schedule_obj.run_logsnrs(timesteps) - 2 * math.log(shift)).to(device)
             else:
@@ -568,7 +569,9 @@ class GDF:
             state = start(sampler_obj, logsnrs, x.shape[0], self.input_scaler)
             assert state.logsnrs is not None
             tables = LevelTables.build(state.rows, self.noise_cond, self.input_scaler, x)
-            self._run_plans.put(key, RunPlan(state.logsnrs, state.plan, tables, schedule_obj, self.input_scaler, self.noise_cond))
+            self._run_plans.put(
+                key, RunPlan(state.logsnrs, state.plan, tables, schedule_obj, self.input_scaler, self.noise_cond, t_values)
+            )
         denoiser = ModelDenoiser(
             model,
             scaler=self.input_scaler,
@@ -608,7 +611,8 @@ class GDF:
         if sampler is None and self.sampler is not None and not sampler_params:
             return self.sampler
         chosen = sampler if sampler is not None else (self.sampler if self.sampler is not None else "ddpm")
-        sampler_obj = build("sampler", chosen, path="sampler")
+        registry.load()  # what a name means is settled before the cache reads the registry's generation
+        sampler_obj = self._built_samplers.get(chosen, registry.generation, lambda: build("sampler", chosen, path="sampler"))
         if sampler_params:
             merged = {**getattr(sampler_obj, "params", {}), **sampler_params}
             try:
@@ -631,7 +635,7 @@ class PreparedSample:
     x: Tensor
     logsnrs: Tensor
     state: SamplingState
-    t_values: list[float]
+    t_values: Sequence[float]
     scaler: Any
 
     def solve(self, generator: Any = None) -> Tensor:

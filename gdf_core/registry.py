@@ -106,6 +106,9 @@ class Registry:
         self._table: dict[tuple[str, str], list[Registration]] = {}
         self.plugins: list[PluginInfo] = []
         self._local: list[tuple[Registration, bool]] = []
+        #: Bumped whenever what a name resolves to may have changed (a registration added, removed, or
+        #: everything forgotten), so a cache of components built by name can tell it is stale.
+        self.generation = 0
 
     # -- discovery ---------------------------------------------------------
     def entry_points(self) -> list[Any]:
@@ -152,6 +155,7 @@ class Registry:
         return self.load(strict=strict)
 
     def _forget(self) -> None:
+        self.generation += 1
         self._loaded = False
         self._table = {}
         self.plugins = []
@@ -178,6 +182,7 @@ class Registry:
             self._add(Registration(PRESET, name, dict, ep.name, info.distribution, info.version, spec=spec))
 
     def _add(self, reg: Registration, *, replace: bool = False) -> None:
+        self.generation += 1
         entries = self._table.setdefault((reg.kind, reg.name), [])
         if replace:
             entries[:] = [e for e in entries if e.plugin != IN_PROCESS]
@@ -241,6 +246,7 @@ class Registry:
     def unregister(self, cls: type) -> None:
         """Forget the in-process registrations of ``cls`` (a test's, a notebook's)."""
         self._local = [(reg, replace) for reg, replace in self._local if reg.cls is not cls]
+        self.generation += 1
         for entries in self._table.values():
             entries[:] = [e for e in entries if not (e.plugin == IN_PROCESS and e.cls is cls)]
 

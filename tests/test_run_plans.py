@@ -75,6 +75,63 @@ def test_the_cache_is_bounded() -> None:
     assert len(gdf._run_plans) == gdf._run_plans.size
 
 
+def test_a_sampler_spec_given_again_is_built_once() -> None:
+    """A name or a dict of plain data given to every call is validated and built once per GDF."""
+    gdf = GDF.from_spec("stable_cascade")
+    assert _plan(gdf).sampler is _plan(gdf).sampler
+    spec = {"name": "unipc", "order": 2}
+    assert _plan(gdf, sampler=spec).sampler is _plan(gdf, sampler=dict(spec)).sampler
+    assert _plan(gdf, sampler={"name": "unipc", "order": 3}).sampler.order == 3  # another spec, another sampler
+    assert _plan(gdf, sampler="unipc").sampler is not _plan(gdf, sampler=spec).sampler
+
+
+def test_a_sampler_with_learned_state_is_built_for_every_run() -> None:
+    from gdf_core.registry import registry
+    from gdf_plugins.samplers.first_order import DDIMSampler
+
+    class Learned(DDIMSampler):
+        name = "run_plans_learned"
+
+        def state_dict(self) -> dict:
+            return {}
+
+        def load_state_dict(self, state: dict) -> None:
+            pass
+
+    gdf = GDF.from_spec("stable_cascade")
+    registry.register(Learned, kind="sampler")
+    try:
+        assert _plan(gdf, sampler="run_plans_learned").sampler is not _plan(gdf, sampler="run_plans_learned").sampler
+    finally:
+        registry.unregister(Learned)
+
+
+def test_what_a_name_means_is_read_again_after_a_registration() -> None:
+    """Registering another class under a name, or removing it, is seen by the next run (the registry's generation)."""
+    from gdf_core.registry import registry
+    from gdf_plugins.samplers.first_order import DDIMSampler
+
+    class First(DDIMSampler):
+        name = "run_plans_probe"
+
+    class Second(DDIMSampler):
+        name = "run_plans_probe"
+
+    gdf = GDF.from_spec("stable_cascade")
+    registry.register(First, kind="sampler")
+    try:
+        assert type(_plan(gdf, sampler="run_plans_probe").sampler) is First
+        registry.register(Second, kind="sampler")  # replaces First in this process
+        assert type(_plan(gdf, sampler="run_plans_probe").sampler) is Second
+    finally:
+        registry.unregister(First)
+        registry.unregister(Second)
+    from gdf_core.errors import SpecError
+
+    with pytest.raises(SpecError, match="run_plans_probe"):
+        _plan(gdf, sampler="run_plans_probe")
+
+
 class CountingCond(CosineTNoiseCond):
     """The cosine_t condition, counting how many times it is evaluated."""
 
