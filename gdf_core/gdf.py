@@ -379,7 +379,9 @@ class GDF:
     ) -> Generator[tuple[Tensor, Tensor, Tensor], Optional[dict[str, Any]], None]:
         """Generate samples; a generator yielding (x0, x, pred) after every step.
 
-        ``model(x, noise_cond, **model_inputs)`` predicts the target.
+        ``model(x, noise_cond, **model_inputs)`` predicts the target. The run
+        starts from ``x_init`` (never modified; ``shape`` is then None or its
+        shape) or from the sampler's noise of ``shape`` in ``dtype`` on ``device``.
         ``guidance`` (a name, a spec, a class or an instance; docs/guidance.md)
         combines the conditional prediction with the unconditional one
         (``unconditional_inputs``, zeros where missing; both run as one doubled
@@ -532,7 +534,7 @@ class GDF:
         if not isinstance(model_inputs, dict):
             raise TypeError(f"model_inputs must be a dict of keyword arguments of the model; got {type(model_inputs).__name__}")
         runtime_checks.check_sample_arguments(shape=shape, timesteps=timesteps, t_start=t_start, t_end=t_end,
-                                              shift=shift, generator=generator, x_init=x_init)
+                                              shift=shift, generator=generator, x_init=x_init, device=device, dtype=dtype)
         runtime_checks.check_guidance(cfg, cfg_rho=cfg_rho, cfg_t_stop=cfg_t_stop, cfg_t_start=cfg_t_start)
         runtime_checks.check_unconditional_inputs(model_inputs, unconditional_inputs)
         guidance_obj = self._guidance(guidance, {"cfg": cfg, "cfg_rho": cfg_rho, "cfg_t_stop": cfg_t_stop, "cfg_t_start": cfg_t_start})

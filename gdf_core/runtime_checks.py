@@ -62,8 +62,10 @@ def check_sample_arguments(
     shift: Any,
     generator: Any,
     x_init: Optional[Tensor] = None,
+    device: Any = "cpu",
+    dtype: Any = torch.float32,
 ) -> None:
-    """The types and domains of ``sample``'s shape, timesteps, t range, shift and generator."""
+    """The types and domains of ``sample``'s shape, timesteps, t range, shift, generator, device and dtype."""
     if isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps < 1:
         raise ValueError(f"timesteps must be a positive int, got {excerpt(timesteps)}")
     start = _number("t_start", t_start, low=0.0, high=1.0, allowed="a number in [0, 1] (1: pure noise)")
@@ -87,7 +89,29 @@ def check_sample_arguments(
         batch = int(shape[0])
     elif isinstance(x_init, Tensor) and x_init.dim() > 0:
         batch = x_init.shape[0]
+        if shape is not None and _is_shape(shape) and tuple(shape) != tuple(x_init.shape):
+            raise ValueError(
+                f"shape {excerpt(tuple(shape))} does not match x_init's shape {tuple(x_init.shape)}: "
+                "pass shape=x_init.shape (or None), or an x_init of that shape"
+            )
     check_generator(generator, batch)
+    check_device_and_dtype(device, dtype)
+
+
+def _is_shape(shape: Any) -> bool:
+    return isinstance(shape, (Sequence, torch.Size)) and not isinstance(shape, (str, bytes))
+
+
+def check_device_and_dtype(device: Any, dtype: Any) -> None:
+    """``device``: a torch.device or its name; ``dtype``: a floating-point torch dtype (the noise's)."""
+    try:
+        torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(
+            f"device must be a torch.device or a device name such as 'cpu', 'cuda' or 'cuda:1'; got {excerpt(device)}"
+        ) from None
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating-point torch dtype (e.g. torch.float32); got {excerpt(dtype)}")
 
 
 def check_generator(generator: Any, batch: Optional[int]) -> None:

@@ -136,6 +136,11 @@ def test_matching_unconditional_inputs_sample_and_are_not_mutated(gdf):
         ({"timesteps": 0}, ValueError, "timesteps must be a positive int"),
         ({"timesteps": 2.5}, ValueError, "timesteps must be a positive int"),
         ({"timesteps": True}, ValueError, "timesteps must be a positive int"),
+        ({"device": "bogus"}, ValueError, "device must be a torch.device or a device name such as 'cpu', 'cuda' or 'cuda:1'; got 'bogus'"),
+        ({"device": 3.5}, ValueError, "device must be a torch.device"),
+        ({"dtype": torch.int32}, TypeError, "dtype must be a floating-point torch dtype (e.g. torch.float32); got torch.int32"),
+        ({"dtype": "float32"}, TypeError, "dtype must be a floating-point torch dtype"),
+        ({"x_init": torch.zeros(3, 5)}, ValueError, "shape (2, 3) does not match x_init's shape (3, 5): pass shape=x_init.shape (or None)"),
     ],
 )
 def test_sample_refuses_bad_arguments_before_calling_the_model(gdf, kwargs, error, words):
