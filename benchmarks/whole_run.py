@@ -27,18 +27,23 @@ with glibc's defaults and once with those settings: whether glibc trims
 depends on what the process allocated before (diffusers' runs in the same
 process, for one, leave small allocations above the latents and prevent it). The warm-up corrector of
 ``dpmpp_2m`` (a second-order redo of step 0 at step 1) is extra work of the
-method itself: the last row turns it off.
+method itself: the "warmup_corrector=False" row turns it off. The "hand-written" rows are DDIM and
+DPM++(2M) loops of a few lines over precomputed host floats (``hand_steps``), timed the same way:
+their whole/steady ratio is what the first step costs any loop (its data last touched a run ago),
+against which gdf's own extra is read.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import subprocess
 import sys
 import time
+from typing import Callable, Iterable, Iterator
 
 import torch
 
@@ -73,33 +78,65 @@ def diffusers_run(make: object, cfg: float | None, x: torch.Tensor) -> torch.Ten
     return x
 
 
-def steady_ratio(gdf: GDF, sampler: object, cfg: float | None, x: torch.Tensor, repeats: int) -> tuple[float, float, float, float]:
+def hand_steps(gdf: GDF, name: str, x: torch.Tensor, tables: tuple[list[float], list[float], list[float]] | None) -> Iterator[torch.Tensor]:
+    """A hand-written DDIM or DPM++(2M) loop over the schedule's 20-step grid, yielding x after each step.
+
+    ``tables``: (λ, a, b) at the levels, computed beforehand (a warm run); None computes them in the run
+    (a cold one, as diffusers' ``set_timesteps``). The first step of DPM++(2M) is first order, as diffusers'.
+    """
+    if tables is None:
+        tables = hand_tables(gdf)
+    lam, a, b = tables
+    prev, h_prev = None, 0.0
+    for i in range(STEPS):
+        eps = model(x, None)  # type: ignore[arg-type]
+        x0 = (x - b[i] * eps) / a[i]
+        if name == "ddim":
+            x = a[i + 1] * x0 + b[i + 1] * eps
+        else:
+            h = (lam[i + 1] - lam[i]) / 2
+            d = x0 if prev is None else (1 + h / (2 * h_prev)) * x0 - (h / (2 * h_prev)) * prev
+            x = (b[i + 1] / b[i]) * x + a[i + 1] * (-math.expm1(-h)) * d
+            prev, h_prev = x0, h
+        yield x
+
+
+def hand_tables(gdf: GDF) -> tuple[list[float], list[float], list[float]]:
+    """(λ, a, b) of the schedule's 20-step grid as host floats, from the last level to the first finite ones."""
+    lam = gdf.schedule(torch.linspace(1, 0, STEPS + 1, dtype=torch.float64))
+    return lam.tolist(), torch.sigmoid(lam).sqrt().tolist(), torch.sigmoid(-lam).sqrt().tolist()
+
+
+def steady_ratio(
+    run: Callable[[bool], Iterable[object]], clear: Callable[[], None], repeats: int
+) -> tuple[float, float, float, float]:
     """(whole 20-step run with the run plan cached, the same with it cold, 20 × median steady step,
     minor page faults per warm run), medians.
 
-    Warm runs follow each other (after two that are not counted), as a loop making many batches
-    with one setting runs them; then as many cold runs, each clearing the GDF's run plans first
-    (``gdf_core.run_plans``), so it also builds the grid, the plan and the level tables. The page
+    ``run(cold)`` iterates one run's steps. Warm runs follow each other (after two that are not
+    counted), as a loop making many batches with one setting runs them; then as many cold runs,
+    each after ``clear()`` (gdf: its run plans, ``gdf_core.run_plans``, so the run also builds the grid, the plan and
+    the level tables; a hand-written loop computes its tables in the run). The page
     faults are memory the allocator gave back at the end of a run and takes again in the next.
     """
-    def timed() -> tuple[list[float], int]:
+    def timed(cold: bool) -> tuple[list[float], int]:
         faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         stamps = [time.perf_counter()]
-        for _ in gdf.sample(model, {}, SHAPE, sampler=sampler, timesteps=STEPS, x_init=x, cfg=cfg, cfg_rho=0.0):
+        for _ in run(cold):
             stamps.append(time.perf_counter())
         return stamps, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
 
     warm, cold, steadies, faults = [], [], [], []
     for i in range(repeats + 2):
-        stamps, n = timed()
+        stamps, n = timed(False)
         if i >= 2:
             warm.append(stamps[-1] - stamps[0])
             faults.append(n)
             steps = [b - a for a, b in zip(stamps[5:-1], stamps[6:])]
             steadies.append(STEPS * sorted(steps)[len(steps) // 2])
     for _ in range(repeats):
-        gdf._run_plans.clear()
-        stamps, _ = timed()
+        clear()
+        stamps, _ = timed(True)
         cold.append(stamps[-1] - stamps[0])
     return median_iqr(warm)[0], median_iqr(cold)[0], median_iqr(steadies)[0], float(sorted(faults)[len(faults) // 2])
 
@@ -112,6 +149,9 @@ STEADY_RUNS = {
     "unipc": {"name": "unipc", "order": 2},
     "dpmpp_2m warmup_corrector=False": {"name": "dpmpp_2m", "warmup_corrector": False},
 }
+#: Hand-written loops measured the same way: what the first step costs any loop (data last touched
+#: a run ago, code that ran once), against which gdf's own extra is read.
+HAND_RUNS = ("hand-written ddim", "hand-written dpmpp_2m")
 #: glibc's defaults, and settings under which it keeps freed memory (no trim, no per-latent mmap).
 ALLOCATORS = {
     "glibc defaults": {},
@@ -123,7 +163,17 @@ def steady_only(name: str, repeats: int) -> None:
     """One sampler's whole-against-steady figures, printed as a JSON line (run in a fresh process)."""
     gdf = GDF.from_spec("stable_cascade")
     x = torch.randn(SHAPE, generator=torch.Generator().manual_seed(0))
-    whole, cold, st, faults = steady_ratio(gdf, STEADY_RUNS[name], None, x, 3 * repeats)
+    if name in HAND_RUNS:
+        method, tables = name.split()[-1], hand_tables(gdf)
+        def run(cold: bool) -> Iterable[object]:
+            return hand_steps(gdf, method, x, None if cold else tables)
+        clear: Callable[[], None] = lambda: None
+    else:
+        sampler = STEADY_RUNS[name]
+        def run(cold: bool) -> Iterable[object]:
+            return gdf.sample(model, {}, SHAPE, sampler=sampler, timesteps=STEPS, x_init=x, cfg=None, cfg_rho=0.0)
+        clear = gdf._run_plans.clear
+    whole, cold, st, faults = steady_ratio(run, clear, 3 * repeats)
     print(json.dumps({"sampler": name, "whole_ms": 1e3 * whole, "cold_ms": 1e3 * cold, "steady_ms": 1e3 * st,
                       "ratio": whole / st, "cold_ratio": cold / st, "page_faults": faults}))
 
@@ -180,7 +230,7 @@ def main() -> None:
     for label, env in ALLOCATORS.items():
         print(f"\nwhole runs against steady steps, each sampler in a fresh process; malloc: {label}")
         print(f"{'run':34s} {'whole ms':>8s} {'cold ms':>8s} {'20 steady ms':>13s} {'whole/steady':>13s} {'cold/steady':>12s} {'faults':>7s}")
-        for name in STEADY_RUNS:
+        for name in (*STEADY_RUNS, *HAND_RUNS):
             out = subprocess.run([sys.executable, __file__, "--steady-only", name, "--threads", str(args.threads),
                                   "--repeats", str(args.repeats)], env={**os.environ, **env},
                                  capture_output=True, text=True, check=True)
