@@ -322,6 +322,14 @@ def test_host_read_recorder_sees_every_way_of_reading_values() -> None:
         "numpy.asarray": lambda: np.asarray(x),
         "torch.equal": lambda: torch.equal(x, x),
         "torch.allclose": lambda: torch.allclose(x, x),
+        "torch.nonzero": lambda: torch.nonzero(x > 0),
+        ".nonzero()": lambda: (x > 0).nonzero(),
+        "torch.argwhere": lambda: torch.argwhere(x > 0),
+        "torch.masked_select": lambda: torch.masked_select(x, x > 0),
+        "torch.unique": lambda: torch.unique(x),
+        ".cpu()": lambda: x.cpu(),
+        "x[mask] with a boolean mask": lambda: x[x > 0],
+        "x[mask] = … with a boolean mask": lambda: x.clone().__setitem__(x > 0, 0.0),
     }
     for what, read in reads.items():
         with HostReadRecorder() as recorder:
@@ -329,6 +337,7 @@ def test_host_read_recorder_sees_every_way_of_reading_values() -> None:
         assert recorder.reads and what in recorder.reads[0][0], (what, recorder.reads)
     with HostReadRecorder() as recorder:
         torch.where(x > 0, x, -x).mul_(2).sum()
+        x[0], x[:1], x[torch.tensor([1])]  # indexing by ints, slices and integer tensors: shapes known on the host
         with recorder.ignored():
             x.sum().item()
         recorder.ignoring(lambda: float(x[1]))()

@@ -1,7 +1,11 @@
 """Record every read of a tensor's values into Python: ``.item()``, ``bool(t)``, ``.tolist()``, ...
 
 Such a read waits for the device (a GPU sync per step), breaks a
-``torch.compile`` graph, and is how code branches on tensor values. The
+``torch.compile`` graph, and is how code branches on tensor values. So does
+an operation whose output's shape depends on the values (``nonzero``, a
+boolean-mask index, ``unique``: the host needs the count) and a copy to the
+host (``.cpu()``): recorded too, so a run on the CPU finds what
+``torch.cuda.set_sync_debug_mode("error")`` raises at on a GPU. The
 recorder is a ``torch.overrides.TorchFunctionMode``: it sees the Python-level
 call itself, so ``if (x > 0).any():`` shows up as ``Tensor.__bool__``.
 Code the caller does not answer for (the model, the scaler) runs inside
@@ -31,7 +35,19 @@ HOST_READS: dict[Any, str] = {
     torch.equal: "torch.equal",
     torch.allclose: "torch.allclose",
     torch.is_nonzero: "torch.is_nonzero",
+    torch.nonzero: "torch.nonzero (its shape depends on the values)",
+    torch.Tensor.nonzero: ".nonzero() (its shape depends on the values)",
+    torch.argwhere: "torch.argwhere (its shape depends on the values)",
+    torch.masked_select: "torch.masked_select (its shape depends on the values)",
+    torch.Tensor.masked_select: ".masked_select() (its shape depends on the values)",
+    torch.unique: "torch.unique (its shape depends on the values)",
+    torch.Tensor.unique: ".unique() (its shape depends on the values)",
+    torch.unique_consecutive: "torch.unique_consecutive (its shape depends on the values)",
+    torch.Tensor.cpu: ".cpu() (a copy to the host)",
 }
+
+#: Indexing with a boolean tensor selects a number of elements known only from the values.
+_INDEXING = {torch.Tensor.__getitem__: "x[mask] with a boolean mask", torch.Tensor.__setitem__: "x[mask] = … with a boolean mask"}
 
 
 class HostReadRecorder(TorchFunctionMode):
@@ -43,8 +59,11 @@ class HostReadRecorder(TorchFunctionMode):
         self._ignoring = 0
 
     def __torch_function__(self, func: Callable, types: Any, args: tuple = (), kwargs: Any = None) -> Any:
-        if self._ignoring == 0 and func in HOST_READS:
-            self.reads.append((HOST_READS[func], _caller()))
+        if self._ignoring == 0:
+            if func in HOST_READS:
+                self.reads.append((HOST_READS[func], _caller()))
+            elif func in _INDEXING and len(args) > 1 and _has_mask(args[1]):
+                self.reads.append((_INDEXING[func], _caller()))
         return func(*args, **(kwargs or {}))
 
     @contextlib.contextmanager
@@ -64,6 +83,12 @@ class HostReadRecorder(TorchFunctionMode):
                 return fn(*args, **kwargs)
 
         return wrapped
+
+
+def _has_mask(index: Any) -> bool:
+    """Whether an index (a tensor, or a tuple of them) holds a boolean tensor."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(isinstance(p, torch.Tensor) and p.dtype == torch.bool for p in parts)
 
 
 def _caller() -> str:
