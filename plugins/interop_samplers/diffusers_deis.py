@@ -6,6 +6,12 @@ integrated exactly from ρ to ρ′: x′ = a′·(x/a + Σ_j c_j·ε̂_j). What
 diffusers' ``DEISMultistepScheduler``: the warm-up is plain lower order (first
 step order 1, second ≤ 2), and with ``lower_order_final`` below 15 steps the last
 step is order 1 and the one before it ≤ 2.
+
+Written as x′ = a′·(x̂0 + ρ′·ε̂_0 + Σ_(j≥1) c_j·(ε̂_j − ε̂_0)), the same number
+(x/a = x̂0 + ρ·ε̂_0, and the c_j sum to ρ′ − ρ), which stays finite at both ends
+of a grid diffusers never reaches: from λ = −∞ (a = 0, ρ taken at e^40, as
+gdf's own samplers do: ``maths.levels.ETA_FLOOR``) and into λ′ = +∞ (ρ′ = 0,
+where the primitives' ρ·log ρ terms are 0).
 """
 
 from __future__ import annotations
@@ -18,19 +24,34 @@ from torch import Tensor
 from gdf_core.bases import SamplerBase
 from gdf_core.bases.sampler import scaled
 from gdf_core.protocols import Denoiser, InputScaler, SamplingState
-from gdf_core.tensors import to_compute
+from gdf_core.tensors import batch_view, to_compute
+from gdf_plugins.samplers.maths.levels import half_logsnr
 from gdf_plugins.interop_samplers.orders import OrderPlan, multistep_order, order_of, plan_orders
+
+
+def _t_log_t(t: Tensor) -> tuple[Tensor, Tensor]:
+    """(t·log t, t·log² t), both 0 at t = 0 (their limits)."""
+    q = torch.xlogy(t, t)
+    return q, torch.where(t > 0, q * torch.log(t), torch.zeros_like(t))
 
 
 def _primitive2(t: Tensor, b: Tensor, c: Tensor) -> Tensor:
     """∫ of the Lagrange basis through (log b, log c) that is 1 at b, as a function of ρ = t (times dρ)."""
-    return t * (-torch.log(c) + torch.log(t) - 1) / (torch.log(b) - torch.log(c))
+    q, _ = _t_log_t(t)
+    return (q - t * (torch.log(c) + 1)) / (torch.log(b) - torch.log(c))
 
 
 def _primitive3(t: Tensor, b: Tensor, c: Tensor, d: Tensor) -> Tensor:
-    lt, lc, ld = torch.log(t), torch.log(c), torch.log(d)
-    num = t * (lc * (ld - lt + 1) - ld * lt + ld + lt**2 - 2 * lt + 2)
+    """The same through (log b, log c, log d), 1 at b."""
+    lc, ld = torch.log(c), torch.log(d)
+    q, s = _t_log_t(t)
+    num = t * (lc * (ld + 1) + ld + 2) - q * (lc + ld + 2) + s
     return num / ((torch.log(b) - lc) * (torch.log(b) - ld))
+
+
+def _rho(logsnr: Tensor, like: Tensor) -> Tensor:
+    """ρ = b/a = e^(−λ/2), with λ/2 clamped at ``ETA_FLOOR`` (ρ ≤ e^40), shaped and typed like ``like``."""
+    return batch_view(torch.exp(-half_logsnr(logsnr)), like).to(like.dtype)
 
 
 class DiffusersDEISSampler(SamplerBase):
@@ -64,30 +85,27 @@ class DiffusersDEISSampler(SamplerBase):
     ) -> Tensor:
         if state.step == 0:
             state.history.clear()
-        _, eps = denoise(x, logsnr)
+        x0, eps = denoise(x, logsnr)
         xc = to_compute(x)
-        a, b = scaled(scaler, logsnr, xc)
-        a_t, b_t = scaled(scaler, logsnr_next, xc)
-        state.history.insert(0, (b / a, to_compute(eps)))
+        x0c, e0 = to_compute(x0), to_compute(eps)
+        a_t, _ = scaled(scaler, logsnr_next, xc)
+        rho, rho_t = _rho(logsnr, xc), _rho(logsnr_next, xc)
+        state.history.insert(0, (rho, e0))
         del state.history[self.solver_order:]
         hist = state.history
         order = min(order_of(self._rule, state), len(hist))
-        rho_t = b_t / a_t
-        h = (to_compute(logsnr_next) - to_compute(logsnr)).reshape(a.shape) / 2
-        x1 = (a_t / a) * xc - b_t * torch.expm1(h) * hist[0][1]  # also x itself when λ′ = λ (h = 0)
+        x1 = a_t * (x0c + rho_t * e0)  # a′·x̂0 + b′·ε̂: also x itself when λ′ = λ
         if order == 1:
             return x1.to(x.dtype)
         r0, r1 = hist[0][0], hist[1][0]
-        c1 = _primitive2(rho_t, r0, r1) - _primitive2(r0, r0, r1)
-        c2 = _primitive2(rho_t, r1, r0) - _primitive2(r0, r1, r0)
-        x2 = torch.where((r0 == r1) | (h == 0), x1, a_t * (xc / a + c1 * hist[0][1] + c2 * hist[1][1]))
+        c1 = _primitive2(rho_t, r1, r0) - _primitive2(r0, r1, r0)
+        x2 = torch.where((r0 == r1) | (rho_t == r0), x1, x1 + a_t * c1 * (hist[1][1] - e0))
         if order == 2:
             return x2.to(x.dtype)
         r2 = hist[2][0]
-        c1 = _primitive3(rho_t, r0, r1, r2) - _primitive3(r0, r0, r1, r2)
-        c2 = _primitive3(rho_t, r1, r2, r0) - _primitive3(r0, r1, r2, r0)
-        c3 = _primitive3(rho_t, r2, r0, r1) - _primitive3(r0, r2, r0, r1)
-        x3 = a_t * (xc / a + c1 * hist[0][1] + c2 * hist[1][1] + c3 * hist[2][1])
+        c1 = _primitive3(rho_t, r1, r2, r0) - _primitive3(r0, r1, r2, r0)
+        c2 = _primitive3(rho_t, r2, r0, r1) - _primitive3(r0, r2, r0, r1)
+        x3 = x1 + a_t * (c1 * (hist[1][1] - e0) + c2 * (hist[2][1] - e0))
         return torch.where((r0 == r1) | (r1 == r2) | (r0 == r2), x2, x3).to(x.dtype)  # a repeated level: the order falls
 
 __all__ = ["DiffusersDEISSampler"]

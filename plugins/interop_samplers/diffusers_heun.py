@@ -7,18 +7,24 @@ Euler step (two model calls per step, one on the last: 2N − 1). This is
 diffusers' ``HeunDiscreteScheduler``; gdf's own ``heun`` instead extrapolates
 x̂0 into λ′ = +∞ through the previous level and switches to the data form over
 steps longer than a decade of σ.
+
+A step from pure noise (λ = −∞, σ = ∞: the rectified-flow presets' t = 1,
+where diffusers' grids never start) has no trapezoid: its σ-step is infinite.
+It is the limit of its Euler stage there, a′·x̂0 + b′·ε̂ (x/a = x̂0 + σ·ε̂), per
+sample with ``torch.where``, so the run stays finite without a host read.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from gdf_core.bases import SamplerBase
 from gdf_core.bases.sampler import scaled
 from gdf_core.protocols import Denoiser, InputScaler, SamplingState
-from gdf_core.tensors import to_compute
+from gdf_core.tensors import batch_view, to_compute
 from gdf_plugins.interop_samplers.orders import OrderPlan, order_of, plan_orders
 
 
@@ -54,9 +60,11 @@ class DiffusersHeunSampler(SamplerBase):
             return (a_t * x0c + b_t * epsc).to(x.dtype)
         dsigma = b_t / a_t - b / a
         y = xc / a
-        x_euler = a_t * (y + dsigma * epsc)
+        pure_noise = batch_view(torch.isneginf(logsnr), xc)  # σ = ∞: the Euler stage's limit, no trapezoid
+        x_euler = torch.where(pure_noise, a_t * x0c + b_t * epsc, a_t * (y + dsigma * epsc))
         _, eps_next = denoise(x_euler.to(x.dtype), logsnr_next)
-        return (a_t * (y + dsigma * (epsc + to_compute(eps_next)) / 2)).to(x.dtype)
+        heun = a_t * (y + dsigma * (epsc + to_compute(eps_next)) / 2)
+        return torch.where(pure_noise, x_euler, heun).to(x.dtype)
 
 
 __all__ = ["DiffusersHeunSampler"]
