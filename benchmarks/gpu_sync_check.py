@@ -1,7 +1,7 @@
 """Sampling loops with no host synchronisation: every preset × built-in sampler, cfg off and on, on CUDA.
 
     python benchmarks/gpu_sync_check.py            # needs a CUDA device
-    python benchmarks/gpu_sync_check.py --device cpu --presets ddpm   # the same runs, no check (a dry run)
+    python benchmarks/gpu_sync_check.py --device cpu   # the same runs on the CPU, host reads recorded instead
 
 For each run the components, grid, plan and level tables are prepared
 first (``GDF.prepare_sample``: the grid is moved to the device there, a
@@ -12,7 +12,10 @@ device-to-host copy, ``nonzero``, a pageable host-to-device copy, …). The
 ``sample`` generator is checked the same way from its second step on (its
 first ``next`` prepares the run). Stochastic samplers draw from a generator
 on the device. Prints one line per failing run and a summary; exits 1 if any
-run synchronised.
+run synchronised. On a CPU the loop runs under
+``gdf_core.testing.host_reads.HostReadRecorder`` instead, which records the
+reads that would synchronise on a GPU (``tests/test_loop_host_reads.py`` runs
+the same check in the suite).
 """
 
 from __future__ import annotations
@@ -25,17 +28,25 @@ from contextlib import contextmanager
 import torch
 
 from _setup import ROOT  # noqa: F401  (puts gdf on the path)
-from gdf_core import GDF  # noqa: E402
+from gdf_core import GDF, registry  # noqa: E402
+from gdf_core.testing.host_reads import HostReadRecorder  # noqa: E402
 from gdf_plugins.presets import PRESETS  # noqa: E402
-from gdf_plugins.samplers import SOLVER_SAMPLERS, DDIMSampler, DDPMSampler, LCMSampler  # noqa: E402
 
-SAMPLERS = sorted(cls.name for cls in [DDIMSampler, DDPMSampler, LCMSampler, *SOLVER_SAMPLERS])
+SAMPLERS = sorted(name for name, regs in registry.registrations("sampler").items() if any(r.is_builtin for r in regs))
+
+
+class HostRead(RuntimeError):
+    """A read the recorder saw (the CPU stand-in for CUDA's sync error)."""
 
 
 @contextmanager
 def no_sync(device: torch.device):
     if device.type != "cuda":
-        yield
+        with HostReadRecorder() as recorder:
+            yield
+        if recorder.reads:
+            what, where = recorder.reads[0]
+            raise HostRead(f"{len(recorder.reads)} host reads; the first: {what} at {where}")
         return
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")
@@ -60,6 +71,8 @@ def check(gdf: GDF, sampler: str, cfg: float | None, device: torch.device, steps
     with no_sync(device):
         x = run.solve(generator=gen)
     assert x.device.type == device.type
+    if not bool(torch.isfinite(x).all()):  # after the check: this read is ours
+        raise FloatingPointError("non-finite samples")
     it = gdf.sample(model, inputs, shape, sampler=sampler, timesteps=steps, x_init=x_init, cfg=cfg, device=device,
                     generator=torch.Generator(device).manual_seed(1))
     next(it)
@@ -91,7 +104,7 @@ def main() -> None:
                         failures.append(f"{preset} {sampler} cfg={cfg} steps={steps}: {type(exc).__name__}: "
                                         f"{str(exc).splitlines()[0][:160]} ({where.filename}:{where.lineno})")
                         print(failures[-1], flush=True)
-    mode = "set_sync_debug_mode('error')" if device.type == "cuda" else "no check (dry run)"
+    mode = "set_sync_debug_mode('error')" if device.type == "cuda" else "HostReadRecorder (no GPU)"
     print(f"torch {torch.__version__}, {device}, {mode}: {runs - len(failures)} of {runs} runs clean")
     sys.exit(1 if failures else 0)
 

@@ -15,12 +15,12 @@ from torch import Tensor
 
 from gdf_core import GDF, registry
 from gdf_core.integrate import start
-from gdf_plugins.samplers import SOLVER_SAMPLERS, DDIMSampler, DDPMSampler, LCMSampler
 from gdf_plugins.scalers import VPScaler
 
 torch._dynamo.config.cache_size_limit = 64
 
-ALL = sorted(cls.name for cls in [DDIMSampler, DDPMSampler, LCMSampler, *SOLVER_SAMPLERS])
+#: Every built-in sampler, the diffusers-equivalent ones (``diffusers_*``) included.
+ALL = sorted(name for name, regs in registry.registrations("sampler").items() if any(r.is_builtin for r in regs))
 DETERMINISTIC = ["ddim", "euler", "heun", "dpmpp_2m", "dpmpp_3m", "unipc", "deis", "ipndm", "lms"]
 
 
