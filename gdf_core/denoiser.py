@@ -1,6 +1,7 @@
 """The denoiser ``GDF.sample`` hands its sampler: noise condition, model calls, guidance, target conversion.
 
-``denoise(x, λ) -> (x̂0, ε̂)``. It follows the run's ``SamplingState``, so it
+``denoise(x, λ) -> (x̂0, ε̂)``, in the compute dtype (float32 for a float16 or
+bfloat16 x: the samplers compute in it, and ``sample`` casts what it yields). It follows the run's ``SamplingState``, so it
 knows the step it is called in (a Python int) and, from the t values of the
 grid computed before the loop, whether and how strongly that step is guided.
 The step's first call is kept as ``first`` (x̂0 and the guided prediction),
@@ -185,8 +186,6 @@ class ModelDenoiser:
             pred, x0, epsilon = guide_predictions(
                 self.guidance, raw, x=xc, logsnr=logsnr, a=a, b=b, target=self.target, t=t, step=step, state=self.guidance_state
             )
-        if low:
-            pred, x0, epsilon = pred.to(x.dtype), x0.to(x.dtype), epsilon.to(x.dtype)
         if step != self._first_step:
             self.first, self._first_step = Prediction(x0, pred), step
         return x0, epsilon
@@ -203,13 +202,12 @@ class ModelDenoiser:
         return a, b
 
     def convert(self, x: Tensor, logsnr: Tensor, pred: Tensor, level: Optional[int] = None) -> tuple[Tensor, Tensor]:
-        """(x̂0, ε̂) from the prediction through the target, computed in at least float32."""
+        """(x̂0, ε̂) from the prediction through the target, in the compute dtype (float32 for a
+        float16/bfloat16 x, which the samplers compute in too: no round trip through x's dtype)."""
         low = x.dtype not in (torch.float32, torch.float64)
         xc, predc = (x.float(), pred.float()) if low else (x, pred)
         a, b = self.coefficients(logsnr, xc, level)
-        x0 = self.target.x0(xc, predc, logsnr, a, b)
-        epsilon = self.target.epsilon(xc, predc, logsnr, a, b)
-        return (x0.to(x.dtype), epsilon.to(x.dtype)) if low else (x0, epsilon)
+        return self.target.x0(xc, predc, logsnr, a, b), self.target.epsilon(xc, predc, logsnr, a, b)
 
 
 def batch_with_unconditional(model_inputs: dict[str, Any], unconditional: Optional[dict[str, Any]]) -> dict[str, Any]:

@@ -413,9 +413,11 @@ class GDF:
                 assert first is not None, "the sampler made no model call in a step"
                 if bar is not None:
                     bar.update(1)
+                x0, pred = first.x0.to(x.dtype), first.pred.to(x.dtype)  # the denoiser's are in the compute dtype
                 if callback is not None:
-                    callback(SampleStep(i, timesteps, run.t_values[i], run.logsnrs[i], x, first.x0, first.pred))
-                altered = yield first.x0, x, first.pred
+                    callback(SampleStep(i, timesteps, run.t_values[i], run.logsnrs[i], x, x0, pred))
+                altered = yield x0, x, pred
+                del x0, pred
                 first = None  # not kept through the next step (the caller holds what it wants)
                 if altered is None:
                     continue

@@ -92,11 +92,12 @@ class HeunSampler(SamplerBase):
     ) -> Tensor:
         if state.step == 0:
             state.history.clear()
-        xc = compute(x)
+        xc, x_in = compute(x), x
         plan = state.plan if self.s_churn == 0 else None
         if self.s_churn > 0:
             xc, logsnr = self._churn(xc, logsnr, scaler, state, generator)
-        x0, eps = denoise(xc.to(x.dtype), logsnr)
+            x_in = xc.to(x.dtype)  # the model sees the churned x in x's dtype
+        x0, eps = denoise(x_in, logsnr)
         x0c, epsc = compute(x0), compute(eps)
         state.history.insert(0, (logsnr, x0c))
         del state.history[2:]

@@ -1,0 +1,74 @@
+"""A float16/bfloat16 run casts each full-size tensor once per direction: no round trip through x's dtype.
+
+The model answers in x's dtype; the denoiser computes x̂0 and ε̂ in float32
+and hands them to the sampler as they are, which computes in float32 and
+casts its result back. Counted over a whole run per model call (an operation
+count: no timing): x and the prediction up (x once more by a sampler that
+combines x itself), the result down; 6 to 7 casts per call when x̂0 and ε̂ went
+down to bfloat16 and up again.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from gdf_core import GDF, registry
+from gdf_core.denoiser import ModelDenoiser
+
+SAMPLERS = sorted(name for name, regs in registry.registrations("sampler").items() if any(r.is_builtin for r in regs))
+SHAPE = (4, 4, 8, 8)
+
+
+class FullSizeCasts(TorchDispatchMode):
+    """Counts dtype conversions whose output is a whole latent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.casts = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        if func.overloadpacket is torch.ops.aten._to_copy and isinstance(out, torch.Tensor) and out.numel() >= 256:
+            self.casts += 1
+        return out
+
+
+def _casts_per_call(sampler: str, dtype: torch.dtype) -> float:
+    gdf = GDF.from_spec("stable_cascade")
+    calls = [0]
+
+    def model(x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        calls[0] += 1
+        return 0.1 * x
+
+    x = torch.randn(SHAPE, generator=torch.Generator().manual_seed(0)).to(dtype)
+    with FullSizeCasts() as counter:
+        out = gdf.sample_final(model, {}, SHAPE, sampler=sampler, timesteps=10, cfg=None, x_init=x,
+                               generator=torch.Generator().manual_seed(1))
+    assert out.dtype == dtype and torch.isfinite(out.float()).all()
+    return counter.casts / calls[0]
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=["bf16", "fp16"])
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_a_low_precision_run_makes_no_round_trip(sampler: str, dtype: torch.dtype) -> None:
+    assert _casts_per_call(sampler, dtype) <= 4.0 + 1e-9
+
+
+def test_the_count_catches_x0_and_epsilon_sent_back_to_x_dtype(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The denoiser of before: x̂0 and ε̂ cast to x's dtype, then up again by the sampler."""
+    convert = ModelDenoiser.convert
+
+    def round_trip(self, x, logsnr, pred, level=None):
+        x0, eps = convert(self, x, logsnr, pred, level)
+        return x0.to(x.dtype), eps.to(x.dtype)
+
+    monkeypatch.setattr(ModelDenoiser, "convert", round_trip)
+    assert _casts_per_call("dpmpp_2m", torch.bfloat16) > 4.0
+
+
+def test_float32_and_float64_runs_cast_nothing_full_size() -> None:
+    assert _casts_per_call("dpmpp_2m", torch.float32) == 0
+    assert _casts_per_call("unipc", torch.float64) == 0
