@@ -108,26 +108,28 @@ class BuiltSamplers:
     A spec repeated across runs (``sampler="dpmpp_2m"`` in every call) is
     validated and built once. An entry is for one generation of the registry
     (``Registry.generation``: registering or unregistering a component may
-    change what a name means). A sampler with learned state (``Stateful``) is
-    not kept: each run gets its own. Least recently used first out, at most ``size``.
+    change what a name means), and for the parameters it was built with: one
+    changed in place since (``prepare_sample(...).sampler.eta = 1``) is built
+    again. A sampler with learned state (``Stateful``) is not kept: each run
+    gets its own. Least recently used first out, at most ``size``.
     """
 
     def __init__(self, size: int = 16) -> None:
         self.size = size
-        self._entries: OrderedDict[Hashable, Any] = OrderedDict()
+        self._entries: OrderedDict[Hashable, tuple[Any, Hashable]] = OrderedDict()
 
     def get(self, spec: Any, generation: int, make: Callable[[], Any]) -> Any:
         """The sampler of ``spec``: the one built earlier in this generation, else ``make()``."""
         key = _spec_key(spec, generation)
         if key is None:
             return make()
-        sampler = self._entries.get(key)
-        if sampler is not None:
+        entry = self._entries.get(key)
+        if entry is not None and _fingerprint(getattr(entry[0], "params", None)) == entry[1]:
             self._entries.move_to_end(key)
-            return sampler
-        sampler = make()
+            return entry[0]
+        sampler = make()  # not built yet, or the one built was changed in place since (its parameters differ)
         if not _stateful(sampler):
-            self._entries[key] = sampler
+            self._entries[key] = (sampler, _fingerprint(getattr(sampler, "params", None)))
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
         return sampler

@@ -83,6 +83,9 @@ def test_a_sampler_spec_given_again_is_built_once() -> None:
     assert _plan(gdf, sampler=spec).sampler is _plan(gdf, sampler=dict(spec)).sampler
     assert _plan(gdf, sampler={"name": "unipc", "order": 3}).sampler.order == 3  # another spec, another sampler
     assert _plan(gdf, sampler="unipc").sampler is not _plan(gdf, sampler=spec).sampler
+    changed = _plan(gdf, sampler="ddim").sampler
+    changed.eta = 1.0  # a user changes the sampler a run was given: "ddim" still means eta = 0
+    assert _plan(gdf, sampler="ddim").sampler.eta == 0.0
 
 
 def test_a_sampler_with_learned_state_is_built_for_every_run() -> None:
