@@ -31,7 +31,7 @@ from gdf_core.run_plans import BuiltSamplers, RunPlan, RunPlans
 from gdf_core.shift import Shift, as_shift, shift_for, shift_spec
 from gdf_core.spec import LimitsSpec, build, build_spec, check_sample_schedule, spec_of
 from gdf_core.stratified import stratified_draw
-from gdf_core.tensors import batch_view, compute_dtype
+from gdf_core.tensors import as_dtype, batch_view, compute_dtype
 
 Guidance = Union[float, Sequence[float], None]
 
@@ -413,7 +413,7 @@ class GDF:
                 assert first is not None, "the sampler made no model call in a step"
                 if bar is not None:
                     bar.update(1)
-                x0, pred = first.x0.to(x.dtype), first.pred.to(x.dtype)  # the denoiser's are in the compute dtype
+                x0, pred = as_dtype(first.x0, x.dtype), as_dtype(first.pred, x.dtype)  # the denoiser's are in the compute dtype
                 if callback is not None:
                     callback(SampleStep(i, timesteps, run.t_values[i], run.logsnrs[i], x, x0, pred))
                 altered = yield x0, x, pred
@@ -551,7 +551,7 @@ class GDF:
         t_start, t_end = float(t_start), float(t_end)
         if x_init is not None:
             _check_tensor("x_init", x_init, min_dim=1)
-            x = x_init.to(device)  # never modified in place: no copy
+            x = x_init if x_init.device == torch.device(device) else x_init.to(device)  # never modified in place: no copy
         else:
             x = sampler_obj.init_x(tuple(shape), generator=generator, dtype=dtype, device=device)
         shift = self.shift_for(x.shape) if shift is None else shift  # the GDF's shift, as diffuse reads it

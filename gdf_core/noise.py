@@ -30,7 +30,7 @@ def randn(
     if generator is None or isinstance(generator, torch.Generator):
         gen_device = generator.device if generator is not None else device
         noise = torch.randn(shape, generator=generator, dtype=dtype, device=gen_device)
-        return noise.to(device)
+        return noise if noise.device == torch.device(device) else noise.to(device)
     generators = list(generator)
     if len(generators) != shape[0]:
         raise ValueError(

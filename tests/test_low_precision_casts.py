@@ -1,4 +1,5 @@
-"""A float16/bfloat16 run casts each full-size tensor once per direction: no round trip through x's dtype.
+"""Dtype conversions in a run: a float16/bfloat16 run casts each full-size tensor once per direction (no
+round trip through x's dtype), and a float32 run makes no ``.to`` call that changes nothing.
 
 The model answers in x's dtype; the denoiser computes x̂0 and ε̂ in float32
 and hands them to the sampler as they are, which computes in float32 and
@@ -13,6 +14,8 @@ from __future__ import annotations
 import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
+
+from torch.overrides import TorchFunctionMode
 
 from gdf_core import GDF, registry
 from gdf_core.denoiser import ModelDenoiser
@@ -72,3 +75,43 @@ def test_the_count_catches_x0_and_epsilon_sent_back_to_x_dtype(monkeypatch: pyte
 def test_float32_and_float64_runs_cast_nothing_full_size() -> None:
     assert _casts_per_call("dpmpp_2m", torch.float32) == 0
     assert _casts_per_call("unipc", torch.float64) == 0
+
+
+class NoOpConversions(TorchFunctionMode):
+    """Counts ``Tensor.to`` calls that return their input unchanged (each ~1.5 µs of dispatch)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.no_ops = 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        if func is torch.Tensor.to and out is args[0]:
+            self.no_ops += 1
+        return out
+
+
+def _no_op_conversions_per_step(sampler: str) -> float:
+    gdf = GDF.from_spec("stable_cascade")
+    x = torch.randn(SHAPE, generator=torch.Generator().manual_seed(0))
+    model = lambda x, cond: 0.1 * x  # noqa: E731
+    for _ in gdf.sample(model, {}, SHAPE, sampler=sampler, timesteps=10, cfg=None, x_init=x):
+        pass  # the run plan is cached: what is left is the steps' own work
+    with NoOpConversions() as counter:
+        for _ in gdf.sample(model, {}, SHAPE, sampler=sampler, timesteps=10, cfg=None, x_init=x,
+                            generator=torch.Generator().manual_seed(1)):
+            pass
+    return counter.no_ops / 10
+
+
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_a_float32_run_makes_no_no_op_conversions(sampler: str) -> None:
+    assert _no_op_conversions_per_step(sampler) == 0
+
+
+def test_the_count_catches_no_op_conversions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``as_dtype`` calling ``.to`` whatever the dtype (the targets' formulas of before)."""
+    import gdf_plugins.targets as targets
+
+    monkeypatch.setattr(targets, "as_dtype", lambda x, dtype: x.to(dtype))
+    assert _no_op_conversions_per_step("ddim") >= 5

@@ -8,7 +8,7 @@ from torch import Tensor
 
 from gdf_core.component import Component
 from gdf_core.domains import Finite, OrderedPair, Positive
-from gdf_core.tensors import log_shift, result_dtype, to_compute
+from gdf_core.tensors import as_dtype, log_shift, result_dtype, to_compute
 
 
 class NoiseCondBase(Component):
@@ -36,4 +36,4 @@ class NoiseCondBase(Component):
         cond = self.cond(lam)
         if self.clamp_range is not None:
             cond = cond.clamp(*self.clamp_range)
-        return cond.to(result_dtype(logsnr)) if cond.is_floating_point() else cond
+        return as_dtype(cond, result_dtype(logsnr)) if cond.is_floating_point() else cond

@@ -11,7 +11,7 @@ from torch import Tensor
 from gdf_core.component import Component
 from gdf_core.noise import randn
 from gdf_core.protocols import Denoiser, InputScaler, SamplingState
-from gdf_core.tensors import batch_view
+from gdf_core.tensors import as_dtype, batch_view
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ class FirstOrderSampler(SamplerBase):
 def scaled(scaler: InputScaler, logsnr: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
     """(a, b) at λ, shaped to broadcast against ``x`` and in ``x``'s dtype."""
     a, b = scaler(logsnr)
-    return batch_view(a, x).to(x.dtype), batch_view(b, x).to(x.dtype)
+    return as_dtype(batch_view(a, x), x.dtype), as_dtype(batch_view(b, x), x.dtype)
 
 
 __all__ = ["FirstOrderSampler", "SamplerBase", "StepRows", "scaled"]

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from gdf_core.component import Component
 from gdf_core.domains import ScalerLimits
-from gdf_core.tensors import result_dtype, to_compute
+from gdf_core.tensors import as_dtype, result_dtype, to_compute
 
 
 class ScalerBase(Component):
@@ -37,7 +37,7 @@ class ScalerBase(Component):
             a = (a - min_a) / (max_a - min_a)
             b = (b - min_b) / (max_b - min_b)
         dtype = result_dtype(logsnr)
-        return a.to(dtype), b.to(dtype)
+        return as_dtype(a, dtype), as_dtype(b, dtype)
 
     def setup_limits(
         self,

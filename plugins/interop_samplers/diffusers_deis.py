@@ -24,7 +24,7 @@ from torch import Tensor
 from gdf_core.bases import SamplerBase
 from gdf_core.bases.sampler import scaled
 from gdf_core.protocols import Denoiser, InputScaler, SamplingState
-from gdf_core.tensors import batch_view, to_compute
+from gdf_core.tensors import as_dtype, batch_view, to_compute
 from gdf_plugins.samplers.maths.levels import half_logsnr
 from gdf_plugins.interop_samplers.orders import OrderPlan, multistep_order, order_of, plan_orders
 
@@ -96,16 +96,16 @@ class DiffusersDEISSampler(SamplerBase):
         order = min(order_of(self._rule, state), len(hist))
         x1 = a_t * (x0c + rho_t * e0)  # a′·x̂0 + b′·ε̂: also x itself when λ′ = λ
         if order == 1:
-            return x1.to(x.dtype)
+            return as_dtype(x1, x.dtype)
         r0, r1 = hist[0][0], hist[1][0]
         c1 = _primitive2(rho_t, r1, r0) - _primitive2(r0, r1, r0)
         x2 = torch.where((r0 == r1) | (rho_t == r0), x1, x1 + a_t * c1 * (hist[1][1] - e0))
         if order == 2:
-            return x2.to(x.dtype)
+            return as_dtype(x2, x.dtype)
         r2 = hist[2][0]
         c1 = _primitive3(rho_t, r1, r2, r0) - _primitive3(r0, r1, r2, r0)
         c2 = _primitive3(rho_t, r2, r0, r1) - _primitive3(r0, r2, r0, r1)
         x3 = x1 + a_t * (c1 * (hist[1][1] - e0) + c2 * (hist[2][1] - e0))
-        return torch.where((r0 == r1) | (r1 == r2) | (r0 == r2), x2, x3).to(x.dtype)  # a repeated level: the order falls
+        return as_dtype(torch.where((r0 == r1) | (r1 == r2) | (r0 == r2), x2, x3), x.dtype)  # a repeated level: the order falls
 
 __all__ = ["DiffusersDEISSampler"]

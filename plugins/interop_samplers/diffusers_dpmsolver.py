@@ -22,7 +22,7 @@ from gdf_core.bases import SamplerBase
 from gdf_core.bases.sampler import scaled
 from gdf_core.noise import randn_like
 from gdf_core.protocols import Denoiser, InputScaler, SamplingState
-from gdf_core.tensors import batch_view, to_compute
+from gdf_core.tensors import as_dtype, batch_view, to_compute
 from gdf_plugins.interop_samplers.orders import OrderPlan, div0, multistep_order, nonzero, order_of, plan_orders
 
 
@@ -93,7 +93,7 @@ class DiffusersDPMSolverSampler(SamplerBase):
         noise = randn_like(xc, generator) if self.stochastic else None
         hs = nonzero(h)
         d = self._differences(state.history[:order], hs)
-        return torch.where(h == 0, xc, self._update(order, xc, a, b, a_t, s_t, hs, d, noise)).to(x.dtype)
+        return as_dtype(torch.where(h == 0, xc, self._update(order, xc, a, b, a_t, s_t, hs, d, noise)), x.dtype)
 
     @staticmethod
     def _differences(hist: list[tuple[Tensor, Tensor]], h: Tensor) -> list[Tensor]:

@@ -24,7 +24,7 @@ from torch import Tensor
 from gdf_core.bases import SamplerBase
 from gdf_core.bases.sampler import scaled
 from gdf_core.protocols import Denoiser, InputScaler, SamplingState
-from gdf_core.tensors import batch_view, to_compute
+from gdf_core.tensors import as_dtype, batch_view, to_compute
 from gdf_plugins.interop_samplers.orders import OrderPlan, order_of, plan_orders
 
 
@@ -57,14 +57,14 @@ class DiffusersHeunSampler(SamplerBase):
         a, b = scaled(scaler, logsnr, xc)
         a_t, b_t = scaled(scaler, logsnr_next, xc)
         if order_of(self._rule, state) == 1:
-            return (a_t * x0c + b_t * epsc).to(x.dtype)
+            return as_dtype((a_t * x0c + b_t * epsc), x.dtype)
         dsigma = b_t / a_t - b / a
         y = xc / a
         pure_noise = batch_view(torch.isneginf(logsnr), xc)  # σ = ∞: the Euler stage's limit, no trapezoid
         x_euler = torch.where(pure_noise, a_t * x0c + b_t * epsc, a_t * (y + dsigma * epsc))
-        _, eps_next = denoise(x_euler.to(x.dtype), logsnr_next)
+        _, eps_next = denoise(as_dtype(x_euler, x.dtype), logsnr_next)
         heun = a_t * (y + dsigma * (epsc + to_compute(eps_next)) / 2)
-        return torch.where(pure_noise, x_euler, heun).to(x.dtype)
+        return as_dtype(torch.where(pure_noise, x_euler, heun), x.dtype)
 
 
 __all__ = ["DiffusersHeunSampler"]

@@ -21,7 +21,7 @@ from torch import Tensor
 from gdf_core.bases import SamplerBase
 from gdf_core.bases.sampler import scaled
 from gdf_core.protocols import Denoiser, InputScaler, SamplingState
-from gdf_core.tensors import batch_view, to_compute
+from gdf_core.tensors import as_dtype, batch_view, to_compute
 from gdf_plugins.interop_samplers.orders import OrderPlan, div0, nonzero, order_of, plan_orders
 
 
@@ -101,7 +101,7 @@ class DiffusersUniPCSampler(SamplerBase):
         order = min(order_of(self._rule, state), len(hist))
         state.history[:] = [UniPCNode(lam, m_t, x=xc, order=order)] + [UniPCNode(lv, v) for lv, v in hist[1:]]
         lam_t = batch_view(to_compute(logsnr_next), xc) / 2
-        return torch.where(lam_t == lam, xc, self._predictor(hist, xc, lam_t, order, scaler)).to(x.dtype)
+        return as_dtype(torch.where(lam_t == lam, xc, self._predictor(hist, xc, lam_t, order, scaler)), x.dtype)
 
     def _predictor(self, hist: list[tuple[Tensor, Tensor]], x: Tensor, lam_t: Tensor, order: int, scaler: InputScaler) -> Tensor:
         lam_s0, m0 = hist[0]
@@ -139,7 +139,7 @@ class DiffusersUniPCSampler(SamplerBase):
 
 def _solve(R: Tensor, b: Tensor) -> Tensor:
     """ρ with R·ρ = b, batched over the leading dimensions (float64 for the small ill-conditioned system)."""
-    return torch.linalg.solve(R.to(torch.float64), b.to(torch.float64)[..., None])[..., 0].to(b.dtype)
+    return as_dtype(torch.linalg.solve(as_dtype(R, torch.float64), as_dtype(b, torch.float64)[..., None])[..., 0], b.dtype)
 
 
 __all__ = ["DiffusersUniPCSampler"]

@@ -10,6 +10,7 @@ from torch import Tensor
 
 from gdf_core.bases import NoiseCondBase
 from gdf_core.domains import NonNegative, OrderedPair, UnitInterval
+from gdf_core.tensors import as_dtype
 
 
 class CosineTNoiseCond(NoiseCondBase):
@@ -30,8 +31,8 @@ class CosineTNoiseCond(NoiseCondBase):
         super().__init__(clamp_range=bounds, **kwargs)
 
     def cond(self, logsnr: Tensor) -> Tensor:
-        var = torch.sigmoid(logsnr.to(torch.float64))
+        var = torch.sigmoid(as_dtype(logsnr, torch.float64))
         if self.clamp_range is not None:
             var = var.clamp(*self.clamp_range)
         t = torch.acos((var * self._min_var).sqrt()) / (math.pi / 2) * (1 + self.s) - self.s
-        return t.to(logsnr.dtype)
+        return as_dtype(t, logsnr.dtype)

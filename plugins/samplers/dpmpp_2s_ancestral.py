@@ -9,6 +9,7 @@ from torch import Tensor
 
 from gdf_core.bases import StepRows
 from gdf_core.noise import randn_like
+from gdf_core.tensors import as_dtype
 from gdf_core.protocols import Denoiser, InputScaler, SamplingState
 from gdf_plugins.samplers.ancestral import AncestralSamplerBase, ancestral_split
 from gdf_plugins.samplers.maths.combine import combine_rows, compute
@@ -58,10 +59,10 @@ class DPMPP2SAncestralSampler(AncestralSamplerBase):
         x0c, xc = compute(x0), compute(x)
         z = randn_like(x0c, generator, logsnrs=(logsnr, logsnr_next))
         if state.is_last_step:
-            return combine_rows(c[:3], [x0c, compute(eps), z]).to(x.dtype)
+            return as_dtype(combine_rows(c[:3], [x0c, compute(eps), z]), x.dtype)
         x_s = combine_rows(c[4:6], [xc, x0c])
-        x0_s, _ = denoise(x_s.to(x.dtype), c[3].to(logsnr.dtype))
-        return combine_rows(c[6:9], [xc, compute(x0_s), z]).to(x.dtype)
+        x0_s, _ = denoise(as_dtype(x_s, x.dtype), as_dtype(c[3], logsnr.dtype))
+        return as_dtype(combine_rows(c[6:9], [xc, compute(x0_s), z]), x.dtype)
 
 
 __all__ = ["DPMPP2SAncestralSampler"]

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from gdf_core.noise import randn_like
+from gdf_core.tensors import as_dtype
 from gdf_core.protocols import Denoiser, InputScaler, SamplingState
 from gdf_plugins.samplers.domains import NonNegative, check_non_negative
 from gdf_plugins.samplers.maths.combine import combine
@@ -68,11 +69,11 @@ class DPMPPSDESampler(MultistepSampler):
     ) -> Tensor:
         out = self.advance(denoise, x, logsnr, logsnr_next, scaler, state)
         if self.eta == 0:
-            return out.to(x.dtype)
+            return as_dtype(out, x.dtype)
         plan = state.plan
         spread = plan.extra[state.step, 0] if plan is not None else self.extra(Levels(scaler, logsnr, logsnr_next))[0]
         z = randn_like(out, generator, logsnrs=(logsnr, logsnr_next))
-        return combine([(torch.ones_like(spread), out), (spread, z)]).to(x.dtype)
+        return as_dtype(combine([(torch.ones_like(spread), out), (spread, z)]), x.dtype)
 
 
 class DPMPP2MSDESampler(DPMPPSDESampler):

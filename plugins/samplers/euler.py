@@ -12,6 +12,7 @@ from torch import Tensor
 
 from gdf_core.bases import SamplerBase, StepRows
 from gdf_core.noise import randn_like
+from gdf_core.tensors import as_dtype
 from gdf_core.protocols import Denoiser, InputScaler, SamplingState
 from gdf_plugins.samplers.ancestral import AncestralSamplerBase, ancestral_split
 from gdf_plugins.samplers.maths.combine import combine_rows, compute
@@ -54,7 +55,7 @@ class EulerSampler(SamplerBase):
         x0, eps = denoise(x, logsnr)
         plan = state.plan
         c = plan[state.step] if plan is not None else self.coefficients(Levels(scaler, logsnr, logsnr_next))
-        return combine_rows(c, [compute(x0), compute(eps)]).to(x.dtype)
+        return as_dtype(combine_rows(c, [compute(x0), compute(eps)]), x.dtype)
 
 
 class EulerAncestralSampler(AncestralSamplerBase):
@@ -90,7 +91,7 @@ class EulerAncestralSampler(AncestralSamplerBase):
         c = plan[state.step] if plan is not None else self.coefficients(Levels(scaler, logsnr, logsnr_next))
         x0c = compute(x0)
         z = randn_like(x0c, generator, logsnrs=(logsnr, logsnr_next))
-        return combine_rows(c, [x0c, compute(eps), z]).to(x.dtype)
+        return as_dtype(combine_rows(c, [x0c, compute(eps), z]), x.dtype)
 
 
 __all__ = ["EulerAncestralSampler", "EulerSampler"]

@@ -15,6 +15,7 @@ from torch import Tensor
 from gdf_core.bases import FirstOrderSampler, StepRows
 from gdf_core.noise import randn_like
 from gdf_core.protocols import Denoiser, InputScaler, SamplingState
+from gdf_core.tensors import as_dtype
 from gdf_plugins.samplers.domains import NonNegative, check_non_negative
 from gdf_plugins.samplers.maths.combine import combine_rows, compute
 from gdf_plugins.samplers.maths.levels import half_logsnr, same_level, scaler_coeffs
@@ -103,8 +104,8 @@ class DDIMSampler(_PlannedFirstOrder):
     def apply(self, c: Tensor, x: Tensor, x0: Tensor, epsilon: Tensor, generator: Any) -> Tensor:
         x0c = compute(x0)
         if self.eta == 0:
-            return combine_rows(c, [x0c, compute(epsilon)]).to(x.dtype)
-        return combine_rows(c, [x0c, compute(epsilon), randn_like(x0c, generator)]).to(x.dtype)
+            return as_dtype(combine_rows(c, [x0c, compute(epsilon)]), x.dtype)
+        return as_dtype(combine_rows(c, [x0c, compute(epsilon), randn_like(x0c, generator)]), x.dtype)
 
 
 class DDPMSampler(DDIMSampler):
@@ -132,7 +133,7 @@ class LCMSampler(_PlannedFirstOrder):
 
     def apply(self, c: Tensor, x: Tensor, x0: Tensor, epsilon: Tensor, generator: Any) -> Tensor:
         x0c = compute(x0)
-        return combine_rows(c, [compute(x), x0c, randn_like(x0c, generator)]).to(x.dtype)
+        return as_dtype(combine_rows(c, [compute(x), x0c, randn_like(x0c, generator)]), x.dtype)
 
 
 __all__ = ["DDIMSampler", "DDPMSampler", "LCMSampler", "ancestral_sigma"]

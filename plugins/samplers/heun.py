@@ -11,6 +11,7 @@ from torch import Tensor
 
 from gdf_core.bases import SamplerBase, StepRows
 from gdf_core.noise import randn_like
+from gdf_core.tensors import as_dtype
 from gdf_core.protocols import Denoiser, InputScaler, SamplingState
 from gdf_plugins.samplers.domains import NonNegative, check_non_negative
 from gdf_plugins.samplers.maths.combine import combine, combine_rows, compute
@@ -96,7 +97,7 @@ class HeunSampler(SamplerBase):
         plan = state.plan if self.s_churn == 0 else None
         if self.s_churn > 0:
             xc, logsnr = self._churn(xc, logsnr, scaler, state, generator)
-            x_in = xc.to(x.dtype)  # the model sees the churned x in x's dtype
+            x_in = as_dtype(xc, x.dtype)  # the model sees the churned x in x's dtype
         x0, eps = denoise(x_in, logsnr)
         x0c, epsc = compute(x0), compute(eps)
         state.history.insert(0, (logsnr, x0c))
@@ -110,14 +111,14 @@ class HeunSampler(SamplerBase):
             else:
                 etas = [half_logsnr(lam) for lam, _ in state.history]
                 c = torch.stack(torch.broadcast_tensors(*_last_coefficients(etas, Levels(scaler, logsnr, logsnr_next))))
-            return combine_rows(c, [x0c, epsc] + [d for _, d in state.history[1:]]).to(x.dtype)
+            return as_dtype(combine_rows(c, [x0c, epsc] + [d for _, d in state.history[1:]]), x.dtype)
         if plan is not None:
             c = plan[state.step]
         else:
             c = torch.stack(_step_coefficients(Levels(scaler, logsnr, logsnr_next), self.trapezoid_max_ratio))
         x_euler = combine_rows(c[:2], [x0c, epsc])
-        x0_next, eps_next = denoise(x_euler.to(x.dtype), logsnr_next)
-        return combine_rows(c[2:], [xc, x0c, epsc, compute(x0_next), compute(eps_next)]).to(x.dtype)
+        x0_next, eps_next = denoise(as_dtype(x_euler, x.dtype), logsnr_next)
+        return as_dtype(combine_rows(c[2:], [xc, x0c, epsc, compute(x0_next), compute(eps_next)]), x.dtype)
 
     def _churn(self, xc: Tensor, logsnr: Tensor, scaler: InputScaler, state: SamplingState, generator: Any) -> tuple[Tensor, Tensor]:
         """EDM's churn: x raised to σ̂ = σ·(1 + γ) with fresh noise; (x̂, λ̂)."""

@@ -34,6 +34,7 @@ from torch import Tensor
 
 from gdf_core.bases import SamplerBase
 from gdf_core.protocols import Denoiser, InputScaler, SamplingState
+from gdf_core.tensors import as_dtype
 from gdf_plugins.samplers.maths.combine import combine_rows, compute
 from gdf_plugins.samplers.maths.exponential import data_weights
 from gdf_plugins.samplers.maths.levels import Levels, coeff_dtype, distinct_from_newer, half_logsnr, ratio
@@ -174,7 +175,7 @@ class MultistepSampler(SamplerBase):
         state: SamplingState,
         generator: Any = None,
     ) -> Tensor:
-        return self.advance(denoise, x, logsnr, logsnr_next, scaler, state).to(x.dtype)
+        return as_dtype(self.advance(denoise, x, logsnr, logsnr_next, scaler, state), x.dtype)
 
     def advance(
         self, denoise: Denoiser, x: Tensor, logsnr: Tensor, logsnr_next: Tensor, scaler: InputScaler, state: SamplingState

@@ -15,14 +15,14 @@ from torch import Tensor
 
 from gdf_core.bases import TargetBase
 from gdf_core.hookspecs import hookimpl
-from gdf_core.tensors import result_dtype
+from gdf_core.tensors import as_dtype, result_dtype
 
 
 def _upcast(*tensors: Tensor) -> tuple[Tensor, ...]:
     """The tensors in a common compute dtype: float64 if any is float64, float32 otherwise."""
     wide = any(t.dtype == torch.float64 for t in tensors)
     dtype = torch.float64 if wide else torch.float32
-    return tuple(t.to(dtype) for t in tensors)
+    return tuple(as_dtype(t, dtype) for t in tensors)
 
 
 class EpsilonTarget(TargetBase):
@@ -31,14 +31,14 @@ class EpsilonTarget(TargetBase):
     name = "epsilon"
 
     def __call__(self, x0: Tensor, epsilon: Tensor, logsnr: Tensor, a: Tensor, b: Tensor) -> Tensor:
-        return epsilon.to(result_dtype(x0))
+        return as_dtype(epsilon, result_dtype(x0))
 
     def x0(self, x: Tensor, pred: Tensor, logsnr: Tensor, a: Tensor, b: Tensor) -> Tensor:
         xc, pc, ac, bc = _upcast(x, pred, a, b)
-        return ((xc - bc * pc) / ac).to(result_dtype(x))
+        return as_dtype((xc - bc * pc) / ac, result_dtype(x))
 
     def epsilon(self, x: Tensor, pred: Tensor, logsnr: Tensor, a: Tensor, b: Tensor) -> Tensor:
-        return pred.to(result_dtype(x))
+        return as_dtype(pred, result_dtype(x))
 
 
 class X0Target(TargetBase):
@@ -47,14 +47,14 @@ class X0Target(TargetBase):
     name = "x0"
 
     def __call__(self, x0: Tensor, epsilon: Tensor, logsnr: Tensor, a: Tensor, b: Tensor) -> Tensor:
-        return x0.to(result_dtype(x0))
+        return as_dtype(x0, result_dtype(x0))
 
     def x0(self, x: Tensor, pred: Tensor, logsnr: Tensor, a: Tensor, b: Tensor) -> Tensor:
-        return pred.to(result_dtype(x))
+        return as_dtype(pred, result_dtype(x))
 
     def epsilon(self, x: Tensor, pred: Tensor, logsnr: Tensor, a: Tensor, b: Tensor) -> Tensor:
         xc, pc, ac, bc = _upcast(x, pred, a, b)
-        return ((xc - ac * pc) / bc).to(result_dtype(x))
+        return as_dtype((xc - ac * pc) / bc, result_dtype(x))
 
 
 class VTarget(TargetBase):
@@ -68,15 +68,15 @@ class VTarget(TargetBase):
 
     def __call__(self, x0: Tensor, epsilon: Tensor, logsnr: Tensor, a: Tensor, b: Tensor) -> Tensor:
         x0c, ec, ac, bc = _upcast(x0, epsilon, a, b)
-        return (ac * ec - bc * x0c).to(result_dtype(x0))
+        return as_dtype(ac * ec - bc * x0c, result_dtype(x0))
 
     def x0(self, x: Tensor, pred: Tensor, logsnr: Tensor, a: Tensor, b: Tensor) -> Tensor:
         xc, pc, ac, bc = _upcast(x, pred, a, b)
-        return ((ac * xc - bc * pc) / (ac * ac + bc * bc)).to(result_dtype(x))
+        return as_dtype((ac * xc - bc * pc) / (ac * ac + bc * bc), result_dtype(x))
 
     def epsilon(self, x: Tensor, pred: Tensor, logsnr: Tensor, a: Tensor, b: Tensor) -> Tensor:
         xc, pc, ac, bc = _upcast(x, pred, a, b)
-        return ((bc * xc + ac * pc) / (ac * ac + bc * bc)).to(result_dtype(x))
+        return as_dtype((bc * xc + ac * pc) / (ac * ac + bc * bc), result_dtype(x))
 
 
 class RectifiedFlowsTarget(TargetBase):
@@ -91,15 +91,15 @@ class RectifiedFlowsTarget(TargetBase):
 
     def __call__(self, x0: Tensor, epsilon: Tensor, logsnr: Tensor, a: Tensor, b: Tensor) -> Tensor:
         x0c, ec = _upcast(x0, epsilon)
-        return (ec - x0c).to(result_dtype(x0))
+        return as_dtype(ec - x0c, result_dtype(x0))
 
     def x0(self, x: Tensor, pred: Tensor, logsnr: Tensor, a: Tensor, b: Tensor) -> Tensor:
         xc, pc, ac, bc = _upcast(x, pred, a, b)
-        return ((xc - bc * pc) / (ac + bc)).to(result_dtype(x))
+        return as_dtype((xc - bc * pc) / (ac + bc), result_dtype(x))
 
     def epsilon(self, x: Tensor, pred: Tensor, logsnr: Tensor, a: Tensor, b: Tensor) -> Tensor:
         xc, pc, ac, bc = _upcast(x, pred, a, b)
-        return ((xc + ac * pc) / (ac + bc)).to(result_dtype(x))
+        return as_dtype((xc + ac * pc) / (ac + bc), result_dtype(x))
 
 
 from gdf_plugins.targets.consistency import ConsistencyTarget  # noqa: E402

@@ -7,7 +7,7 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from gdf_core.tensors import batch_view
+from gdf_core.tensors import as_dtype, batch_view
 
 
 def compute(x: Tensor) -> Tensor:
@@ -19,7 +19,7 @@ def combine(terms: Sequence[tuple[Tensor, Tensor]]) -> Tensor:
     """Σ c_i·v_i with (batch,) coefficients c_i: one multiplication, then one fused ``addcmul_`` per term."""
     out = None
     for c, v in terms:
-        cv = batch_view(c, v).to(v.dtype)
+        cv = as_dtype(batch_view(c, v), v.dtype)
         out = cv * v if out is None else out.addcmul_(cv, v)
     assert out is not None
     return out
@@ -28,7 +28,7 @@ def combine(terms: Sequence[tuple[Tensor, Tensor]]) -> Tensor:
 def combine_rows(coeffs: Tensor, values: Sequence[Tensor]) -> Tensor:
     """Σ_i coeffs[i]·values[i] for stacked (terms, batch) coefficients (one cast for all)."""
     v0 = values[0]
-    cs = coeffs.to(v0.dtype).view(coeffs.shape[0], -1, *([1] * (v0.dim() - 1))).unbind(0)
+    cs = as_dtype(coeffs, v0.dtype).view(coeffs.shape[0], -1, *([1] * (v0.dim() - 1))).unbind(0)
     out = cs[0] * v0
     for c, v in zip(cs[1:], values[1:]):
         out.addcmul_(c, v)

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from gdf_core.protocols import InputScaler
+from gdf_core.tensors import as_dtype
 
 #: η = λ/2 is clamped from below here for coefficient maths (λ = −80, σ ≈ 2.4e17).
 ETA_FLOOR = -40.0
@@ -29,7 +30,7 @@ def coeff_dtype(t: Tensor) -> torch.dtype:
 
 def half_logsnr(logsnr: Tensor) -> Tensor:
     """η = λ/2 in the coefficient dtype, clamped from below at ``ETA_FLOOR`` (+∞ is kept)."""
-    return (logsnr.to(coeff_dtype(logsnr)) / 2).clamp(min=ETA_FLOOR)
+    return (as_dtype(logsnr, coeff_dtype(logsnr)) / 2).clamp(min=ETA_FLOOR)
 
 
 def same_level(eta: Tensor, other: Tensor) -> Tensor:
