@@ -1,4 +1,4 @@
-"""Dtype and shape rules shared by every component (see docs/numerics.md).
+"""Dtype and shape rules shared by every component (see docs/design-decisions.md, "Dtypes").
 
 Components compute in float32 at least (float64 stays float64) and give their
 result back in the input's dtype when that is a floating dtype, float32
