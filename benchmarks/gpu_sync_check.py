@@ -32,7 +32,7 @@ from gdf_core import GDF, registry  # noqa: E402
 from gdf_core.testing.host_reads import HostReadRecorder  # noqa: E402
 from gdf_plugins.presets import PRESETS  # noqa: E402
 
-SAMPLERS = sorted(name for name, regs in registry.registrations("sampler").items() if any(r.is_builtin for r in regs))
+SAMPLERS = registry.builtin_names("sampler")
 
 
 class HostRead(RuntimeError):

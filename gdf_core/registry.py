@@ -283,6 +283,10 @@ class Registry:
         """The registered names of ``kind``, sorted."""
         return sorted(self.registrations(kind))
 
+    def builtin_names(self, kind: str) -> list[str]:
+        """The names of gdf's own components of ``kind`` (``gdf_plugins``), sorted."""
+        return [name for name, entries in self.registrations(kind).items() if any(e.is_builtin for e in entries)]
+
     def _resolve(self, kind: str, name: str, path: Optional[str]) -> Registration:
         """The one registration ``name`` (or ``distribution:name``) means for ``kind``."""
         self.load()

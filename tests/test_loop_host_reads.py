@@ -23,7 +23,7 @@ from gdf_core.testing.host_reads import HostReadRecorder
 from gdf_plugins.presets import PRESETS
 
 #: Every built-in sampler, the diffusers-equivalent ones (``diffusers_*``) included.
-SAMPLERS = sorted(name for name, regs in registry.registrations("sampler").items() if any(r.is_builtin for r in regs))
+SAMPLERS = registry.builtin_names("sampler")
 SHAPE = (2, 3)
 
 

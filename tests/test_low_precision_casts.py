@@ -20,7 +20,7 @@ from torch.overrides import TorchFunctionMode
 from gdf_core import GDF, registry
 from gdf_core.denoiser import ModelDenoiser
 
-SAMPLERS = sorted(name for name, regs in registry.registrations("sampler").items() if any(r.is_builtin for r in regs))
+SAMPLERS = registry.builtin_names("sampler")
 SHAPE = (4, 4, 8, 8)
 
 

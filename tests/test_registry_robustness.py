@@ -395,3 +395,20 @@ def test_to_spec_qualifies_an_ambiguous_name_so_that_the_spec_builds_again(insta
     assert type(again) is type(beta) and again == beta
     monkeypatch.undo()  # the full registry: an unambiguous name stays plain
     assert build("schedule", {"name": "cosine", "shift": 2.0}).to_spec() == {"name": "cosine", "shift": 2.0}
+
+
+def test_builtin_names_are_gdf_plugins_own_and_nothing_registered_since() -> None:
+    from gdf_core.registry import registry
+    from gdf_plugins.samplers.first_order import DDIMSampler
+
+    class Local(DDIMSampler):
+        name = "registry_local_probe"
+
+    registry.register(Local, kind="sampler")
+    try:
+        names = registry.builtin_names("sampler")
+        assert "registry_local_probe" in registry.names("sampler") and "registry_local_probe" not in names
+        assert {"ddim", "dpmpp_2m", "unipc", "diffusers_deis"} <= set(names) and names == sorted(names)
+        assert all(registry.get("sampler", n).__module__.startswith("gdf_plugins") for n in names)
+    finally:
+        registry.unregister(Local)

@@ -20,7 +20,7 @@ from gdf_plugins.scalers import VPScaler
 torch._dynamo.config.cache_size_limit = 64
 
 #: Every built-in sampler, the diffusers-equivalent ones (``diffusers_*``) included.
-ALL = sorted(name for name, regs in registry.registrations("sampler").items() if any(r.is_builtin for r in regs))
+ALL = registry.builtin_names("sampler")
 DETERMINISTIC = ["ddim", "euler", "heun", "dpmpp_2m", "dpmpp_3m", "unipc", "deis", "ipndm", "lms"]
 
 

@@ -23,7 +23,7 @@ from gdf_plugins.presets import PRESETS
 from gdf_plugins.scalers import VPScaler
 
 #: Every built-in sampler, the diffusers-equivalent ones (``diffusers_*``, gdf_plugins.interop_samplers) included.
-ALL_SAMPLERS = sorted(name for name, regs in registry.registrations("sampler").items() if any(r.is_builtin for r in regs))
+ALL_SAMPLERS = registry.builtin_names("sampler")
 DETERMINISTIC = ["ddim", "euler", "heun", "dpmpp_2m", "dpmpp_3m", "unipc", "deis", "ipndm", "lms"]
 
 
