@@ -97,6 +97,7 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=8)
     parser.add_argument("--floor-pairs", type=int, default=100)
     parser.add_argument("--ode-steps", type=int, default=400)
+    parser.add_argument("--seed", type=int, default=0, help="the training seed (torch.manual_seed before each model is made)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -133,7 +134,7 @@ def main() -> None:
         exact_swd = [sliced_wasserstein(x_exact[k * CHUNK:(k + 1) * CHUNK], truth[k]) for k in range(args.chunks)] if x_exact is not None else None
         for variant in variants:
             factory, options, steps_factor, batch = VARIANTS[variant]
-            torch.manual_seed(0)
+            torch.manual_seed(args.seed)
             try:
                 model = factory(gdf, scale)
             except ValueError as exc:  # the exact model needs a noise condition that gives λ
@@ -149,7 +150,7 @@ def main() -> None:
             start = time.perf_counter()
             x = x_exact if variant == "exact" and exact_from == preset else solve(gdf, model, x_init, sampler="ddim", steps=args.ode_steps)
             swd = [sliced_wasserstein(x[k * CHUNK:(k + 1) * CHUNK], truth[k]) for k in range(args.chunks)]
-            row = {"preset": preset, "variant": variant, "ratio": statistics.fmean(swd) / floor,
+            row = {"preset": preset, "variant": variant, "seed": args.seed, "ratio": statistics.fmean(swd) / floor,
                    "demo_ratio": swd[0] / demo_floor, "ode_swd": statistics.fmean(swd)}
             if exact_swd is not None:
                 diff = [a - b for a, b in zip(swd, exact_swd)]
