@@ -394,7 +394,9 @@ class GDF:
         ``send()`` a dict to change, from the next step on: ``guidance``,
         ``cfg``, ``cfg_rho``, ``cfg_t_stop``, ``cfg_t_start``, ``model_inputs``,
         ``x`` (the current x) or ``sampler`` (a new run of that sampler from
-        the current level); any other key is an error.
+        the current level); any other key is an error. With ``t_start < t_end``
+        the run inverts ``x_init`` towards noise (DDIM inversion; a
+        ``Reversible`` sampler: ``ddim`` with eta = 0, or ``euler``).
         """
         run = self.prepare_sample(
             model, model_inputs, shape, unconditional_inputs, sampler, schedule, t_start, t_end, timesteps,
@@ -451,6 +453,8 @@ class GDF:
                     pending = altered["x"]
                 if "sampler" in altered and i + 1 < timesteps:
                     new = self._sampler(altered["sampler"], sampler_params)
+                    if run.t_values[0] < run.t_values[-1]:
+                        runtime_checks.check_inversion(new, x, path="the sampler sent to sample()")
                     state = start(new, run.logsnrs[i + 1 :], x.shape[0], self.input_scaler)
                     state.rows = run.state.rows[i + 1 :]  # the same level tensors: the denoiser's tables still apply
                     run.denoiser.follow(state, i + 1)
@@ -542,6 +546,8 @@ class GDF:
         guidance_obj = self._guidance(guidance, {"cfg": cfg, "cfg_rho": cfg_rho, "cfg_t_stop": cfg_t_stop, "cfg_t_start": cfg_t_start})
         _check_guide_model(guidance_obj, guide_model)
         sampler_obj = self._sampler(sampler, sampler_params)
+        if t_start < t_end:  # an inversion, data towards noise
+            runtime_checks.check_inversion(sampler_obj, x_init)
         if schedule is not None:
             schedule_obj = check_sample_schedule(
                 schedule if isinstance(schedule, Schedule) else build("schedule", schedule, path="schedule"), path="schedule"

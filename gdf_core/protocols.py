@@ -226,6 +226,20 @@ class StretchableLimits(Protocol):
 
 
 @runtime_checkable
+class Reversible(Protocol):
+    """A sampler whose step is also valid toward noise (λ′ < λ), so it can run a grid from data to noise.
+
+    A run with ``t_start < t_end`` is an inversion: it carries x at ``t_start``
+    (data, or a little noised) to the noise it came from along the
+    probability-flow ODE (DDIM inversion, Song et al. 2021, §4.3; its use for
+    editing: Mokady et al. 2023, "Null-text inversion"). ``steps_toward_noise()``
+    says whether this instance can (deterministic DDIM can, with ``eta = 0``).
+    """
+
+    def steps_toward_noise(self) -> bool: ...
+
+
+@runtime_checkable
 class RunGrid(Protocol):
     """A sampling schedule whose grid depends on the number of steps (e.g. diffusers' timestep spacings).
 
@@ -255,6 +269,7 @@ __all__ = [
     "InputScaler",
     "LossWeight",
     "NoiseCond",
+    "Reversible",
     "RunGrid",
     "Sampler",
     "SamplingState",

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from gdf_core.errors import excerpt
+from gdf_core.protocols import Reversible
 
 
 def _is_number(value: Any) -> bool:
@@ -70,10 +71,10 @@ def check_sample_arguments(
         raise ValueError(f"timesteps must be a positive int, got {excerpt(timesteps)}")
     start = _number("t_start", t_start, low=0.0, high=1.0, allowed="a number in [0, 1] (1: pure noise)")
     end = _number("t_end", t_end, low=0.0, high=1.0, allowed="a number in [0, 1] (0: clean data)")
-    if not start > end:
+    if start == end:
         raise ValueError(
-            f"t_start must be greater than t_end (sampling runs from noise, t = 1, towards data, t = 0); "
-            f"got t_start={excerpt(t_start)}, t_end={excerpt(t_end)}"
+            f"t_start and t_end must differ (t_start > t_end samples towards data, t_start < t_end inverts "
+            f"data towards noise); got t_start = t_end = {excerpt(t_start)}"
         )
     if shift is not None:  # None: the GDF's own shift
         _number("shift", shift, low=0.0, low_open=True, allowed="None (the GDF's shift) or a finite number > 0")
@@ -192,6 +193,18 @@ def check_model_output(pred: Any, x: Tensor) -> None:
         raise TypeError(f"the model returned a tensor of dtype {pred.dtype}; its prediction must be a floating-point tensor")
 
 
+def check_inversion(sampler: Any, x_init: Optional[Tensor], *, path: str = "sampler") -> None:
+    """A run with t_start < t_end (towards noise) needs a ``Reversible`` sampler that can, and a start ``x_init``."""
+    name = getattr(type(sampler), "name", type(sampler).__name__)
+    if not (isinstance(sampler, Reversible) and sampler.steps_toward_noise()):
+        raise ValueError(
+            f"t_start < t_end runs from data towards noise (an inversion), and {path} {name!r} cannot step that way; "
+            "use 'ddim' (eta = 0) or 'euler', or sample towards data with t_start > t_end"
+        )
+    if x_init is None:
+        raise ValueError("t_start < t_end inverts the x given as x_init (data at t_start) towards noise: pass x_init")
+
+
 def check_grid_ends(target: Any, scaler: Any, logsnrs: Tensor, *, schedule: Any = None) -> None:
     """Refuse a grid whose first or last evaluated level is λ = ∓∞ where ``target`` cannot give x0 and ε.
 
@@ -222,7 +235,7 @@ def check_grid_ends(target: Any, scaler: Any, logsnrs: Tensor, *, schedule: Any 
             "use a v, x0 or rectified_flows target, or a grid that stops short of pure noise "
             "(t_start < 1, or e.g. {'name': 'flow_shift', 't_max': 0.999})"
             if end < 0
-            else "use an ε or v target, or a grid that ends short of λ = +∞"
+            else "use an ε or v target, or a grid that stops short of λ = +∞ (t > 0 at its clean end)"
         )
         raise ValueError(
             f"the target {getattr(type(target), 'name', type(target).__name__)!r} cannot give {lost} at λ = {sign}, "
@@ -232,6 +245,7 @@ def check_grid_ends(target: Any, scaler: Any, logsnrs: Tensor, *, schedule: Any 
 
 __all__ = [
     "check_generator",
+    "check_inversion",
     "check_grid_ends",
     "check_guidance",
     "check_model_output",

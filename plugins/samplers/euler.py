@@ -38,6 +38,10 @@ class EulerSampler(SamplerBase):
     def coefficients(self, lv: Levels) -> Tensor:
         return _rows([lv.a_next, lv.b_next])
 
+    def steps_toward_noise(self) -> bool:
+        """``Reversible``: the Euler step y′ = y + (σ′ − σ)·ε̂ holds for σ′ > σ too."""
+        return True
+
     def prepare(self, logsnrs: Tensor, scaler: InputScaler) -> StepRows:
         return StepRows(self.coefficients(Levels(scaler, logsnrs[:-1], logsnrs[1:])).transpose(0, 1))
 

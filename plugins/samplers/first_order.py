@@ -92,6 +92,10 @@ class DDIMSampler(_PlannedFirstOrder):
         """Whether a step draws fresh noise: whenever eta > 0."""
         return self.eta > 0
 
+    def steps_toward_noise(self) -> bool:
+        """``Reversible``: with eta = 0, x′ = a′·x0 + b′·ε is the same ODE step whichever way λ goes (DDIM inversion)."""
+        return self.eta == 0
+
     def coefficients(self, scaler: InputScaler, logsnr: Tensor, logsnr_next: Tensor) -> Tensor:
         """[a′, b′] (eta = 0) or [a′, √(b′² − ς²), ς]."""
         a_next, b_next = scaler_coeffs(scaler, logsnr_next)

@@ -1,0 +1,127 @@
+"""Inversion: ``sample`` with t_start < t_end carries x from data towards noise along the probability-flow ODE.
+
+The check is independent of the code under test's direction: the inverted z,
+run forward again by a high-order sampler (dpmpp_3m, 1000 steps, checked on
+partial runs by test_convergence_class), must come back to the x it started
+from, and its error must fall at every doubling of the inversion's steps
+(first order, as DDIM's and Euler's are) until it reaches the forward run's own
+accuracy.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import pytest
+import torch
+from torch import Tensor
+
+from gdf_core import GDF
+from gdf_plugins.presets import PRESETS
+
+from convergence import CONVERGENCE_STEPS, denoiser_shaped_model, doubling_failures, relative_error
+
+#: The built-in samplers whose step is valid towards noise (``Reversible``).
+INVERTING = ("ddim", "euler")
+
+#: From a little above the data to pure noise; iddpm_cosine's model takes integer timesteps and is
+#: piecewise constant off its own grid (as in test_convergence_class).
+WINDOW = (0.02, 1.0)
+PRESETS_CHECKED = sorted(p for p in PRESETS if p != "iddpm_cosine")
+
+
+@functools.lru_cache(maxsize=None)
+def _problem(preset: str) -> tuple[GDF, Any, Tensor]:
+    gdf = GDF.from_spec({"preset": preset, "sampler": None})
+    return gdf, denoiser_shaped_model(gdf), torch.randn(8, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+
+
+def _run(gdf: GDF, model: Any, x: Tensor, sampler: Any, steps: int, t_start: float, t_end: float) -> Tensor:
+    with torch.no_grad():
+        return gdf.sample_final(model, {}, x.shape, sampler=sampler, timesteps=steps, cfg=None, x_init=x,
+                                t_start=t_start, t_end=t_end)
+
+
+def _round_trip_failures(preset: str, sampler: Any) -> list[str]:
+    gdf, model, x = _problem(preset)
+    up, down = WINDOW, WINDOW[::-1]
+    inverted = {n: _run(gdf, model, x, sampler, n, *up) for n in CONVERGENCE_STEPS}
+    back = {n: _run(gdf, model, z, "dpmpp_3m", 1000, *down) for n, z in inverted.items()}
+    floor = relative_error(_run(gdf, model, inverted[CONVERGENCE_STEPS[-1]], "dpmpp_3m", 500, *down), back[CONVERGENCE_STEPS[-1]])
+    assert all(bool(torch.isfinite(z).all()) for z in inverted.values()), preset
+    return doubling_failures(CONVERGENCE_STEPS, [relative_error(back[n], x) for n in CONVERGENCE_STEPS], floor)
+
+
+@pytest.mark.parametrize("sampler", INVERTING)
+@pytest.mark.parametrize("preset", PRESETS_CHECKED)
+def test_an_inversion_comes_back_under_the_forward_ode(preset: str, sampler: str) -> None:
+    failures = _round_trip_failures(preset, sampler)
+    assert not failures, f"{preset}, {sampler}: " + "; ".join(failures)
+
+
+def _reversible_wrong_ddim() -> Any:
+    """The wrong-coefficient DDIM (ε weighted by 1.05·b′), declared able to invert."""
+    from broken_components import WrongCoefficientDDIM
+
+    class ClaimsToInvert(WrongCoefficientDDIM):
+        def steps_toward_noise(self) -> bool:
+            return True
+
+    return ClaimsToInvert()
+
+
+def test_the_round_trip_check_catches_a_wrong_inversion() -> None:
+    assert _round_trip_failures("stable_cascade", "ddim") == []
+    assert _round_trip_failures("stable_cascade", _reversible_wrong_ddim())
+
+
+def test_an_inversion_from_clean_data_works_where_the_target_gives_epsilon_there() -> None:
+    """t_start = 0: the clamped cosine's λ is finite there; EDM's grid starts at σ_min; both invert."""
+    for preset in ("stable_cascade", "edm"):
+        gdf, model, x = _problem(preset)
+        z = _run(gdf, model, x, "ddim", 20, 0.0, 1.0)
+        assert torch.isfinite(z).all() and not torch.equal(z, x), preset
+
+
+def test_an_inversion_from_sigma_zero_needs_a_target_that_gives_epsilon_there() -> None:
+    """rectified_flow at t = 0 is λ = +∞ (b = 0). A velocity gives ε = x + v there, so a velocity model that is
+    finite at t = 0 inverts; an x0-prediction cannot give ε there, so it is refused with the reason."""
+    gdf = GDF.from_spec("rectified_flow")
+    x = torch.randn(4, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    velocity = lambda x, cond, **_: torch.tanh(x) * 0.5 - 0.2  # noqa: E731  (finite at every t)
+    z = _run(gdf, velocity, x, "euler", 10, 0.0, 1.0)
+    assert torch.isfinite(z).all()
+    x0_target = GDF.from_spec({**gdf.to_spec(), "target": "x0"})
+    with pytest.raises(ValueError, match=r"the target 'x0' cannot give ε at λ = \+∞ \(clean data, b = 0\)"):
+        _run(x0_target, lambda x, cond, **_: x, x, "ddim", 10, 0.0, 1.0)
+
+
+def test_an_inversion_refuses_a_sampler_that_cannot_step_towards_noise_and_a_sent_one_too() -> None:
+    gdf, model, x = _problem("stable_cascade")
+    for sampler in ("dpmpp_2m", "heun", "ddpm", {"name": "ddim", "eta": 0.5}):
+        with pytest.raises(ValueError, match="cannot step that way"):
+            _run(gdf, model, x, sampler, 10, 0.1, 0.9)
+    run = gdf.sample(model, {}, x.shape, sampler="ddim", timesteps=5, cfg=None, x_init=x, t_start=0.1, t_end=0.9)
+    next(run)
+    with pytest.raises(ValueError, match="the sampler sent to sample\\(\\) 'dpmpp_2m' cannot step that way"):
+        run.send({"sampler": "dpmpp_2m"})
+    untouched = x.clone()
+    _run(gdf, model, x, "ddim", 5, 0.1, 0.9)
+    assert torch.equal(x, untouched)
+
+
+def test_ddim_inversion_is_undone_exactly_when_the_models_x0_is_one_point() -> None:
+    """Up the grid and down the same levels reversed is the identity when x̂0 = c at every level:
+    z = a′·c + b′·(x − a·c)/b, then a·c + b·(z − a′·c)/b′ = x (the two grids are the same numbers)."""
+    gdf = GDF.from_spec("stable_cascade")  # its noise condition is its t (cosine_t)
+    c = torch.tensor([[0.3, -0.2]], dtype=torch.float64)
+
+    def one_point(x: Tensor, cond: Tensor, **_: Any) -> Tensor:
+        a, b = (v.view(-1, 1).to(x.dtype) for v in gdf.input_scaler(gdf.schedule(cond.to(torch.float64))))
+        return (x - a * c) / b  # the ε whose x̂0 is c
+
+    x = torch.tensor([[0.5, 0.1]], dtype=torch.float64)
+    z = _run(gdf, one_point, x, "ddim", 7, 0.2, 0.8)
+    assert not torch.allclose(z, x)
+    torch.testing.assert_close(_run(gdf, one_point, z, "ddim", 7, 0.8, 0.2), x, rtol=1e-9, atol=1e-9)
