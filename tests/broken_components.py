@@ -366,13 +366,25 @@ class MutatingWeight(SNRWeight):
 
 # -- samplers ------------------------------------------------------------------------
 class DDIM(FirstOrderSampler):
-    """A sound deterministic DDIM step: x′ = a′·x0 + b′·ε."""
+    """A sound deterministic DDIM step: x′ = a′·x0 + b′·ε, valid either way (``Reversible``)."""
 
     name = "test_ddim"
 
     def update(self, x: Tensor, x0: Tensor, epsilon: Tensor, logsnr: Tensor, logsnr_next: Tensor, *, scaler: Any, generator: Any = None) -> Tensor:
         a_next, b_next = scaled(scaler, logsnr_next, x)
         return a_next * x0 + b_next * epsilon
+
+    def steps_toward_noise(self) -> bool:
+        return True
+
+
+class ForwardOnlyDDIM(DDIM):
+    """inverts_to_reference: says it steps towards noise, but its step stops at λ (λ′ taken as max(λ, λ′))."""
+
+    name = "test_forward_only_ddim"
+
+    def update(self, x: Tensor, x0: Tensor, epsilon: Tensor, logsnr: Tensor, logsnr_next: Tensor, *, scaler: Any, generator: Any = None) -> Tensor:
+        return super().update(x, x0, epsilon, logsnr, torch.maximum(logsnr, logsnr_next), scaler=scaler, generator=generator)
 
 
 class WrongCoefficientDDIM(DDIM):

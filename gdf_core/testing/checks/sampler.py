@@ -18,7 +18,7 @@ import torch
 from hypothesis import strategies as st
 from torch import Tensor
 
-from gdf_core.protocols import SamplingState
+from gdf_core.protocols import Reversible, SamplingState
 from gdf_core.integrate import integrate, solve
 from gdf_core.testing import strategies as gst
 from gdf_core.testing.checks._core import CheckReport, Invariant, Violation, fmt, option, run_check
@@ -82,6 +82,36 @@ def _converges(sampler: Any, options: Mapping[str, Any], data: Gaussian, seed: i
             f"does not reach the marginal N({want_mean:.4g}, {want_std:.4g}²) ({where}, {batch} samples): "
             f"reached mean {got_mean:.4g}, std {got_std:.4g} (tolerance {tol:.3g})"
         )
+
+
+def inverts_to_reference(sampler: Any, options: Mapping[str, Any], mean: float, std: float, seed: int) -> None:
+    """A ``Reversible`` sampler run up the grid (towards noise) follows the exact probability-flow map too.
+
+    The tolerance is in standard deviations of the marginal reached (at the noisy end), as the
+    forward check's is in those of the data it reaches: the flow towards noise widens the
+    distribution, and with it the errors made near the data.
+    """
+    logsnrs = grid(options).flip(0)
+    hi, lo = float(logsnrs[0]), float(logsnrs[-1])
+    for identity in scalers_of(sampler, options):
+        data = Gaussian(mean, std, ClosedFormScaler(identity))
+        tol = (options.get("tolerance") or TOLERANCE) * data.moments(lo)[1]
+        x_init = data.sample((16, 1), hi, torch.Generator().manual_seed(seed))
+        x = solve(sampler, data.denoise, x_init, logsnrs, scaler=data.scaler).to(torch.float64)
+        err = (x - data.flow(x_init, hi, lo)).abs()
+        if not (err <= tol).all():
+            worst = err.max().item()
+            raise Violation(
+                f"says it steps towards noise (steps_toward_noise() is true) but does not follow the exact "
+                f"probability-flow map there ({logsnrs.numel() - 1} steps from λ = {hi:g} to {lo:g}, {identity!r} scaler, "
+                f"data N({mean:.4g}, {std:.4g}²)): |error| up to {worst:.3g} > {tol:.3g}"
+            )
+
+
+def _not_reversible(sampler: Any, options: Mapping[str, Any]) -> Optional[str]:
+    if isinstance(sampler, Reversible) and sampler.steps_toward_noise():
+        return None
+    return "does not step towards noise (not Reversible, or steps_toward_noise() is false)"
 
 
 def _run(sampler: Any, shape: tuple, dtype: torch.dtype, device: torch.device, seed: int, steps: int = 3) -> tuple[Tensor, Tensor]:
@@ -192,6 +222,18 @@ INVARIANTS: tuple[Invariant, ...] = (
             "std": st.one_of(st.sampled_from([0.1, 1.0]), st.floats(0.05, 2.0)),
             "seed": gst.seeds(),
         },
+        examples_cap=4,
+    ),
+    Invariant(
+        "inverts_to_reference",
+        "a Reversible sampler run towards noise follows the exact probability-flow map of Gaussian data too",
+        inverts_to_reference,
+        lambda o: {
+            "mean": st.floats(-2.0, 2.0),
+            "std": st.one_of(st.sampled_from([0.1, 1.0]), st.floats(0.05, 2.0)),
+            "seed": gst.seeds(),
+        },
+        applies=_not_reversible,
         examples_cap=4,
     ),
     Invariant(
