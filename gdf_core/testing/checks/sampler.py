@@ -211,28 +211,25 @@ def repeated_level_is_a_no_op(sampler: Any, options: Mapping[str, Any], shape: t
         raise Violation(f"a run over a grid with repeated levels {logsnrs.tolist()} came back non-finite: {fmt(xs[-1])}")
 
 
+def gaussian_data(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The drawn Gaussian data of the two flow-map checks: its mean and std, and a seed."""
+    return {"mean": st.floats(-2.0, 2.0), "std": st.one_of(st.sampled_from([0.1, 1.0]), st.floats(0.05, 2.0)), "seed": gst.seeds()}
+
+
 INVARIANTS: tuple[Invariant, ...] = (
     Invariant(
         "converges_to_reference",
         "with the exact denoiser of Gaussian data, the sampler reaches the exact probability-flow map "
         "(deterministic) or the exact marginal (stochastic)",
         converges_to_reference,
-        lambda o: {
-            "mean": st.floats(-2.0, 2.0),
-            "std": st.one_of(st.sampled_from([0.1, 1.0]), st.floats(0.05, 2.0)),
-            "seed": gst.seeds(),
-        },
+        gaussian_data,
         examples_cap=4,
     ),
     Invariant(
         "inverts_to_reference",
         "a Reversible sampler run towards noise follows the exact probability-flow map of Gaussian data too",
         inverts_to_reference,
-        lambda o: {
-            "mean": st.floats(-2.0, 2.0),
-            "std": st.one_of(st.sampled_from([0.1, 1.0]), st.floats(0.05, 2.0)),
-            "seed": gst.seeds(),
-        },
+        gaussian_data,
         applies=_not_reversible,
         examples_cap=4,
     ),
