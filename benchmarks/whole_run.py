@@ -10,7 +10,8 @@ sampler's ``prepare``, the loop), diffusers' scheduler construction,
 plans first (another GDF, so the warm runs stay warm): grid, plan and level
 tables are built in every such run. With cfg (scale 3) both run the model on the doubled batch and
 lerp; gdf with ``cfg_rho=0`` (diffusers' ``guidance_rescale`` default) and,
-in an extra row, with the default 0.7. gdf's ``unipc`` is run at order 2,
+in extra rows, with the default 0.7, against diffusers' plain lerp and against its pipelines'
+``rescale_noise_cfg`` with ``guidance_rescale=0.7`` (the same rescale, per sample). gdf's ``unipc`` is run at order 2,
 diffusers' default.
 
 "steady": the median time of steps 5–19 of a gdf run (timestamps between
@@ -65,7 +66,11 @@ def gdf_run(gdf: GDF, sampler: object, cfg: float | None, rho: float, x: torch.T
     return out
 
 
-def diffusers_run(make: object, cfg: float | None, x: torch.Tensor) -> torch.Tensor:
+def diffusers_run(make: object, cfg: float | None, x: torch.Tensor, rescale: float = 0.0) -> torch.Tensor:
+    """A diffusers pipeline's denoising loop; ``rescale`` > 0 applies diffusers' own ``rescale_noise_cfg``
+    (``guidance_rescale``, the pipelines' counterpart of gdf's ``cfg_rho``)."""
+    from diffusers.guiders.guider_utils import rescale_noise_cfg
+
     scheduler = make()  # type: ignore[operator]
     scheduler.set_timesteps(STEPS)
     for t in scheduler.timesteps:
@@ -74,6 +79,8 @@ def diffusers_run(make: object, cfg: float | None, x: torch.Tensor) -> torch.Ten
         else:
             cond, uncond = (0.1 * torch.cat([x, x])).chunk(2)
             eps = uncond + cfg * (cond - uncond)
+            if rescale > 0:
+                eps = rescale_noise_cfg(eps, cond, guidance_rescale=rescale)
         x = scheduler.step(eps, t, x).prev_sample
     return x
 
@@ -212,6 +219,7 @@ def main() -> None:
             runs[f"gdf cold {tag}"] = lambda s=sampler, c=cfg: cold_run(s, c)
             runs[f"diffusers {tag}"] = lambda m=sched, c=cfg: diffusers_run(m, c, x)
         runs[f"gdf {name} cfg=on rho=0.7"] = lambda s=sampler: gdf_run(gdf, s, 3.0, 0.7, x)
+        runs[f"diffusers {name} cfg=on rescale=0.7"] = lambda m=sched: diffusers_run(m, 3.0, x, 0.7)
     times = interleaved(runs, args.repeats)
     med = {k: median_iqr(v)[0] for k, v in times.items()}
     rows = []
@@ -223,9 +231,11 @@ def main() -> None:
             rows.append({"sampler": name, "cfg": cfg, "gdf_ms": 1e3 * g, "gdf_cold_ms": 1e3 * gc, "diffusers_ms": 1e3 * d,
                          "ratio": g / d, "cold_ratio": gc / d})
             print(f"{name + ' cfg=' + cfg:34s} {1e3 * g:8.2f} {1e3 * gc:8.2f} {1e3 * d:13.2f} {g / d:14.2f} {gc / d:15.2f}")
-        g, d = med[f"gdf {name} cfg=on rho=0.7"], med[f"diffusers {name} cfg=on"]
-        rows.append({"sampler": name, "cfg": "on, cfg_rho=0.7", "gdf_ms": 1e3 * g, "diffusers_ms": 1e3 * d, "ratio": g / d})
-        print(f"{name + ' cfg=on cfg_rho=0.7':34s} {1e3 * g:8.2f} {'':8s} {1e3 * d:13.2f} {g / d:14.2f}")
+        g = med[f"gdf {name} cfg=on rho=0.7"]
+        for peer, d in (("plain cfg", med[f"diffusers {name} cfg=on"]), ("rescale=0.7", med[f"diffusers {name} cfg=on rescale=0.7"])):
+            rows.append({"sampler": name, "cfg": "on, cfg_rho=0.7", "diffusers": peer, "gdf_ms": 1e3 * g, "diffusers_ms": 1e3 * d,
+                         "ratio": g / d})
+            print(f"{name + ' cfg_rho=0.7 vs ' + peer:34s} {1e3 * g:8.2f} {'':8s} {1e3 * d:13.2f} {g / d:14.2f}")
     steady = []
     for label, env in ALLOCATORS.items():
         print(f"\nwhole runs against steady steps, each sampler in a fresh process; malloc: {label}")
