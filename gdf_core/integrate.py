@@ -4,24 +4,46 @@
 computed once); ``integrate`` steps it as a generator (``send`` a tensor to
 replace x between steps); ``solve`` steps it to the end and returns x, with no
 generator in between, so ``torch.compile(fullgraph=True)`` traces a whole run.
+
+Two levels whose η = λ/2 differ by at most ``LEVEL_TOLERANCE`` are one level:
+``start`` makes each such level an exact repeat of the one before it
+(``snap_repeated_levels``), so every sampler sees the repeats it must handle (a
+step λ → λ is a no-op) instead of a step of 10⁻¹⁹⁴ that some formulas divide by.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable, Generator, Optional
 
+import torch
 from torch import Tensor
 
 from gdf_core.protocols import Denoiser, InputScaler, Sampler, SamplingState
 
 
+#: Levels whose η = λ/2 differ by at most this are one level (clamped schedules repeat theirs exactly).
+LEVEL_TOLERANCE = 1e-6
+
+
+def snap_repeated_levels(grid: Tensor) -> Tensor:
+    """``grid`` (steps + 1, batch) with every level within ``LEVEL_TOLERANCE`` (in η) of the one before
+    it replaced by the first level of its run: near-repeats become exact repeats (a new tensor)."""
+    prev, nxt = grid[:-1], grid[1:]
+    same = (nxt == prev) | ((nxt - prev).abs() <= 2 * LEVEL_TOLERANCE)
+    index = torch.arange(grid.shape[0], device=grid.device)[:, None].expand(grid.shape)
+    keep = torch.cat([torch.ones_like(same[:1]), ~same])
+    return grid.gather(0, torch.where(keep, index, torch.zeros_like(index)).cummax(0).values)
+
+
 def start(sampler: Sampler, logsnrs: Tensor, batch: int, scaler: InputScaler) -> SamplingState:
-    """The state of a run over ``logsnrs`` ((steps + 1,) or (steps + 1, batch)), with the sampler's plan."""
+    """The state of a run over ``logsnrs`` ((steps + 1,) or (steps + 1, batch)), with the sampler's plan;
+    nearly repeated levels are made exact repeats (``snap_repeated_levels``)."""
     grid = logsnrs[:, None].expand(-1, batch) if logsnrs.dim() == 1 else logsnrs
     if grid.dim() != 2 or grid.shape[1] != batch or grid.shape[0] < 2:
         raise ValueError(
             f"logsnrs must have shape (steps + 1,) or (steps + 1, {batch}) with at least one step; got {tuple(logsnrs.shape)}"
         )
+    grid = snap_repeated_levels(grid)
     return SamplingState(logsnrs=grid, plan=sampler.prepare(grid, scaler), rows=tuple(grid.unbind(0)))
 
 
@@ -80,4 +102,4 @@ def _rows(state: SamplingState) -> tuple[Tensor, ...]:
     return state.rows
 
 
-__all__ = ["integrate", "solve", "start"]
+__all__ = ["LEVEL_TOLERANCE", "integrate", "snap_repeated_levels", "solve", "start"]

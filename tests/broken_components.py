@@ -16,6 +16,7 @@ from gdf_core.bases import FirstOrderSampler, LossWeightBase, NoiseCondBase, Sca
 from gdf_core.bases.guidance import GuidanceBase, scale_at
 from gdf_core.bases.sampler import scaled
 from gdf_core.guidance import Predictions
+from gdf_plugins.samplers.dpmpp import DPMPP3MSampler
 
 
 # -- schedules -----------------------------------------------------------------------
@@ -385,6 +386,13 @@ class ForwardOnlyDDIM(DDIM):
 
     def update(self, x: Tensor, x0: Tensor, epsilon: Tensor, logsnr: Tensor, logsnr_next: Tensor, *, scaler: Any, generator: Any = None) -> Tensor:
         return super().update(x, x0, epsilon, logsnr, torch.maximum(logsnr, logsnr_next), scaler=scaler, generator=generator)
+
+
+class UnguardedDPMPP3M(DPMPP3MSampler):
+    """stable_on_uneven_grids: DPM-Solver++(3M) keeping every interpolation node, however near a newer one."""
+
+    name = "test_unguarded_dpmpp_3m"
+    node_separation = 0.0
 
 
 class WrongCoefficientDDIM(DDIM):

@@ -66,6 +66,25 @@ def logsnrs(
     return lists.map(lambda v: torch.tensor(sorted(v) if sort else v, dtype=torch.float64))
 
 
+@st.composite
+def uneven_grids(draw: Any, max_levels: int = 8) -> list[float]:
+    """A λ grid from noise to data as a user may pass one: strictly increasing, uneven, some levels nearly repeated.
+
+    Two to ``max_levels`` levels in [−12, 12]; after the first of them and up to two others, one
+    or two more 10⁻⁶ to 10⁻¹ above it (so a step that short is followed by a much longer one,
+    right after the first step where a multistep sampler's warm-up redoes it); −∞
+    first and +∞ last, each with probability one half.
+    """
+    levels = sorted(set(draw(st.lists(st.floats(-12.0, 12.0), min_size=2, max_size=max_levels))))
+    if len(levels) < 2:
+        levels.append(levels[0] + 1.0)
+    offsets = st.floats(-6.0, -1.0)
+    clusters = [(0, draw(offsets))] + draw(st.lists(st.tuples(st.integers(0, len(levels) - 1), offsets), max_size=2))
+    near = [levels[i] + 10.0**e * k for i, e in clusters for k in (1, draw(st.sampled_from([1, 2])))]
+    levels = sorted(set(levels + [v for v in near if math.isfinite(v)]))
+    return ([-math.inf] if draw(st.booleans()) else []) + levels + ([math.inf] if draw(st.booleans()) else [])
+
+
 def batch_shapes(max_dims: int = 4, max_side: int = 4) -> SearchStrategy[tuple[int, ...]]:
     """Shapes (B, ...) of a batch of samples: B ≥ 1, 1 to ``max_dims`` dims."""
     return st.lists(st.integers(1, max_side), min_size=1, max_size=max_dims).map(tuple)

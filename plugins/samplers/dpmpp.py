@@ -49,7 +49,8 @@ class DPMPPMultistepSampler(MultistepSampler):
 
     def coefficients(self, etas: list[Tensor], lv: Levels, active: list[Tensor]) -> list[Tensor]:
         midpoint = self.solver_type == "midpoint"
-        w = data_weights(etas, lv.eta_next, midpoint=midpoint, interpolation=self.interpolation, active=active)
+        w = data_weights(etas, lv.eta_next, midpoint=midpoint, interpolation=self.interpolation, active=active,
+                         separation=self.node_separation)
         return [lv.b_ratio] + [lv.a_next * wj for wj in w]
 
 

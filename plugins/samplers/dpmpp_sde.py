@@ -29,6 +29,16 @@ from gdf_plugins.samplers.maths.levels import Levels
 from gdf_plugins.samplers.multistep import MultistepSampler
 
 
+#: The least distance between history nodes, in units of the step, when the run injects noise
+#: (``eta`` > 0): x̂0 at two levels g apart differs by noise of order √g, which the weights (of
+#: order 1/g) turn into 1/√g. So a level is dropped from the interpolation unless the step is at
+#: most twice as long as the distance to it. Measured on 60 random grids with near-repeated
+#: levels: 0.05 left the 3M solver's moments up to 45× further from the exact marginal than
+#: DDPM's, 0.5 within 2.1× (three seeds). On the presets' grids it drops a level in the last
+#: one or two steps, where the steps grow fastest (docs/samplers.md, "Nearly repeated levels").
+SDE_NODE_SEPARATION = 0.5
+
+
 class DPMPPSDESampler(MultistepSampler):
     """SDE-DPM-Solver++(``order``M); the noise scale per step is the plan's ``extra``."""
 
@@ -47,7 +57,8 @@ class DPMPPSDESampler(MultistepSampler):
 
     def coefficients(self, etas: list[Tensor], lv: Levels, active: list[Tensor]) -> list[Tensor]:
         midpoint = self.solver_type == "midpoint" and self.order == 2
-        w = data_weights(etas, lv.eta_next, kappa=1.0 + self.eta, midpoint=midpoint, active=active)
+        separation = SDE_NODE_SEPARATION if self.eta > 0 else self.node_separation
+        w = data_weights(etas, lv.eta_next, kappa=1.0 + self.eta, midpoint=midpoint, active=active, separation=separation)
         damp = torch.exp(-self.eta * lv.h) if self.eta > 0 else torch.ones_like(lv.h)  # 0·∞ at λ′ = +∞
         return [lv.b_ratio * damp] + [lv.a_next * wj for wj in w]
 

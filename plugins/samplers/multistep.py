@@ -37,6 +37,7 @@ from gdf_core.protocols import Denoiser, InputScaler, SamplingState
 from gdf_core.tensors import as_dtype
 from gdf_plugins.samplers.maths.combine import combine_rows, compute
 from gdf_plugins.samplers.maths.exponential import data_weights
+from gdf_plugins.samplers.maths.lagrange import NODE_SEPARATION
 from gdf_plugins.samplers.maths.levels import Levels, coeff_dtype, distinct_from_newer, half_logsnr, ratio
 
 #: fn(etas, levels, active) -> the coefficients of one step, elementwise.
@@ -115,6 +116,8 @@ class MultistepSampler(SamplerBase):
     form: ClassVar[Literal["data", "noise"]] = "data"
     order: int
     warmup_corrector: bool = True
+    #: The least distance between interpolation nodes, in units of the step (``maths.lagrange``).
+    node_separation: ClassVar[float] = NODE_SEPARATION
 
     def coefficients(self, etas: list[Tensor], lv: Levels, active: list[Tensor]) -> list[Tensor]:
         """[c, c_0, …, c_(n−1)] of x′ = c·lead + Σ_j c_j·v_j (``etas`` newest first; ``active``: distinct)."""

@@ -13,13 +13,20 @@ from gdf_core.protocols import Denoiser, InputScaler, SamplingState
 from gdf_plugins.samplers.maths import interpolation as interp
 from gdf_plugins.samplers.maths.combine import combine_rows, compute
 from gdf_plugins.samplers.maths.exponential import final_weights
-from gdf_plugins.samplers.maths.lagrange import quadrature
+from gdf_plugins.samplers.maths.lagrange import node_activity, quadrature
 from gdf_plugins.samplers.maths.levels import ETA_FLOOR, Levels, distinct_from_newer, half_logsnr
 from gdf_plugins.samplers.multistep import MultistepPlan, MultistepSampler, Node, check_order, grid_rows, no_op
 
 
 def unipc_weights(
-    etas: Sequence[Tensor], lv: Levels, active: Sequence[Tensor], *, variant: str, corrector: bool, interpolation: str
+    etas: Sequence[Tensor],
+    lv: Levels,
+    active: Sequence[Tensor],
+    *,
+    variant: str,
+    corrector: bool,
+    interpolation: str,
+    separation: float,
 ) -> list[Tensor]:
     """Weights w_j of x′ = (b′/b)·x + a′·Σ_j w_j·x̂0_j for UniP (predictor) or UniC (corrector).
 
@@ -28,10 +35,11 @@ def unipc_weights(
     written with the moments μ_i (i!·φ_(i+1)(−h) terms are −μ_i/i!); a single ρ
     is 1/2 as in the paper's UniP-2 / UniC-1. The update is
     x′ = (b′/b)·x + a′·[(1 − e^(−h))·x̂0 − B(h)·Σ_k ρ_k·(x̂0_k − x̂0)/r_k].
-    At η′ = +∞ (predictor only) x̂0 is extrapolated to σ = 0 in σ².
+    At η′ = +∞ (predictor only) x̂0 is extrapolated to σ = 0 in σ². A node nearer than
+    ``separation`` to a newer one or to the step's own level (r = 0) is dropped (``maths.lagrange``).
     """
-    r = interp.nodes(etas, lv.eta_next, interpolation)[1:]
-    on = list(active[1:])
+    nodes = interp.nodes(etas, lv.eta_next, interpolation)
+    r, on = nodes[1:], node_activity(nodes, active, separation)[1:]  # apart from the step's own level (r = 0) too
     if corrector:
         r.append(torch.ones_like(lv.h))
         on.append(torch.ones_like(active[0]))
@@ -45,12 +53,12 @@ def unipc_weights(
         # (η at the floor) the exact ρ, which keeps B(h) = h (bh1) from scaling the correction.
         rho = [torch.where(etas[0] <= ETA_FLOOR, -mu[1] / B, torch.full_like(lv.h, 0.5))]
     else:
-        rho = quadrature(r, [-mu[i] / B for i in range(1, len(r) + 1)], on)
+        rho = quadrature(r, [-mu[i] / B for i in range(1, len(r) + 1)], on, separation)
     w_rest = [torch.where(o, -B * p / rk, torch.zeros_like(rk)) for p, rk, o in zip(rho, r, on)]
     w = [mu[0] - sum(w_rest)] + w_rest  # type: ignore[operator]
     if corrector:
         return w
-    w_end = final_weights(etas, active)
+    w_end = final_weights(etas, active, separation)
     return [torch.where(lv.final, we, wj) for we, wj in zip(w_end, w)]
 
 
@@ -91,12 +99,14 @@ class UniPCSampler(MultistepSampler):
 
     def coefficients(self, etas: list[Tensor], lv: Levels, active: list[Tensor]) -> list[Tensor]:
         """UniP: [b′/b, a′·w_0, …]."""
-        w = unipc_weights(etas, lv, active, variant=self.variant, corrector=False, interpolation=self.interpolation)
+        w = unipc_weights(etas, lv, active, variant=self.variant, corrector=False, interpolation=self.interpolation,
+                          separation=self.node_separation)
         return [lv.b_ratio] + [lv.a_next * wj for wj in w]
 
     def correction(self, etas: list[Tensor], lv: Levels, active: list[Tensor]) -> list[Tensor]:
         """UniC of the step λ → λ′ once x̂0 at λ′ is known: [b′/b, a′·w_0, …, a′·w_new]; a no-op step stays one."""
-        w = unipc_weights(etas, lv, active, variant=self.variant, corrector=True, interpolation=self.interpolation)
+        w = unipc_weights(etas, lv, active, variant=self.variant, corrector=True, interpolation=self.interpolation,
+                          separation=self.node_separation)
         c = [lv.b_ratio] + [lv.a_next * wj for wj in w[:-1]]
         return no_op(lv, c, [torch.ones_like(lv.h)]) + [torch.where(lv.degenerate, torch.zeros_like(lv.h), lv.a_next * w[-1])]
 

@@ -12,6 +12,7 @@ of the posterior mean. Both run from
 
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping, Optional
 
 import torch
@@ -22,7 +23,7 @@ from gdf_core.protocols import Reversible, SamplingState
 from gdf_core.integrate import integrate, solve
 from gdf_core.testing import strategies as gst
 from gdf_core.testing.checks._core import CheckReport, Invariant, Violation, fmt, option, run_check
-from gdf_core.testing.gaussian import ClosedFormScaler, Gaussian
+from gdf_core.testing.gaussian import ClosedFormScaler, Gaussian, coefficients
 from gdf_core.testing.host_reads import HostReadRecorder
 
 KIND = "sampler"
@@ -211,6 +212,63 @@ def repeated_level_is_a_no_op(sampler: Any, options: Mapping[str, Any], shape: t
         raise Violation(f"a run over a grid with repeated levels {logsnrs.tolist()} came back non-finite: {fmt(xs[-1])}")
 
 
+#: The uneven-grid check: a run may be at most this many times further from the exact result
+#: than DDIM (first order, no history) on the same grid; ``HOSTILE_GRID`` is checked before the
+#: drawn one in every example (two steps of 5e-4 in η after the first, then one of 4).
+UNEVEN_FACTOR = 10.0
+HOSTILE_GRID = (-math.inf, 0.0, 1e-3, 2e-3, 8.0, math.inf)
+
+
+def _ddim_run(data: Gaussian, x: Tensor, logsnrs: Tensor) -> Tensor:
+    """DDIM (Song et al. 2021) over ``logsnrs`` with the exact denoiser: x′ = a′·x̂0 + b′·ε̂, the yardstick."""
+    for lam, lam_next in zip(logsnrs[:-1], logsnrs[1:]):
+        x0, eps = data.denoise(x, lam.expand(x.shape[0]))
+        a_next, b_next = coefficients(data.scaler.identity, lam_next.to(torch.float64))
+        x = (a_next * x0.to(torch.float64) + b_next * eps.to(torch.float64)).to(x.dtype)
+    return x
+
+
+def stable_on_uneven_grids(sampler: Any, options: Mapping[str, Any], logsnrs: list[float], seed: int) -> None:
+    """On a grid a user may pass (``strategies.uneven_grids``: near-repeated levels before long steps,
+    λ = ±∞ ends; and ``HOSTILE_GRID``), a float32 run lands at most ``UNEVEN_FACTOR`` times further
+    from the exact result than DDIM on the same grid: sample by sample for a deterministic sampler,
+    in mean and std for a stochastic one (plus the sampling tolerance). A multistep sampler whose
+    interpolation divides by the distance between two nearly repeated levels fails it."""
+    for grid_ in (list(HOSTILE_GRID), logsnrs):
+        _stable_on(sampler, options, grid_, seed)
+
+
+def _stable_on(sampler: Any, options: Mapping[str, Any], logsnrs: list[float], seed: int) -> None:
+    data = Gaussian(0.3, 0.5, ClosedFormScaler("variance"))
+    grid_ = torch.tensor(logsnrs, dtype=torch.float64)
+    lo, hi = logsnrs[0], logsnrs[-1]
+    stochastic = is_stochastic(sampler, options)
+    x_init = data.sample((STOCHASTIC_BATCH if stochastic else 256, 1), lo, torch.Generator().manual_seed(seed)).float()
+    denoise = data.consistency if option(sampler, options, "denoiser") == "consistency" else data.denoise
+    x = solve(sampler, denoise, x_init, grid_, scaler=data.scaler, generator=torch.Generator().manual_seed(seed + 1)).double()
+    yardstick = _ddim_run(data, x_init, grid_).double()
+    where = f"grid λ = {[float(f'{v:.10g}') for v in logsnrs]}"
+    if not torch.isfinite(x).all():
+        raise Violation(f"a run came back non-finite on an uneven grid ({where}): {fmt(x)}")
+    if not stochastic:
+        exact = data.flow(x_init, lo, hi)
+        err, base = ((v - exact).pow(2).mean().sqrt().item() for v in (x, yardstick))
+        bound = UNEVEN_FACTOR * base + 1e-4 * data.std
+        what = "RMS distance to the exact probability-flow map"
+    else:
+        want_mean, want_std = data.moments(hi)
+        err, base = (abs(v.mean().item() - want_mean) + abs(v.std().item() - want_std) for v in (x, yardstick))
+        bound = UNEVEN_FACTOR * base + (options.get("tolerance") or STOCHASTIC_TOLERANCE) * want_std
+        what = f"error of mean and std against the exact marginal N({want_mean:.4g}, {want_std:.4g}²)"
+    if not err <= bound:
+        raise Violation(
+            f"on an uneven grid ({where}) the {what} is {err:.3g}, more than {UNEVEN_FACTOR:g} × DDIM's {base:.3g} "
+            f"on the same grid (bound {bound:.3g}). The usual cause is a multistep interpolation through nearly "
+            "repeated levels, whose weights grow as 1/distance: drop a history level that is too near a newer one "
+            "for the step's length (gdf_plugins.samplers.maths.lagrange)"
+        )
+
+
 def gaussian_data(options: Mapping[str, Any]) -> dict[str, Any]:
     """The drawn Gaussian data of the two flow-map checks: its mean and std, and a seed."""
     return {"mean": st.floats(-2.0, 2.0), "std": st.one_of(st.sampled_from([0.1, 1.0]), st.floats(0.05, 2.0)), "seed": gst.seeds()}
@@ -267,6 +325,14 @@ INVARIANTS: tuple[Invariant, ...] = (
         repeated_level_is_a_no_op,
         lambda o: {"shape": gst.batch_shapes(max_dims=3), "seed": gst.seeds()},
         examples_cap=3,
+    ),
+    Invariant(
+        "stable_on_uneven_grids",
+        "on a grid with nearly repeated levels before long steps (and λ = ±∞ ends) a run stays within "
+        f"{UNEVEN_FACTOR:g} × DDIM's error on the same grid",
+        stable_on_uneven_grids,
+        lambda o: {"logsnrs": gst.uneven_grids(), "seed": gst.seeds()},
+        examples_cap=6,
     ),
     Invariant(
         "no_host_reads",

@@ -17,18 +17,18 @@ import torch
 from torch import Tensor
 
 from gdf_plugins.samplers.maths import interpolation as interp
-from gdf_plugins.samplers.maths.lagrange import Active, lagrange_at, quadrature
+from gdf_plugins.samplers.maths.lagrange import NODE_SEPARATION, Active, lagrange_at, node_activity, quadrature
 
 
-def final_weights(etas: Sequence[Tensor], active: Active = None) -> list[Tensor]:
+def final_weights(etas: Sequence[Tensor], active: Active = None, separation: float = NODE_SEPARATION) -> list[Tensor]:
     """Weights of x̂0 extrapolated to σ = 0 (a step into λ′ = +∞): Lagrange at 0 in σ².
 
     x̂0 − x̂0(0) is O(σ²) along the ODE, which a polynomial in t = σ/(1 + σ) is not
     (a line in t through two levels is off by O(t₁·t₂), a line in σ² by O(σ₁²·σ₂²)).
     """
     eta0 = etas[0]
-    q = [torch.exp(-2 * (e - eta0)) for e in etas]
-    return lagrange_at(q, 0.0, active)
+    q = [torch.exp(-2 * (e - eta0)) for e in etas]  # the step spans q from 1 to 0
+    return lagrange_at(q, 0.0, active, separation)
 
 
 def data_weights(
@@ -39,12 +39,13 @@ def data_weights(
     midpoint: bool = False,
     interpolation: str = "logsnr",
     active: Active = None,
+    separation: float = NODE_SEPARATION,
 ) -> list[Tensor]:
     """w_j of x′ = c·x + a′·Σ_j w_j·x̂0_j (``etas[0]`` the step's level, then earlier ones).
 
     ``kappa`` = 1 for the ODE, 1 + η_sde for the SDE solvers (logsnr only).
     ``midpoint``: DPM-Solver++(2M)'s original two-node form in η,
-    (1 − e^(−κh))·((1 + 1/2r)·x̂0_0 − (1/2r)·x̂0_1).
+    (1 − e^(−κh))·((1 + 1/2r)·x̂0_0 − (1/2r)·x̂0_1). ``separation``: see ``maths.lagrange``.
     """
     final = torch.isposinf(eta_next)
     n = len(etas)
@@ -54,10 +55,10 @@ def data_weights(
     s = interp.nodes(etas, eta_next, interpolation)
     if midpoint and n == 2 and interpolation == "logsnr":
         m0 = -torch.expm1(-H)
-        on = torch.ones_like(m0, dtype=torch.bool) if active is None else active[1]
+        on = node_activity(s, active, separation)[1]
         r = torch.where(on & (s[1] != 0), s[1], -torch.ones_like(s[1]))
         w = [m0 * torch.where(on, 1 - 1 / (2 * r), torch.ones_like(r)), torch.where(on, m0 / (2 * r), torch.zeros_like(r))]
     else:
-        w = quadrature(s, interp.moments(etas, eta_next, n, interpolation, kappa), active)
-    w_end = final_weights(etas, active)
+        w = quadrature(s, interp.moments(etas, eta_next, n, interpolation, kappa), active, separation)
+    w_end = final_weights(etas, active, separation)
     return [torch.where(final, we, wj) for we, wj in zip(w_end, w)]

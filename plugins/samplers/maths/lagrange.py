@@ -6,6 +6,15 @@ and does not enter the other nodes' bases, so the interpolant is of one degree
 less instead of dividing by a zero distance. All nodes are handled at once on a
 last axis (j, the basis; i, the factor), so the cost in tensor operations grows
 with the number of nodes, not with its square.
+
+Nodes are in units of the step (the step's own level at 0, the level it steps
+to at 1). A node nearer than ``separation`` to a newer active node is dropped
+as well: the weights of two nodes a distance g apart grow as 1/g, and so does
+whatever error their values carry that is not smooth along the path (rounding
+of float32 predictions; the noise of an SDE; a corrector's jump), so a grid
+with near-repeated levels would otherwise blow a run up (on 60 random grids
+with such levels, dpmpp_3m, deis, lms and unipc reached |x| of 10² to 10⁵ on
+Gaussian data of std 0.5).
 """
 
 from __future__ import annotations
@@ -17,18 +26,46 @@ from torch import Tensor
 
 Active = Optional[Sequence[Tensor]]
 
+#: The default least distance between two nodes, in units of the step. Float32 predictions
+#: carry rounding of about 6e-8 of their size, which nodes 1e-3 apart turn into about 1e-4;
+#: and a corrector (the multistep warm-up's redo of the first step, UniC) moves x at a level
+#: after x̂0 was taken there, a jump δ that nodes g apart turn into about δ/g. Measured on 60
+#: random grids with near-repeated levels (float32 and float64): at 1e-3 a 3-node run still
+#: reached |x| ≈ 3·10⁴ on Gaussian data (a tiny step after the warm-up, then a long one), at
+#: 0.05 every multistep sampler was within 1.11× DDIM's error on the same grid (ipndm's fixed
+#: equal-step coefficients, which are not interpolation weights, within 1.75×).
+NODE_SEPARATION = 0.05
 
-def _stack(nodes: Sequence[Tensor], active: Active) -> tuple[Tensor, Optional[Tensor]]:
-    """Nodes as (…, n) and their activity as (…, n), broadcast together."""
+
+def separated(s: Tensor, on: Optional[Tensor], separation: float = NODE_SEPARATION) -> Tensor:
+    """(…, n) activity of the nodes ``s`` (…, n), newest first: ``on`` (all, if None), less each node
+    within ``separation`` of a newer active one."""
+    if on is None:
+        on = torch.ones_like(s, dtype=torch.bool)
+    n = s.shape[-1]
+    if n < 2 or separation <= 0:
+        return on
+    newer = torch.ones(n, n, dtype=torch.bool, device=s.device).tril(-1)  # [j, i]: node i is newer than node j
+    close = ((s[..., :, None] - s[..., None, :]).abs() < separation) & newer & on[..., None, :]
+    return on & ~close.any(-1)
+
+
+def _stack(nodes: Sequence[Tensor], active: Active, separation: float) -> tuple[Tensor, Tensor]:
+    """Nodes as (…, n) and their activity (``separated``) as (…, n), broadcast together."""
     s = torch.stack(torch.broadcast_tensors(*nodes), dim=-1)
     if active is None:
-        return s, None
+        return s, separated(s, None, separation)
     on = torch.stack(torch.broadcast_tensors(*active), dim=-1)
     s, on = torch.broadcast_tensors(s, on)
-    return s, on
+    return s, separated(s, on, separation)
 
 
-def _factors(s: Tensor, on: Optional[Tensor]) -> tuple[Tensor, Tensor]:
+def node_activity(nodes: Sequence[Tensor], active: Active = None, separation: float = NODE_SEPARATION) -> list[Tensor]:
+    """Whether each node enters a basis on them: ``active`` (all, if None), less those too near a newer one."""
+    return list(_stack(nodes, active, separation)[1].unbind(-1))
+
+
+def _factors(s: Tensor, on: Tensor) -> tuple[Tensor, Tensor]:
     """(uses, denominator): whether basis j takes the factor of node i, (…, j, i), and Π_i (s_j − s_i) over those.
 
     A zero distance to an active node counts as 1 in the denominator (as an inactive node does).
@@ -36,18 +73,16 @@ def _factors(s: Tensor, on: Optional[Tensor]) -> tuple[Tensor, Tensor]:
     n = s.shape[-1]
     other = ~torch.eye(n, dtype=torch.bool, device=s.device)
     diff = s[..., :, None] - s[..., None, :]
-    if on is None:
-        return other.expand(diff.shape), torch.where(other, diff, torch.ones_like(diff)).prod(-1)
     uses = other & on[..., None, :]
     return uses, torch.where(uses & (diff != 0), diff, torch.ones_like(diff)).prod(-1)
 
 
-def lagrange_coefficients(nodes: Sequence[Tensor], active: Active = None) -> Tensor:
+def lagrange_coefficients(nodes: Sequence[Tensor], active: Active = None, separation: float = NODE_SEPARATION) -> Tensor:
     """Monomial coefficients c[…, j, k] of the Lagrange basis ℓ_j(s) = Σ_k c[j][k]·s^k on the active nodes.
 
     Then Σ_j w_j·s_j^k = μ_k is solved by w_j = Σ_k c[j][k]·μ_k (``quadrature``).
     """
-    s, on = _stack(nodes, active)
+    s, on = _stack(nodes, active, separation)
     n = s.shape[-1]
     uses, denominator = _factors(s, on)
     poly = torch.zeros(*s.shape, n, dtype=s.dtype, device=s.device)
@@ -56,22 +91,25 @@ def lagrange_coefficients(nodes: Sequence[Tensor], active: Active = None) -> Ten
         shifted = torch.nn.functional.pad(poly[..., :-1], (1, 0))
         poly = torch.where(uses[..., :, i, None], shifted - s[..., i, None, None] * poly, poly)
     coeffs = poly / denominator[..., None]
-    return coeffs if on is None else torch.where(on[..., None], coeffs, torch.zeros_like(coeffs))
+    return torch.where(on[..., None], coeffs, torch.zeros_like(coeffs))
 
 
-def lagrange_at(nodes: Sequence[Tensor], point: Tensor | float, active: Active = None) -> list[Tensor]:
+def lagrange_at(
+    nodes: Sequence[Tensor], point: Tensor | float, active: Active = None, separation: float = NODE_SEPARATION
+) -> list[Tensor]:
     """ℓ_j(point) for the Lagrange basis on the active ``nodes``."""
-    s, on = _stack(nodes, active)
+    s, on = _stack(nodes, active, separation)
     uses, denominator = _factors(s, on)
     term = point - s[..., None, :]
     value = torch.where(uses, term, torch.ones_like(term)).prod(-1) / denominator
-    if on is not None:
-        value = torch.where(on, value, torch.zeros_like(value))
+    value = torch.where(on, value, torch.zeros_like(value))
     return list(value.unbind(-1))
 
 
-def quadrature(nodes: Sequence[Tensor], moments: Sequence[Tensor], active: Active = None) -> list[Tensor]:
+def quadrature(
+    nodes: Sequence[Tensor], moments: Sequence[Tensor], active: Active = None, separation: float = NODE_SEPARATION
+) -> list[Tensor]:
     """Weights w_j = ∫ kernel·ℓ_j for the moments μ_k = ∫ kernel·s^k."""
-    coeffs = lagrange_coefficients(nodes, active)
+    coeffs = lagrange_coefficients(nodes, active, separation)
     mu = torch.stack(torch.broadcast_tensors(*moments), dim=-1)
     return list((coeffs * mu[..., None, :]).sum(-1).unbind(-1))

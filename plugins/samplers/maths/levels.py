@@ -12,15 +12,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from gdf_core.integrate import LEVEL_TOLERANCE
 from gdf_core.protocols import InputScaler
 from gdf_core.tensors import as_dtype
 
 #: η = λ/2 is clamped from below here for coefficient maths (λ = −80, σ ≈ 2.4e17).
 ETA_FLOOR = -40.0
-#: Two levels whose η differ by at most this are one level: a step between them is a
-#: no-op and the older of two such history levels is dropped from an interpolation.
-#: Clamped schedules (the cosine's ᾱ ∈ [1e-4, 0.9999]) repeat their end levels exactly.
-LEVEL_TOLERANCE = 1e-6
+#: ``LEVEL_TOLERANCE`` (gdf_core.integrate): two levels whose η differ by at most this are one
+#: level: a step between them is a no-op and the older of two such history levels is dropped
+#: from an interpolation. The loop makes them exact repeats; a step driven by hand may not.
 
 
 def coeff_dtype(t: Tensor) -> torch.dtype:
