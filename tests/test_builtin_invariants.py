@@ -30,7 +30,7 @@ EXAMPLES = [
 #: The diffusers_* samplers take diffusers' own steps, which is what they are for (docs/samplers.md).
 _DIFFUSERS_MULTISTEP = (
     "diffusers' multistep formulas divide by the distance between nearly repeated levels "
-    "(diffusers_unipc: NaN on some grids)"
+    "(diffusers_unipc: |x| ≈ 65 on Gaussian data of std 0.5, on a grid with levels 1e-5 apart)"
 )
 KNOWN: dict[str, str] = {
     "sampler:diffusers_deis::stable_on_uneven_grids": _DIFFUSERS_MULTISTEP,

@@ -19,6 +19,7 @@ Gaussian data of std 0.5).
 
 from __future__ import annotations
 
+import functools
 from typing import Optional, Sequence
 
 import torch
@@ -37,27 +38,25 @@ Active = Optional[Sequence[Tensor]]
 NODE_SEPARATION = 0.05
 
 
-def separated(s: Tensor, on: Optional[Tensor], separation: float = NODE_SEPARATION) -> Tensor:
-    """(…, n) activity of the nodes ``s`` (…, n), newest first: ``on`` (all, if None), less each node
-    within ``separation`` of a newer active one."""
-    if on is None:
-        on = torch.ones_like(s, dtype=torch.bool)
-    n = s.shape[-1]
-    if n < 2 or separation <= 0:
-        return on
-    newer = torch.ones(n, n, dtype=torch.bool, device=s.device).tril(-1)  # [j, i]: node i is newer than node j
-    close = ((s[..., :, None] - s[..., None, :]).abs() < separation) & newer & on[..., None, :]
-    return on & ~close.any(-1)
+@functools.lru_cache(maxsize=64)
+def _masks(n: int, device: torch.device) -> tuple[Tensor, Tensor]:
+    """(other, newer) as (n, n) [j, i]: i ≠ j, and node i newer than node j (i < j)."""
+    return ~torch.eye(n, dtype=torch.bool, device=device), torch.ones(n, n, dtype=torch.bool, device=device).tril(-1)
 
 
-def _stack(nodes: Sequence[Tensor], active: Active, separation: float) -> tuple[Tensor, Tensor]:
-    """Nodes as (…, n) and their activity (``separated``) as (…, n), broadcast together."""
+def _stack(nodes: Sequence[Tensor], active: Active, separation: float) -> tuple[Tensor, Tensor, Tensor]:
+    """(s, on, diff): the nodes as (…, n); their activity (…, n), ``active`` less each node within
+    ``separation`` of a newer active one; and s_j − s_i as (…, j, i)."""
     s = torch.stack(torch.broadcast_tensors(*nodes), dim=-1)
     if active is None:
-        return s, separated(s, None, separation)
-    on = torch.stack(torch.broadcast_tensors(*active), dim=-1)
-    s, on = torch.broadcast_tensors(s, on)
-    return s, separated(s, on, separation)
+        on = torch.ones_like(s, dtype=torch.bool)
+    else:
+        s, on = torch.broadcast_tensors(s, torch.stack(torch.broadcast_tensors(*active), dim=-1))
+    diff = s[..., :, None] - s[..., None, :]
+    if separation > 0 and s.shape[-1] > 1:
+        close = (diff.abs() < separation) & _masks(s.shape[-1], s.device)[1] & on[..., None, :]
+        on = on & ~close.any(-1)
+    return s, on, diff
 
 
 def node_activity(nodes: Sequence[Tensor], active: Active = None, separation: float = NODE_SEPARATION) -> list[Tensor]:
@@ -65,15 +64,12 @@ def node_activity(nodes: Sequence[Tensor], active: Active = None, separation: fl
     return list(_stack(nodes, active, separation)[1].unbind(-1))
 
 
-def _factors(s: Tensor, on: Tensor) -> tuple[Tensor, Tensor]:
+def _factors(diff: Tensor, on: Tensor) -> tuple[Tensor, Tensor]:
     """(uses, denominator): whether basis j takes the factor of node i, (…, j, i), and Π_i (s_j − s_i) over those.
 
     A zero distance to an active node counts as 1 in the denominator (as an inactive node does).
     """
-    n = s.shape[-1]
-    other = ~torch.eye(n, dtype=torch.bool, device=s.device)
-    diff = s[..., :, None] - s[..., None, :]
-    uses = other & on[..., None, :]
+    uses = _masks(diff.shape[-1], diff.device)[0] & on[..., None, :]
     return uses, torch.where(uses & (diff != 0), diff, torch.ones_like(diff)).prod(-1)
 
 
@@ -82,9 +78,9 @@ def lagrange_coefficients(nodes: Sequence[Tensor], active: Active = None, separa
 
     Then Σ_j w_j·s_j^k = μ_k is solved by w_j = Σ_k c[j][k]·μ_k (``quadrature``).
     """
-    s, on = _stack(nodes, active, separation)
+    s, on, diff = _stack(nodes, active, separation)
     n = s.shape[-1]
-    uses, denominator = _factors(s, on)
+    uses, denominator = _factors(diff, on)
     poly = torch.zeros(*s.shape, n, dtype=s.dtype, device=s.device)
     poly[..., 0] = 1.0
     for i in range(n):  # multiply basis j's polynomial by (s − s_i) where it uses node i
@@ -98,8 +94,8 @@ def lagrange_at(
     nodes: Sequence[Tensor], point: Tensor | float, active: Active = None, separation: float = NODE_SEPARATION
 ) -> list[Tensor]:
     """ℓ_j(point) for the Lagrange basis on the active ``nodes``."""
-    s, on = _stack(nodes, active, separation)
-    uses, denominator = _factors(s, on)
+    s, on, diff = _stack(nodes, active, separation)
+    uses, denominator = _factors(diff, on)
     term = point - s[..., None, :]
     value = torch.where(uses, term, torch.ones_like(term)).prod(-1) / denominator
     value = torch.where(on, value, torch.zeros_like(value))
