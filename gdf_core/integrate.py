@@ -6,7 +6,7 @@ replace x between steps); ``solve`` steps it to the end and returns x, with no
 generator in between, so ``torch.compile(fullgraph=True)`` traces a whole run.
 
 Two levels whose η = λ/2 differ by at most ``LEVEL_TOLERANCE`` are one level:
-``start`` makes each such level an exact repeat of the one before it
+``start`` makes such a level an exact repeat of the one before it
 (``snap_repeated_levels``), so every sampler sees the repeats it must handle (a
 step λ → λ is a no-op) instead of a step of 10⁻¹⁹⁴ that some formulas divide by.
 """
@@ -26,13 +26,19 @@ LEVEL_TOLERANCE = 1e-6
 
 
 def snap_repeated_levels(grid: Tensor) -> Tensor:
-    """``grid`` (steps + 1, batch) with every level within ``LEVEL_TOLERANCE`` (in η) of the one before
-    it replaced by the first level of its run: near-repeats become exact repeats (a new tensor)."""
+    """``grid`` (steps + 1, batch), a new tensor, with near-repeats made exact repeats.
+
+    A run of levels each within ``LEVEL_TOLERANCE`` (in η) of the one before it starts at its
+    anchor, its first level; a level of the run within the tolerance of the anchor becomes the
+    anchor, the others stay (so no level moves by more than the tolerance, and a long chain of
+    tiny steps keeps its length instead of collapsing onto its first level).
+    """
     prev, nxt = grid[:-1], grid[1:]
     same = (nxt == prev) | ((nxt - prev).abs() <= 2 * LEVEL_TOLERANCE)
     index = torch.arange(grid.shape[0], device=grid.device)[:, None].expand(grid.shape)
     keep = torch.cat([torch.ones_like(same[:1]), ~same])
-    return grid.gather(0, torch.where(keep, index, torch.zeros_like(index)).cummax(0).values)
+    anchor = grid.gather(0, torch.where(keep, index, torch.zeros_like(index)).cummax(0).values)
+    return torch.where((anchor == grid) | ((anchor - grid).abs() <= 2 * LEVEL_TOLERANCE), anchor, grid)
 
 
 def start(sampler: Sampler, logsnrs: Tensor, batch: int, scaler: InputScaler) -> SamplingState:

@@ -67,6 +67,16 @@ def test_the_loop_makes_near_repeats_exact_repeats() -> None:
     assert down.tolist() == [math.inf, 3 * t, 0.0, -1.0 + 0.8 * t, -1.0 + 0.8 * t, -1.0 + 0.8 * t]
 
 
+def test_a_long_chain_of_tiny_steps_keeps_its_length() -> None:
+    """Levels 0.6 tolerance apart: only those within the tolerance of the chain's first level snap to it,
+    so no level moves by more than the tolerance (a 10⁷-step grid does not collapse onto one level)."""
+    t = 2 * LEVEL_TOLERANCE
+    chain = torch.tensor([0.0, 0.6 * t, 1.2 * t, 1.8 * t, 5.0], dtype=torch.float64)
+    assert snap_repeated_levels(chain[:, None])[:, 0].tolist() == [0.0, 0.0, 1.2 * t, 1.8 * t, 5.0]
+    fine = torch.linspace(0.0, 1.0, 10**6 + 1, dtype=torch.float64)[:, None]  # steps of 1e-6 in λ
+    assert (snap_repeated_levels(fine) - fine).abs().max() <= t
+
+
 def test_snapping_is_per_sample() -> None:
     grid = torch.tensor([[0.0, 0.0], [1e-9, 1.0], [2.0, 2.0]], dtype=torch.float64)
     assert snap_repeated_levels(grid).tolist() == [[0.0, 0.0], [0.0, 1.0], [2.0, 2.0]]
