@@ -123,7 +123,7 @@ def test_matching_unconditional_inputs_sample_and_are_not_mutated(gdf):
         ({"shape": (2, 0)}, ValueError, "shape must be one or more positive ints"),
         ({"shape": ()}, ValueError, "shape must be one or more positive ints"),
         ({"shape": (2.0, 3)}, ValueError, "positive ints"),
-        ({"t_start": 0.0, "t_end": 0.5, "sampler": "dpmpp_2m"}, ValueError, "an inversion), and sampler 'dpmpp_2m' cannot step that way; use 'ddim' (eta = 0) or 'euler'"),
+        ({"t_start": 0.0, "t_end": 0.5, "sampler": "unipc"}, ValueError, "an inversion), and sampler 'unipc' cannot step that way; use 'ddim' (eta = 0), 'euler', 'dpmpp_2m' or 'dpmpp_3m'"),
         ({"t_start": 0.0, "t_end": 0.5, "sampler": {"name": "ddim", "eta": 1.0}}, ValueError, "sampler 'ddim' cannot step that way"),
         ({"t_start": 0.0, "t_end": 0.5, "sampler": "ddpm"}, ValueError, "sampler 'ddpm' cannot step that way"),
         ({"t_start": 0.0, "t_end": 0.5, "sampler": "ddim"}, ValueError, "inverts the x given as x_init (data at t_start) towards noise: pass x_init"),

@@ -47,6 +47,14 @@ class DPMPPMultistepSampler(MultistepSampler):
         self.interpolation = interpolation
         self.warmup_corrector = warmup_corrector
 
+    def steps_toward_noise(self) -> bool:
+        """``Reversible`` with x̂0 interpolated in t or t² (the defaults): the exponential integrator
+        holds for h = η′ − η < 0 too (DPM-Solver++ inversion), with the moments exact for either sign
+        (``maths.interpolation``, ``maths.phi_moments``). A polynomial in λ does not keep its order on
+        the last step into λ = −∞ (a round trip on sd3: 6.1e-4 at 50 steps, 1.7e-3 at 100), so
+        ``interpolation="logsnr"`` (and the midpoint form) does not claim it."""
+        return self.interpolation != "logsnr"
+
     def coefficients(self, etas: list[Tensor], lv: Levels, active: list[Tensor]) -> list[Tensor]:
         midpoint = self.solver_type == "midpoint"
         w = data_weights(etas, lv.eta_next, midpoint=midpoint, interpolation=self.interpolation, active=active,

@@ -47,14 +47,14 @@ def _closed_form_tables(n: int, dtype: torch.dtype, device: torch.device) -> tup
 
 
 def t_moments(alpha: Tensor, n: int) -> list[Tensor]:
-    """Q_k(α) = ∫_0^1 (r/(α + (1 − α)·r))^k dr for k < n, α ∈ [0, 1].
+    """Q_k(α) = ∫_0^1 (r/(α + (1 − α)·r))^k dr for k < n, α ≥ 0 (α > 1: a step towards noise).
 
-    A power series in β = 1 − α for β < 1/2, the closed form
+    A power series in β = 1 − α for |β| < 1/2, the closed form
     Q_k = β^(−k−1)·Σ_m C(k, m)·T_m above, T_m = (−α)^m·∫_α^1 q^(−m) dq: T_0 = 1 − α,
     T_1 = α·log α, T_m = (−1)^m·(α − α^m)/(m − 1). All k at once, on a last axis.
     """
     beta = 1 - alpha
-    small = beta < 0.5
+    small = beta.abs() < 0.5
     series = torch.stack(power_series(torch.where(small, beta, torch.zeros_like(beta)), _t_series(n)), dim=-1)
     bc = torch.where(small, torch.ones_like(beta), beta)[..., None]
     ac = 1 - bc
@@ -100,7 +100,7 @@ def moments(etas: Sequence[Tensor], eta_next: Tensor, n: int, interpolation: str
     if kappa != 1.0:
         raise ValueError("the SDE kernel (kappa ≠ 1) is integrated for x̂0 polynomial in logsnr only")
     t0, t1 = torch.sigmoid(-etas[0]), torch.sigmoid(-eta_next)
-    alpha = (t1 / t0).clamp(0, 1)
+    alpha = (t1 / t0).clamp(min=0)  # t′/t0, above 1 for a step towards noise
     m0 = -torch.expm1(-h)
     if interpolation == "t":
         return [m0 * q for q in t_moments(alpha, n)]

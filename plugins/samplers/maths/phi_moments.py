@@ -49,18 +49,22 @@ def _series_table(kind: str, n: int) -> tuple[tuple[float, ...], ...]:
 
 
 def data_moments(H: Tensor, n: int) -> list[Tensor]:
-    """μ_k = H·∫_0^1 e^(−H(1−s))·s^k ds, k < n, for H ≥ 0 (and H = +∞: μ_k = 1).
+    """μ_k = H·∫_0^1 e^(−H(1−s))·s^k ds, k < n, for any H (and H = +∞: μ_k = 1).
 
-    A power series below H = 1, μ_k = H·k!·Σ_m (−H)^m/(m + k + 1)!, the stable
-    recurrence μ_k = 1 − k·μ_(k−1)/H above.
+    A power series for |H| < 1, μ_k = H·k!·Σ_m (−H)^m/(m + k + 1)!, the stable
+    recurrence μ_k = 1 − k·μ_(k−1)/H above; below −1 (a step towards noise),
+    μ_k = −e^G·ν_k(G) with G = −H (``noise_moments``, whose recurrence is stable there).
     """
-    Hs = torch.where(H < 1, H, torch.zeros_like(H))
+    small = H.abs() < 1
+    Hs = torch.where(small, H, torch.zeros_like(H))
     series = [Hs * v for v in power_series(Hs, _series_table("data", n))]
-    Hr = torch.where(H < 1, torch.ones_like(H), H)
+    Hr = torch.where(H >= 1, H, torch.ones_like(H))
     rec = [-torch.expm1(-Hr)]
     for k in range(1, n):
         rec.append(1 - k * rec[-1] / Hr)
-    return [torch.where(H < 1, s_, r) for s_, r in zip(series, rec)]
+    G = torch.where(H <= -1, -H, torch.ones_like(H))
+    back = [-torch.exp(G) * v for v in noise_moments(G, n)]
+    return [torch.where(small, s_, torch.where(H >= 1, r, b)) for s_, r, b in zip(series, rec, back)]
 
 
 def noise_moments(h: Tensor, n: int) -> list[Tensor]:
