@@ -13,8 +13,8 @@ as well: the weights of two nodes a distance g apart grow as 1/g, and so does
 whatever error their values carry that is not smooth along the path (rounding
 of float32 predictions; the noise of an SDE; a corrector's jump), so a grid
 with near-repeated levels would otherwise blow a run up (on 60 random grids
-with such levels, dpmpp_3m, deis, lms and unipc reached |x| of 10² to 10⁵ on
-Gaussian data of std 0.5).
+with such levels and Gaussian data, lms, dpmpp_3m, deis and unipc landed up
+to 10² to 5·10⁵ times further from the exact flow map than DDIM in float32).
 """
 
 from __future__ import annotations
