@@ -396,7 +396,8 @@ class GDF:
         ``x`` (the current x) or ``sampler`` (a new run of that sampler from
         the current level); any other key is an error. With ``t_start < t_end``
         the run inverts ``x_init`` towards noise (DDIM inversion; a
-        ``Reversible`` sampler: ``ddim`` with eta = 0, or ``euler``).
+        ``Reversible`` sampler: ``ddim`` with eta = 0, ``euler``, ``dpmpp_2m`` or
+        ``dpmpp_3m`` with x̂0 in t or t², ``deis`` with ε̂ in t).
         """
         run = self.prepare_sample(
             model, model_inputs, shape, unconditional_inputs, sampler, schedule, t_start, t_end, timesteps,

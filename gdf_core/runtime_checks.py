@@ -199,7 +199,7 @@ def check_inversion(sampler: Any, x_init: Optional[Tensor], *, path: str = "samp
     if not (isinstance(sampler, Reversible) and sampler.steps_toward_noise()):
         raise ValueError(
             f"t_start < t_end runs from data towards noise (an inversion), and {path} {name!r} cannot step that way; "
-            "use 'ddim' (eta = 0), 'euler', 'dpmpp_2m' or 'dpmpp_3m' (x̂0 in t or t²), or sample towards data "
+            "use 'ddim' (eta = 0), 'euler', 'dpmpp_2m' or 'dpmpp_3m' (x̂0 in t or t²) or 'deis' (ε̂ in t), or sample towards data "
             "with t_start > t_end"
         )
     if x_init is None:

@@ -6,6 +6,7 @@ comment on each names the invariant it breaks.
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
@@ -16,7 +17,8 @@ from gdf_core.bases import FirstOrderSampler, LossWeightBase, NoiseCondBase, Sca
 from gdf_core.bases.guidance import GuidanceBase, scale_at
 from gdf_core.bases.sampler import scaled
 from gdf_core.guidance import Predictions
-from gdf_plugins.samplers.dpmpp import DPMPP3MSampler
+from gdf_plugins.samplers.dpmpp import DPMPP2MSampler, DPMPP3MSampler
+from gdf_plugins.samplers.maths.levels import ETA_FLOOR
 
 
 # -- schedules -----------------------------------------------------------------------
@@ -393,6 +395,18 @@ class UnguardedDPMPP3M(DPMPP3MSampler):
 
     name = "test_unguarded_dpmpp_3m"
     node_separation = 0.0
+
+
+class PureNoiseDroppingDPMPP2M(DPMPP2MSampler):
+    """inverts_to_reference: DPM-Solver++(2M) taking a′ = 0 at λ′ = −∞ against the floored σ′ there (gdf's own
+    step before it took a′ at the floor too), so x′ loses its −a·b′/b·x̂0 part."""
+
+    name = "test_pure_noise_dropping_dpmpp_2m"
+
+    def coefficients(self, etas: list[Tensor], lv: Any, active: list[Tensor]) -> list[Tensor]:
+        lv = copy.copy(lv)
+        lv.a_next = torch.where(lv.eta_next <= ETA_FLOOR, torch.zeros_like(lv.a_next), lv.a_next)
+        return super().coefficients(etas, lv, active)
 
 
 class WrongCoefficientDDIM(DDIM):

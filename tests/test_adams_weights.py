@@ -101,8 +101,7 @@ def test_t_weights_reach_data_and_start_from_pure_noise() -> None:
 @pytest.mark.parametrize("gamma", [-0.9, -0.3, -0.2499, 0.0, 1e-8, 0.2499, 0.25, 3.0, 1e6, 1e17])
 def test_inverse_square_moments(gamma: float) -> None:
     """I_0 = 1/(1 + γ) and I_1 = (log(1 + γ) − γ/(1 + γ))/γ² exactly; I_2 against quadrature (moderate γ)."""
-    g = torch.tensor([gamma], dtype=torch.float64)
-    i0, i1, i2 = (v.item() for v in inverse_square_moments(g, 3))
+    i0, i1, i2 = (v.item() for v in inverse_square_moments(torch.tensor([1 + gamma], dtype=torch.float64), 3))
     assert i0 == pytest.approx(1 / (1 + gamma), rel=1e-13)
     exact_i1 = 0.5 if gamma == 0 else (math.log1p(gamma) - gamma / (1 + gamma)) / gamma**2
     if abs(gamma) > 1e-4:
@@ -113,3 +112,14 @@ def test_inverse_square_moments(gamma: float) -> None:
         nodes, weights = np.polynomial.legendre.leggauss(100)
         s = (nodes + 1) / 2
         assert i2 == pytest.approx(float(np.sum(weights * s**2 / (1 + gamma * s) ** 2) / 2), rel=1e-12)
+
+
+@pytest.mark.parametrize("ratio", [1e-12, 4e-17, 1e-30])
+def test_inverse_square_moments_towards_sigma_infinity(ratio: float) -> None:
+    """u′/u0 = 1 + γ below float64's spacing at 1 (a step towards λ′ = −∞): γ alone would round to −1
+    and I_0 = 1/(1 + γ) to ∞. I_0 = 1/r, I_1 = (log r − (r − 1)/r)/(r − 1)², I_2 = (r − 1/r − 2·log r)/(r − 1)³."""
+    i0, i1, i2 = (v.item() for v in inverse_square_moments(torch.tensor([ratio], dtype=torch.float64), 3))
+    g = ratio - 1
+    assert i0 == pytest.approx(1 / ratio, rel=1e-13)
+    assert i1 == pytest.approx((math.log(ratio) - g / ratio) / g**2, rel=1e-12)
+    assert i2 == pytest.approx((ratio - 1 / ratio - 2 * math.log(ratio)) / g**3, rel=1e-12)

@@ -22,7 +22,7 @@ from gdf_plugins.presets import PRESETS
 from convergence import CONVERGENCE_STEPS, denoiser_shaped_model, doubling_failures, relative_error
 
 #: The built-in samplers whose step is valid towards noise (``Reversible``).
-INVERTING = ("ddim", "euler", "dpmpp_2m", "dpmpp_3m")
+INVERTING = ("ddim", "euler", "dpmpp_2m", "dpmpp_3m", {"name": "deis", "interpolation": "t"})
 
 #: From a little above the data to pure noise; iddpm_cosine's model takes integer timesteps and is
 #: piecewise constant off its own grid (as in test_convergence_class).
@@ -52,7 +52,7 @@ def _round_trip_failures(preset: str, sampler: Any) -> list[str]:
     return doubling_failures(CONVERGENCE_STEPS, [relative_error(back[n], x) for n in CONVERGENCE_STEPS], floor)
 
 
-@pytest.mark.parametrize("sampler", INVERTING)
+@pytest.mark.parametrize("sampler", INVERTING, ids=lambda s: s if isinstance(s, str) else "deis_t")
 @pytest.mark.parametrize("preset", PRESETS_CHECKED)
 def test_an_inversion_comes_back_under_the_forward_ode(preset: str, sampler: str) -> None:
     failures = _round_trip_failures(preset, sampler)
@@ -90,7 +90,7 @@ def test_an_inversion_from_sigma_zero_needs_a_target_that_gives_epsilon_there() 
 
 def test_an_inversion_refuses_a_sampler_that_cannot_step_towards_noise_and_a_sent_one_too() -> None:
     gdf, model, x = _problem("stable_cascade")
-    for sampler in ("unipc", "heun", "ddpm", {"name": "ddim", "eta": 0.5}, {"name": "dpmpp_2m", "interpolation": "logsnr"}):
+    for sampler in ("unipc", "deis", "lms", "ipndm", "heun", "ddpm", {"name": "ddim", "eta": 0.5}, {"name": "dpmpp_2m", "interpolation": "logsnr"}):
         with pytest.raises(ValueError, match="cannot step that way"):
             _run(gdf, model, x, sampler, 10, 0.1, 0.9)
     run = gdf.sample(model, {}, x.shape, sampler="ddim", timesteps=5, cfg=None, x_init=x, t_start=0.1, t_end=0.9)

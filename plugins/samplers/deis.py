@@ -46,6 +46,13 @@ class DEISSampler(MultistepSampler):
             raise ValueError(f"sampler {self.name!r}: interpolation must be 'log_rho' or 't', got {interpolation!r}")
         self.interpolation = interpolation
 
+    def steps_toward_noise(self) -> bool:
+        """``Reversible`` with ε̂ in t: y′ = y + ∫_σ^σ′ ε̂ dρ holds for σ′ > σ too, and the moments are
+        exact for either sign of the step (``maths.adams.inverse_square_moments``). The log-ρ polynomial
+        has no limit on a step into σ′ = ∞ (λ′ = −∞): it is extrapolated to log ρ = ∞ (on [8, 4, 0] then
+        λ′ = −∞ against λ′ = −70: 39 apart, ``inverts_to_reference``), so that variant does not claim it."""
+        return self.interpolation == "t"
+
     def coefficients(self, etas: list[Tensor], lv: Levels, active: list[Tensor]) -> list[Tensor]:
         weights = t_weights if self.interpolation == "t" else log_sigma_weights
         return noise_form(weights(etas, lv.eta_next, active), lv)

@@ -107,6 +107,31 @@ def inverts_to_reference(sampler: Any, options: Mapping[str, Any], mean: float, 
                 f"probability-flow map there ({logsnrs.numel() - 1} steps from λ = {hi:g} to {lo:g}, {identity!r} scaler, "
                 f"data N({mean:.4g}, {std:.4g}²)): |error| up to {worst:.3g} > {tol:.3g}"
             )
+        _reaches_pure_noise_as_a_limit(sampler, data, x_init, hi)
+
+
+#: Where the pure-noise end is approached from: the flow from λ = −70 to −∞ moves x by about e^(−35).
+NEAR_PURE_NOISE = -70.0
+
+
+def _reaches_pure_noise_as_a_limit(sampler: Any, data: Gaussian, x_init: Tensor, hi: float) -> None:
+    """A run into λ′ = −∞ lands where the same run into λ′ = −70 does (within 1e-6 std: float32 rounding).
+
+    The last step starts where a/b is not small (λ = hi for one step, λ = 0 after two more), so a
+    step that takes a′ = 0 at λ′ = −∞ against a finite σ′ (dropping the a·b′/b·x̂0 part of x′), or
+    extrapolates a polynomial in an unbounded variable (λ, log σ) to its −∞ end, is caught.
+    """
+    tol = 1e-6 * data.moments(NEAR_PURE_NOISE)[1]
+    for levels in ([hi], [hi, hi / 2, 0.0]) if hi > 0 else ([hi],):
+        ends = {end: solve(sampler, data.denoise, x_init, torch.tensor(levels + [end], dtype=torch.float64), scaler=data.scaler)
+                for end in (-math.inf, NEAR_PURE_NOISE)}
+        gap = (ends[-math.inf].to(torch.float64) - ends[NEAR_PURE_NOISE].to(torch.float64)).abs().max().item()
+        if not gap <= tol:
+            raise Violation(
+                f"its step into pure noise (λ′ = −∞) is not the limit of steps into λ′ → −∞: on the levels "
+                f"{[round(v, 3) for v in levels]} then λ′ = −∞ it lands up to {gap:.3g} from the same run into λ′ = "
+                f"{NEAR_PURE_NOISE:g} ({data.scaler.identity!r} scaler, tolerance {tol:.3g})"
+            )
 
 
 def _not_reversible(sampler: Any, options: Mapping[str, Any]) -> Optional[str]:

@@ -62,17 +62,19 @@ def _inverse_square_series(n: int) -> tuple[tuple[float, ...], ...]:
     return tuple(tuple((j + 1) * (-1.0) ** j / (k + j + 1) for j in range(32)) for k in range(n))
 
 
-def inverse_square_moments(gamma: Tensor, n: int) -> list[Tensor]:
-    """I_k(γ) = ∫_0^1 s^k/(1 + γ·s)² ds for k < n, γ > −1.
+def inverse_square_moments(ratio: Tensor, n: int) -> list[Tensor]:
+    """I_k(γ) = ∫_0^1 s^k/(1 + γ·s)² ds for k < n, given ``ratio`` = 1 + γ = u′/u0 > 0.
 
-    A power series for |γ| < ``SERIES_BELOW``; above, with w = 1 + γs,
-    I_k = γ^(−k−1)·Σ_m C(k, m)·(−1)^(k−m)·∫_1^(1+γ) w^(m−2) dw.
+    The ratio, not γ: towards σ′ = ∞ (u′ → 0) 1 + γ is below float64's spacing at −1, and
+    γ would round to −1 (I_0 = 1/(1 + γ) = ∞). A power series for |γ| < ``SERIES_BELOW``;
+    above, with w = 1 + γs, I_k = γ^(−k−1)·Σ_m C(k, m)·(−1)^(k−m)·∫_1^(1+γ) w^(m−2) dw.
     """
+    gamma = ratio - 1
     small = gamma.abs() < SERIES_BELOW
     series = power_series(torch.where(small, gamma, torch.zeros_like(gamma)), _inverse_square_series(n))
     g = torch.where(small, torch.ones_like(gamma), gamma)
-    w = 1 + g
-    integrals = [1 - 1 / w, torch.log1p(g)] + [(w ** (m - 1) - 1) / (m - 1) for m in range(2, n)]
+    w = torch.where(small, 2 * torch.ones_like(ratio), ratio)
+    integrals = [1 - 1 / w, torch.log(w)] + [(w ** (m - 1) - 1) / (m - 1) for m in range(2, n)]
     closed = [sum(math.comb(k, m) * (-1) ** (k - m) * integrals[m] for m in range(k + 1)) / g ** (k + 1) for k in range(n)]
     return [torch.where(small, s_, c_) for s_, c_ in zip(series, closed)]
 
@@ -85,5 +87,5 @@ def t_weights(etas: Sequence[Tensor], eta_next: Tensor, active: Active = None) -
     safe = torch.where(du == 0, torch.ones_like(du), du)
     nodes = [(uj - u0) / safe for uj in u]  # = (t_j − t0)/(t′ − t0)
     scale = -du / (u0 * u0)  # −γ/u0
-    moments = [scale * m for m in inverse_square_moments(u_next / u0 - 1, len(etas))]
+    moments = [scale * m for m in inverse_square_moments(u_next / u0, len(etas))]
     return quadrature(nodes, moments, active)

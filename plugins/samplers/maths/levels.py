@@ -1,8 +1,11 @@
 """The levels of a step λ → λ′ (or of every step of a grid at once), and when two levels are one.
 
 η = λ/2 is clamped from below at ``ETA_FLOOR`` for coefficient maths: λ = −∞
-(pure noise, a = 0) then acts as a far level (σ ≈ 2·10¹⁷, an e^(−40) change),
-while x is still scaled with the true (a, b) of the scaler. λ′ = +∞ (clean
+(pure noise, a = 0) then acts as a far level (σ ≈ 2·10¹⁷, an e^(−40) change).
+A step's start keeps the true (a, b) of the scaler (x at λ = −∞ is pure noise);
+its destination's (a′, b′) are the scaler's at the floor, consistent with σ′
+(a′·σ′ = b′), so a step into λ′ = −∞ (an inversion's last) keeps the
+a·b′/b·x̂0 part of x′ that a′ = 0 against σ′ = e^40 would drop. λ′ = +∞ (clean
 data, b′ = 0) is kept: ``final`` marks it. All coefficients are float64
 (float32 on devices without it).
 """
@@ -75,7 +78,7 @@ class Levels:
         self.h = torch.where(self.degenerate, torch.zeros_like(self.eta), self.eta_next - self.eta)
         self.final = torch.isposinf(self.eta_next) & ~self.degenerate
         self.a, self.b = scaler_coeffs(scaler, logsnr)
-        self.a_next, self.b_next = scaler_coeffs(scaler, logsnr_next)
+        self.a_next, self.b_next = scaler_coeffs(scaler, 2 * self.eta_next)
         self.b_ratio = ratio(self.b_next, self.b)
         self.sigma = torch.exp(-self.eta)
         self.sigma_next = torch.exp(-self.eta_next)

@@ -48,13 +48,8 @@ def _series_table(kind: str, n: int) -> tuple[tuple[float, ...], ...]:
     )
 
 
-def data_moments(H: Tensor, n: int) -> list[Tensor]:
-    """μ_k = H·∫_0^1 e^(−H(1−s))·s^k ds, k < n, for any H (and H = +∞: μ_k = 1).
-
-    A power series for |H| < 1, μ_k = H·k!·Σ_m (−H)^m/(m + k + 1)!, the stable
-    recurrence μ_k = 1 − k·μ_(k−1)/H above; below −1 (a step towards noise),
-    μ_k = −e^G·ν_k(G) with G = −H (``noise_moments``, whose recurrence is stable there).
-    """
+def _data_forward(H: Tensor, n: int) -> list[Tensor]:
+    """μ_k for H > −1: the power series below 1, the stable recurrence μ_k = 1 − k·μ_(k−1)/H above."""
     small = H.abs() < 1
     Hs = torch.where(small, H, torch.zeros_like(H))
     series = [Hs * v for v in power_series(Hs, _series_table("data", n))]
@@ -62,13 +57,11 @@ def data_moments(H: Tensor, n: int) -> list[Tensor]:
     rec = [-torch.expm1(-Hr)]
     for k in range(1, n):
         rec.append(1 - k * rec[-1] / Hr)
-    G = torch.where(H <= -1, -H, torch.ones_like(H))
-    back = [-torch.exp(G) * v for v in noise_moments(G, n)]
-    return [torch.where(small, s_, torch.where(H >= 1, r, b)) for s_, r, b in zip(series, rec, back)]
+    return [torch.where(small, s_, r) for s_, r in zip(series, rec)]
 
 
-def noise_moments(h: Tensor, n: int) -> list[Tensor]:
-    """ν_k = h·∫_0^1 e^(−h·s)·s^k ds, k < n (the kernel of ε̂ polynomial in log σ)."""
+def _noise_forward(h: Tensor, n: int) -> list[Tensor]:
+    """ν_k for h > −1: the power series below 1, the stable recurrence ν_k = −e^(−h) + k·ν_(k−1)/h above."""
     hs = torch.where(h < 1, h, torch.zeros_like(h))
     series = [hs * v for v in power_series(hs, _series_table("noise", n))]
     hr = torch.where(h < 1, torch.ones_like(h), h)
@@ -77,3 +70,30 @@ def noise_moments(h: Tensor, n: int) -> list[Tensor]:
     for k in range(1, n):
         rec.append(-e + k * rec[-1] / hr)
     return [torch.where(h < 1, s_, r) for s_, r in zip(series, rec)]
+
+
+def _reflected(x: Tensor, n: int, forward) -> list[Tensor]:
+    """−e^G·f_k(G) with G = −x where x ≤ −1 (G = 1 elsewhere, unused): μ_k(−G) = −e^G·ν_k(G), and back."""
+    G = torch.where(x <= -1, -x, torch.ones_like(x))
+    return [-torch.exp(G) * v for v in forward(G, n)]
+
+
+def data_moments(H: Tensor, n: int) -> list[Tensor]:
+    """μ_k = H·∫_0^1 e^(−H(1−s))·s^k ds, k < n, for any H (and H = +∞: μ_k = 1).
+
+    A power series for |H| < 1, μ_k = H·k!·Σ_m (−H)^m/(m + k + 1)!, the stable
+    recurrence μ_k = 1 − k·μ_(k−1)/H above; at or below −1 (a step towards noise),
+    where the series cancels, μ_k = −e^G·ν_k(G) with G = −H (ν's recurrence is stable there).
+    """
+    back = _reflected(H, n, _noise_forward)
+    return [torch.where(H <= -1, b, f) for b, f in zip(back, _data_forward(H, n))]
+
+
+def noise_moments(h: Tensor, n: int) -> list[Tensor]:
+    """ν_k = h·∫_0^1 e^(−h·s)·s^k ds, k < n (the kernel of ε̂ polynomial in log σ), for any h.
+
+    A power series below 1, the stable recurrence above; at or below −1 (towards noise),
+    ν_k = −e^G·μ_k(G) with G = −h, as for ``data_moments``.
+    """
+    back = _reflected(h, n, _data_forward)
+    return [torch.where(h <= -1, b, f) for b, f in zip(back, _noise_forward(h, n))]
