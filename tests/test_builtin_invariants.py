@@ -24,6 +24,7 @@ EXAMPLES = [
     ("schedule", {"name": "cosine", "discrete_steps": 50, "shift": 2.0}),
     ("schedule", {"name": "sqrt", "norm_instead": True}),
     ("sampler", {"name": "ddim", "eta": 0.5}),
+    ("sampler", {"name": "deis", "interpolation": "t"}),  # Reversible, unlike deis's default log-ρ
 ]
 
 #: Real findings of the suite that are not fixed (xfail, not strict: hypothesis draws the grids).
