@@ -17,11 +17,21 @@ is its λ (``Levels.degenerate``) is a no-op, and a history level equal to a
 newer one is dropped from the interpolation (``distinct_from_newer``), so the
 order falls for a step instead of dividing by a zero distance.
 
+A step from λ = +∞ (clean data, b = 0: the first step of an inversion from
+t = 0) is the DDIM step x′ = a′·x̂0 + b′·ε̂, the limit of the first-order step:
+the data form's c = b′/b and a′·w_0 are both infinite there (``from_clean_data``).
+
 The first step is first order; its local error O(h²) would cap the global
 order at 2. With ``warmup_corrector`` it is redone at the second level, once
 x̂0 there is known (no extra model call), with x̂0 linear in t = σ/(1 + σ)
 through both levels (UniPC's corrector UniC-1, Zhao et al. 2023, in the t
-interpolation, exact at λ = −∞).
+interpolation, exact at λ = −∞). Towards noise (an inversion) it starts near data,
+where x̂0 − x̂0_0 is O(σ²) along the ODE: a line in t there over-corrects (from
+λ = +∞ its integral ∫ t·d(1/σ) diverges), so the redo takes x̂0 linear in t². And
+the x̂0_1 it uses is taken at the predicted x_1, whose error e feeds back as
+x̂0_1 + e/a′ (∂x̂0/∂x → 1/a′ as σ → 0): as large as x̂0_1 − x̂0_0 itself near data.
+Solving x_1 + k·(x̂0_1 − x̂0_0) for it gives the weight k/(1 − k/a′). A forward run
+(h > 0) keeps its redo as it is.
 """
 
 from __future__ import annotations
@@ -59,14 +69,16 @@ class MultistepPlan:
     """The coefficients of every step of a run, computed once by ``prepare``.
 
     ``rows`` (steps, 1 + order, batch): step i's [c, c_0, …], zero-padded;
-    ``warmup`` (5, batch): the redo of step 0 at step 1 on [x_0, x̂0_0, x̂0_1]
-    and (noise form) ε̂_1 = r_0·x_1 + r_1·x̂0_1; ``extra`` (steps, k, batch):
-    a sampler's own per-step coefficients (noise scales, corrector rows).
+    ``first`` (3, batch), data form: step 0's [c, c_0, c_ε] on [x, x̂0, ε̂] (c_ε = b′
+    from λ = +∞, else 0); ``warmup`` (6, batch): the redo of step 0 at step 1 on
+    [x_0, x̂0_0, x̂0_1, x_1] and (noise form) ε̂_1 = r_0·x_1 + r_1·x̂0_1; ``extra``
+    (steps, k, batch): a sampler's own per-step coefficients (noise scales, corrector rows).
     """
 
     rows: Tensor
     warmup: Optional[Tensor] = None
     extra: Optional[Tensor] = None
+    first: Optional[Tensor] = None
 
 
 def check_order(name: str, order: int, highest: int) -> int:
@@ -102,6 +114,18 @@ def no_op(lv: Levels, c: list[Tensor], identity: list[Tensor]) -> list[Tensor]:
     return [torch.where(lv.degenerate, i, v) for i, v in zip(identity, c)]
 
 
+def clean_start(lv: Levels) -> Tensor:
+    """The step moves from λ = +∞ (b = 0: clean data)."""
+    return torch.isposinf(lv.eta) & ~lv.degenerate
+
+
+def from_clean_data(lv: Levels, c: list[Tensor]) -> list[Tensor]:
+    """Data-form [c, c_0, …] with, where the step starts at λ = +∞, [0, a′, 0, …] (and c_ε = b′, ``first_row``)."""
+    start = clean_start(lv)
+    zero = torch.zeros_like(lv.h)
+    return [torch.where(start, zero, c[0]), torch.where(start, lv.a_next, c[1])] + [torch.where(start, zero, cj) for cj in c[2:]]
+
+
 def noise_form(w: list[Tensor], lv: Levels) -> list[Tensor]:
     """[a′, b′ − a′·Σ_(j≥1) w_j, a′·w_1, …]: the coefficients of [x̂0, ε̂_0, ε̂_1, …] for AB weights w."""
     if len(w) == 1:
@@ -129,16 +153,37 @@ class MultistepSampler(SamplerBase):
 
     # -- the plan ------------------------------------------------------------------------
     def _row(self, etas: list[Tensor], lv: Levels, active: list[Tensor]) -> list[Tensor]:
-        identity = [torch.ones_like(lv.h)] if self.form == "data" else [lv.a, lv.b]
-        return no_op(lv, self.coefficients(etas, lv, active), identity)
+        if self.form == "noise":
+            return no_op(lv, self.coefficients(etas, lv, active), [lv.a, lv.b])
+        c = self.coefficients(etas, lv, active)
+        return no_op(lv, from_clean_data(lv, c) if len(etas) == 1 else c, [torch.ones_like(lv.h)])
+
+    def _first_row(self, row: Tensor, lv: Levels) -> Tensor:
+        """(3, batch): a data-form first step's [c, c_0] (``row``) and c_ε = b′ from λ = +∞, else 0."""
+        eps = torch.where(clean_start(lv), lv.b_next, torch.zeros_like(lv.h))
+        return torch.cat([row[:2], eps[None]])
 
     def _uses_warmup(self) -> bool:
         return self.warmup_corrector and self.order > 1
 
     def _warmup(self, lv: Levels) -> Tensor:
-        """(5, batch): step 0 (``lv``) redone on [x_0, x̂0_0, x̂0_1], then ε̂_1 from x_1 and x̂0_1."""
+        """(6, batch): step 0 (``lv``) redone on [x_0, x̂0_0, x̂0_1, x_1], then ε̂_1 from x_1 and x̂0_1.
+
+        The redo is x_1 + k·(x̂0_1 − x̂0_0). Towards noise (h < 0, an inversion) x̂0 is linear in t²
+        through both levels (x̂0 − x̂0_0 is O(σ²) near data), and k is solved for the x̂0_1 taken at the
+        predicted x_1 (module docstring): k/(1 − k/a′); from λ = +∞, k = −(a′ + b′) and that is
+        −(a′ + b′)·a′/(2a′ + b′).
+        """
+        back, start, zero = lv.h < 0, clean_start(lv), torch.zeros_like(lv.h)
         w = data_weights([lv.eta, lv.eta_next], lv.eta_next, interpolation="t")
-        redo = no_op(lv, [lv.b_ratio, lv.a_next * w[0], lv.a_next * w[1]], [torch.ones_like(lv.h)])
+        w2 = data_weights([lv.eta, lv.eta_next], lv.eta_next, interpolation="t2")
+        k = lv.a_next * torch.where(back, w2[1], w[1])
+        solved = torch.where(back, k / (1 - ratio(k, lv.a_next)), k)
+        clean = (lv.a_next + lv.b_next) * lv.a_next / (2 * lv.a_next + lv.b_next)
+        redo = [torch.where(start, zero, lv.b_ratio),
+                torch.where(start, clean, lv.a_next * torch.where(back, w2[0], w[0]) + (k - solved)),
+                torch.where(start, -clean, solved), start.to(lv.h.dtype)]
+        redo = no_op(lv, redo, [torch.ones_like(lv.h)])
         inv_b = ratio(torch.ones_like(lv.b_next), lv.b_next)
         return torch.stack(torch.broadcast_tensors(*redo, inv_b, -lv.a_next * inv_b))
 
@@ -148,7 +193,8 @@ class MultistepSampler(SamplerBase):
         lv = Levels(scaler, logsnrs[:-1], logsnrs[1:])  # every step's levels, once: the parts below are views
         rows = grid_rows(self._row, logsnrs, lv, self.order, 1 + self.order)
         warmup = self._warmup(lv.part(0)) if self._uses_warmup() and logsnrs.shape[0] > 2 else None
-        return MultistepPlan(rows, warmup, self.extra_rows(logsnrs, lv))
+        first = self._first_row(rows[0], lv.part(0)) if self.form == "data" else None
+        return MultistepPlan(rows, warmup, self.extra_rows(logsnrs, lv), first)
 
     def extra_rows(self, logsnrs: Tensor, lv: Levels) -> Optional[Tensor]:
         """The plan's ``extra`` (steps, k, batch): ``extra`` of every step, stacked (or None)."""
@@ -192,20 +238,26 @@ class MultistepSampler(SamplerBase):
             first = state.history[0]
             w = plan.warmup if plan is not None else self._warmup(Levels(scaler, first.logsnr, logsnr))
             assert w is not None and first.x is not None and first.x0 is not None
-            xc = combine_rows(w[:3], [first.x, first.x0, x0c])
+            xc = combine_rows(w[:4], [first.x, first.x0, x0c, xc])
             if self.form == "noise":
-                value = combine_rows(w[3:], [xc, x0c])
+                value = combine_rows(w[4:], [xc, x0c])
         keep = self._uses_warmup() and state.step == 0
         history = self.push(state, Node(logsnr, value, xc if keep else None, x0c if keep else None))
         n = len(history)
+        lv = None
         if plan is not None:
             c = plan.rows[state.step, : 1 + n]
         else:
             lv = Levels(scaler, logsnr, logsnr_next)
             etas = [half_logsnr(node.logsnr) for node in history]
             c = torch.stack(torch.broadcast_tensors(*self._row(etas, lv, distinct_from_newer(etas))))
-        lead = xc if self.form == "data" else x0c
-        return combine_rows(c, [lead] + [node.value for node in history])
+        if self.form == "noise":
+            return combine_rows(c, [x0c] + [node.value for node in history])
+        if n == 1:  # a first step: it may start at λ = +∞, where it needs ε̂
+            first_row = plan.first if plan is not None and state.step == 0 else self._first_row(c, lv or Levels(scaler, logsnr, logsnr_next))
+            assert first_row is not None
+            return combine_rows(first_row, [xc, x0c, compute(eps)])
+        return combine_rows(c, [xc] + [node.value for node in history])
 
 
 __all__ = ["MultistepPlan", "MultistepSampler", "Node", "check_order", "grid_rows", "noise_form", "no_op"]
