@@ -30,8 +30,8 @@ where x̂0 − x̂0_0 is O(σ²) along the ODE: a line in t there over-corrects 
 λ = +∞ its integral ∫ t·d(1/σ) diverges), so the redo takes x̂0 linear in t². And
 the x̂0_1 it uses is taken at the predicted x_1, whose error e feeds back as
 x̂0_1 + e/a′ (∂x̂0/∂x → 1/a′ as σ → 0): as large as x̂0_1 − x̂0_0 itself near data.
-Solving x_1 + k·(x̂0_1 − x̂0_0) for it gives the weight k/(1 − k/a′). A forward run
-(h > 0) keeps its redo as it is.
+Solving x_1 + k·(x̂0_1 − x̂0_0) for it gives the weight k/(1 − k/a′) (from λ = +∞:
+−(a′ + b′)·a′/(2a′ + b′)). A forward run (h > 0) keeps its redo as it is.
 """
 
 from __future__ import annotations
@@ -169,22 +169,20 @@ class MultistepSampler(SamplerBase):
     def _warmup(self, lv: Levels) -> Tensor:
         """(6, batch): step 0 (``lv``) redone on [x_0, x̂0_0, x̂0_1, x_1], then ε̂_1 from x_1 and x̂0_1.
 
-        The redo is x_1 + k·(x̂0_1 − x̂0_0). Towards noise (h < 0, an inversion) x̂0 is linear in t²
-        through both levels (x̂0 − x̂0_0 is O(σ²) near data), and k is solved for the x̂0_1 taken at the
-        predicted x_1 (module docstring): k/(1 − k/a′); from λ = +∞, k = −(a′ + b′) and that is
-        −(a′ + b′)·a′/(2a′ + b′).
+        Towards noise (h < 0) the redo is x_1 + k′·(x̂0_1 − x̂0_0), x̂0 linear in t² through both
+        levels: k = b_1·∫(t² − t_0²)d(1/σ)/(t_1² − t_0²) = −(a_1 + b_1)·(t_1 − t_0)/(t_1 + t_0),
+        solved for the x̂0_1 taken at the predicted x_1: k′ = k/(1 − k/a_1) (module docstring).
         """
-        back, start, zero = lv.h < 0, clean_start(lv), torch.zeros_like(lv.h)
         w = data_weights([lv.eta, lv.eta_next], lv.eta_next, interpolation="t")
-        w2 = data_weights([lv.eta, lv.eta_next], lv.eta_next, interpolation="t2")
-        k = lv.a_next * torch.where(back, w2[1], w[1])
-        solved = torch.where(back, k / (1 - ratio(k, lv.a_next)), k)
-        clean = (lv.a_next + lv.b_next) * lv.a_next / (2 * lv.a_next + lv.b_next)
-        redo = [torch.where(start, zero, lv.b_ratio),
-                torch.where(start, clean, lv.a_next * torch.where(back, w2[0], w[0]) + (k - solved)),
-                torch.where(start, -clean, solved), start.to(lv.h.dtype)]
-        redo = no_op(lv, redo, [torch.ones_like(lv.h)])
-        inv_b = ratio(torch.ones_like(lv.b_next), lv.b_next)
+        t0, t1 = torch.sigmoid(-lv.eta), torch.sigmoid(-lv.eta_next)
+        k = -(lv.a_next + lv.b_next) * (t1 - t0) / (t1 + t0)
+        k = k / (1 - ratio(k, lv.a_next))
+        back = lv.h < 0
+        zero, one = torch.zeros_like(lv.h), torch.ones_like(lv.h)
+        redo = [torch.where(back, zero, lv.b_ratio), torch.where(back, -k, lv.a_next * w[0]),
+                torch.where(back, k, lv.a_next * w[1]), back.to(lv.h.dtype)]
+        redo = no_op(lv, redo, [one])
+        inv_b = ratio(one, lv.b_next)
         return torch.stack(torch.broadcast_tensors(*redo, inv_b, -lv.a_next * inv_b))
 
     def prepare(self, logsnrs: Tensor, scaler: InputScaler) -> MultistepPlan:
