@@ -8,6 +8,12 @@ plan both cached, as in a loop over batches), "sampler rebuilt" (the GDF's
 built-sampler cache cleared before each call: the sampler validated and built
 from its name in every run, as before ``gdf_core.run_plans.BuiltSamplers``), and
 "cold" (the run plans cleared too: grid, plan and level tables built).
+
+    python benchmarks/prepare_cost.py --ops ddim,dpmpp_2m,dpmpp_3m,deis,unipc
+
+counts instead the torch calls (under a ``TorchFunctionMode``) that one cold
+``prepare_sample`` makes for each sampler named: the plan's cost independent of
+the machine's speed.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import argparse
 import time
 
 import torch
+from torch.overrides import TorchFunctionMode
 
 from _setup import median_iqr  # noqa: E402  (puts gdf on the path)
 from gdf_core import GDF  # noqa: E402
@@ -23,12 +30,42 @@ from gdf_core import GDF  # noqa: E402
 SHAPE = (4, 4, 64, 64)
 
 
+class _CallCount(TorchFunctionMode):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        return func(*args, **(kwargs or {}))
+
+
+def count_ops(samplers: list[str]) -> None:
+    """Torch calls of one cold ``prepare_sample`` (stable_cascade, 20 steps, (4, 4, 64, 64)) per sampler."""
+    x = torch.randn(SHAPE)
+    model = lambda x, cond: 0.1 * x  # noqa: E731
+    counts = []
+    for name in samplers:
+        gdf = GDF.from_spec("stable_cascade")
+        gdf.prepare_sample(model, {}, SHAPE, sampler=name, timesteps=20, x_init=x, cfg=None, cfg_rho=0.0)  # imports, caches
+        gdf._built_samplers.clear()
+        gdf._run_plans.clear()
+        with _CallCount() as mode:
+            gdf.prepare_sample(model, {}, SHAPE, sampler=name, timesteps=20, x_init=x, cfg=None, cfg_rho=0.0)
+        counts.append(f"{name} {mode.calls}")
+    print("torch calls of a cold prepare_sample (stable_cascade, 20 steps): " + ", ".join(counts))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--sampler", default="dpmpp_2m")
+    parser.add_argument("--ops", default=None, help="comma-separated samplers: count torch calls instead of timing")
     args = parser.parse_args()
+    if args.ops:
+        count_ops(args.ops.split(","))
+        return
     torch.set_num_threads(1)
     gdf = GDF.from_spec("stable_cascade")
     x = torch.randn(SHAPE, generator=torch.Generator().manual_seed(0))
