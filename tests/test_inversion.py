@@ -167,11 +167,12 @@ def _gaussian_inversion_error(sampler: Any, t0: float, steps: int) -> float:
 @pytest.mark.parametrize("sampler", [DPMPP3MSampler, functools.partial(DEISSampler, interpolation="t")], ids=["dpmpp_3m", "deis_t"])
 def test_the_warmup_redo_towards_noise_helps_near_data(sampler: Any) -> None:
     """From t0 = 0, 1e-3 and 0.02 the redo of the first step (x̂0 linear in t², its weight solved for the x̂0
-    taken at the predicted x_1) at most 0.6 × the error without it (measured: 0.13–0.56); the redo in t,
-    with the weight as it is, was 3–9 × worse than none there (NaN from t0 = 0). From t0 = 0.3 the order stays 3."""
+    taken at the predicted x_1, x̂0_1 moved with x_1) at most 0.2 × the error without it (measured:
+    0.01–0.06); the redo in t, with the weight as it is, was 2–3 × worse than none there (NaN from
+    t0 = 0). From t0 = 0.3 the order stays 3."""
     for t0 in (0.0, 1e-3, 0.02):
         for steps in (64, 128):
             with_redo, without = (_gaussian_inversion_error(sampler(warmup_corrector=w), t0, steps) for w in (True, False))
-            assert with_redo <= 0.6 * without, (t0, steps, with_redo, without)
+            assert with_redo <= 0.2 * without, (t0, steps, with_redo, without)
     coarse, fine = (_gaussian_inversion_error(sampler(), 0.3, n) for n in (64, 128))
     assert math.log2(coarse / fine) > 2.7, (coarse, fine)

@@ -70,8 +70,9 @@ class MultistepPlan:
 
     ``rows`` (steps, 1 + order, batch): step i's [c, c_0, …], zero-padded;
     ``first`` (3, batch), data form: step 0's [c, c_0, c_ε] on [x, x̂0, ε̂] (c_ε = b′
-    from λ = +∞, else 0); ``warmup`` (6, batch): the redo of step 0 at step 1 on
-    [x_0, x̂0_0, x̂0_1, x_1] and (noise form) ε̂_1 = r_0·x_1 + r_1·x̂0_1; ``extra``
+    from λ = +∞, else 0); ``warmup`` (8, batch): the redo of step 0 at step 1 on
+    [x_0, x̂0_0, x̂0_1, x_1], (noise form) ε̂_1 = r_0·x_1 + r_1·x̂0_1, and x̂0_1 retaken at the
+    redone x_1 on [x̂0_0, x̂0_1]; ``extra``
     (steps, k, batch): a sampler's own per-step coefficients (noise scales, corrector rows).
     """
 
@@ -167,23 +168,26 @@ class MultistepSampler(SamplerBase):
         return self.warmup_corrector and self.order > 1
 
     def _warmup(self, lv: Levels) -> Tensor:
-        """(6, batch): step 0 (``lv``) redone on [x_0, x̂0_0, x̂0_1, x_1], then ε̂_1 from x_1 and x̂0_1.
+        """(8, batch): step 0 (``lv``) redone on [x_0, x̂0_0, x̂0_1, x_1], ε̂_1 from x_1 and x̂0_1, x̂0_1 retaken.
 
         Towards noise (h < 0) the redo is x_1 + k′·(x̂0_1 − x̂0_0), x̂0 linear in t² through both
         levels: k = b_1·∫(t² − t_0²)d(1/σ)/(t_1² − t_0²) = −(a_1 + b_1)·(t_1 − t_0)/(t_1 + t_0),
-        solved for the x̂0_1 taken at the predicted x_1: k′ = k/(1 − k/a_1) (module docstring).
+        solved for the x̂0_1 taken at the predicted x_1: k′ = k/(1 − k/a_1) (module docstring); and
+        x̂0_1 is moved with x_1 to x̂0_0 + (x̂0_1 − x̂0_0)/(1 − k/a_1) (forward: kept).
         """
         w = data_weights([lv.eta, lv.eta_next], lv.eta_next, interpolation="t")
         t0, t1 = torch.sigmoid(-lv.eta), torch.sigmoid(-lv.eta_next)
-        k = -(lv.a_next + lv.b_next) * (t1 - t0) / (t1 + t0)
-        k = k / (1 - ratio(k, lv.a_next))
+        raw = -(lv.a_next + lv.b_next) * (t1 - t0) / (t1 + t0)
+        scale = 1 / (1 - ratio(raw, lv.a_next))  # x̂0_1 − x̂0_0 back at the redone x_1: (x̂0_1 − x̂0_0)·scale
+        k = raw * scale
         back = lv.h < 0
         zero, one = torch.zeros_like(lv.h), torch.ones_like(lv.h)
         redo = [torch.where(back, zero, lv.b_ratio), torch.where(back, -k, lv.a_next * w[0]),
                 torch.where(back, k, lv.a_next * w[1]), back.to(lv.h.dtype)]
         redo = no_op(lv, redo, [one])
         inv_b = ratio(one, lv.b_next)
-        return torch.stack(torch.broadcast_tensors(*redo, inv_b, -lv.a_next * inv_b))
+        retake = [torch.where(back, 1 - scale, zero), torch.where(back, scale, one)]
+        return torch.stack(torch.broadcast_tensors(*redo, inv_b, -lv.a_next * inv_b, *retake))
 
     def prepare(self, logsnrs: Tensor, scaler: InputScaler) -> MultistepPlan:
         if logsnrs.dim() == 1:
@@ -237,8 +241,8 @@ class MultistepSampler(SamplerBase):
             w = plan.warmup if plan is not None else self._warmup(Levels(scaler, first.logsnr, logsnr))
             assert w is not None and first.x is not None and first.x0 is not None
             xc = combine_rows(w[:4], [first.x, first.x0, x0c, xc])
-            if self.form == "noise":
-                value = combine_rows(w[4:], [xc, x0c])
+            x0c = combine_rows(w[6:], [first.x0, x0c])
+            value = combine_rows(w[4:6], [xc, x0c]) if self.form == "noise" else x0c
         keep = self._uses_warmup() and state.step == 0
         history = self.push(state, Node(logsnr, value, xc if keep else None, x0c if keep else None))
         n = len(history)
