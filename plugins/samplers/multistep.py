@@ -31,7 +31,8 @@ where x̂0 − x̂0_0 is O(σ²) along the ODE: a line in t there over-corrects 
 the x̂0_1 it uses is taken at the predicted x_1, whose error e feeds back as
 x̂0_1 + e/a′ (∂x̂0/∂x → 1/a′ as σ → 0): as large as x̂0_1 − x̂0_0 itself near data.
 Solving x_1 + k·(x̂0_1 − x̂0_0) for it gives the weight k/(1 − k/a′) (from λ = +∞:
-−(a′ + b′)·a′/(2a′ + b′)). A forward run (h > 0) keeps its redo as it is.
+−(a′ + b′)·a′/(2a′ + b′)), and x̂0_1 moves with x_1 for the later steps. A forward
+run (h > 0) keeps its redo as it is.
 """
 
 from __future__ import annotations
