@@ -176,3 +176,17 @@ def test_the_warmup_redo_towards_noise_helps_near_data(sampler: Any) -> None:
             assert with_redo <= 0.2 * without, (t0, steps, with_redo, without)
     coarse, fine = (_gaussian_inversion_error(sampler(), 0.3, n) for n in (64, 128))
     assert math.log2(coarse / fine) > 2.7, (coarse, fine)
+
+
+@pytest.mark.xfail(strict=True, reason="known: a data-form step from λ = +∞ with a longer history has no ε̂ term (see docs/samplers.md#inversion)")
+def test_a_hand_built_grid_repeating_clean_data_at_its_start() -> None:
+    """[+∞, +∞, 4, 2, 0]: the first step is a no-op, the second moves from λ = +∞ with two history levels.
+
+    The ε̂ term of a step from λ = +∞ is added only on a first step (a history of one level), which is the
+    only place ``GDF.sample`` can put λ = +∞ unless a schedule is flat at +∞ near t = 0; here the step
+    returns NaN. Adding it on every step would cost a full-size operation per step.
+    """
+    data = Gaussian(0.3, 0.5, ClosedFormScaler("sum"))
+    x = data.sample((4, 1), 30.0, torch.Generator().manual_seed(0)).double()
+    grid = torch.tensor([math.inf, math.inf, 4.0, 2.0, 0.0], dtype=torch.float64)
+    assert torch.isfinite(solve(DPMPP3MSampler(), data.denoise, x, grid, scaler=data.scaler)).all()
