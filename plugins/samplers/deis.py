@@ -50,7 +50,8 @@ class DEISSampler(MultistepSampler):
         """``Reversible`` with ε̂ in t: y′ = y + ∫_σ^σ′ ε̂ dρ holds for σ′ > σ too, and the moments are
         exact for either sign of the step (``maths.adams.inverse_square_moments``). The log-ρ polynomial
         has no limit on a step into σ′ = ∞ (λ′ = −∞): it is extrapolated to log ρ = ∞ (on [8, 4, 0] then
-        λ′ = −∞ against λ′ = −70: 39 apart, ``inverts_to_reference``), so that variant does not claim it."""
+        λ′ = −∞ against λ′ = −70: 39 apart for data N(0, 0.1²), ``inverts_to_reference``), so that variant
+        does not claim it."""
         return self.interpolation == "t"
 
     def coefficients(self, etas: list[Tensor], lv: Levels, active: list[Tensor]) -> list[Tensor]:
