@@ -51,7 +51,7 @@ class DPMPPMultistepSampler(MultistepSampler):
         """``Reversible`` with x̂0 interpolated in t or t² (the defaults): the exponential integrator
         holds for h = η′ − η < 0 too (DPM-Solver++ inversion), with the moments exact for either sign
         (``maths.interpolation``, ``maths.phi_moments``). A polynomial in λ does not keep its order on
-        the last step into λ = −∞ (a round trip on sd3: 6.1e-4 at 50 steps, 1.7e-3 at 100), so
+        an inversion (a round trip on sd3: 9.1e-3 at 50 steps, 3.0e-3 at 100, local order 1.5), so
         ``interpolation="logsnr"`` (and the midpoint form) does not claim it."""
         return self.interpolation != "logsnr"
 
