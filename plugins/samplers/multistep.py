@@ -122,7 +122,7 @@ def clean_start(lv: Levels) -> Tensor:
 
 
 def from_clean_data(lv: Levels, c: list[Tensor]) -> list[Tensor]:
-    """Data-form [c, c_0, …] with, where the step starts at λ = +∞, [0, a′, 0, …] (and c_ε = b′, ``first_row``)."""
+    """Data-form [c, c_0, …] with, where the step starts at λ = +∞, [0, a′, 0, …] (and c_ε = b′, ``_first_row``)."""
     start = clean_start(lv)
     zero = torch.zeros_like(lv.h)
     return [torch.where(start, zero, c[0]), torch.where(start, lv.a_next, c[1])] + [torch.where(start, zero, cj) for cj in c[2:]]
