@@ -702,6 +702,8 @@ def _check_tensor(what: str, value: Any, *, min_dim: int) -> None:
         raise TypeError(f"{what} must be a floating-point tensor, got dtype {value.dtype}")
     if value.dim() < min_dim:
         raise ValueError(f"{what} must have a batch dimension; got shape {tuple(value.shape)}")
+    if value.is_meta:
+        raise ValueError(f"{what} is on device 'meta', which holds no values: pass a tensor on a device with memory")
 
 
 __all__ = ["GDF", "PreparedSample", "SampleStep"]

@@ -106,11 +106,13 @@ def _is_shape(shape: Any) -> bool:
 def check_device_and_dtype(device: Any, dtype: Any) -> None:
     """``device``: a torch.device or its name; ``dtype``: a floating-point torch dtype (the noise's)."""
     try:
-        torch.device(device)
+        kind = torch.device(device).type
     except (RuntimeError, TypeError, ValueError):
         raise ValueError(
             f"device must be a torch.device or a device name such as 'cpu', 'cuda' or 'cuda:1'; got {excerpt(device)}"
         ) from None
+    if kind == "meta":
+        raise ValueError("device 'meta' holds shapes, not values: sampling needs a device with memory, such as 'cpu' or 'cuda'")
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise TypeError(f"dtype must be a floating-point torch dtype (e.g. torch.float32); got {excerpt(dtype)}")
 

@@ -94,6 +94,18 @@ def test_ddim_grid_refuses_the_runs_diffusers_steps_inconsistently() -> None:
     assert bool(torch.isfinite(lam[:-1]).all()) and math.isinf(float(lam[-1]))
 
 
+def test_ddim_grid_off_the_training_timesteps_is_refused_in_a_short_message() -> None:
+    """SD 1.5's leading spacing with steps_offset=1 at 1000 steps asks for timestep 1000 of 0 … 999
+    (diffusers' own step would index past its table): refused, naming that timestep, in a few lines."""
+    grid = build("schedule", {"name": "diffusers_grid", **SD, "timestep_spacing": "leading", "steps_offset": 1})
+    assert torch.isfinite(grid.run_logsnrs(999)[:-1]).all()
+    with pytest.raises(ValueError) as refused:
+        grid.run_logsnrs(1000)
+    message = str(refused.value)
+    assert "1000 lies outside the training timesteps 0 … 999" in message and "fewer steps" in message
+    assert len(message) < 300, message
+
+
 FLOW = [{}, {"shift": 3.0}, {"use_dynamic_shifting": True}, {"shift": 3.0, "shift_terminal": 0.05},
         {"shift": 3.0, "use_beta_sigmas": True}, {"use_dynamic_shifting": True, "time_shift_type": "linear"}]
 

@@ -34,6 +34,8 @@ def snapshot(value):
 
 def same(a, b):
     if isinstance(a, torch.Tensor):
+        if a.is_meta:  # no values to compare
+            return isinstance(b, torch.Tensor) and b.is_meta and (a.shape, a.dtype) == (b.shape, b.dtype)
         return isinstance(b, torch.Tensor) and torch.equal(a, b)
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
@@ -141,6 +143,8 @@ def test_matching_unconditional_inputs_sample_and_are_not_mutated(gdf):
         ({"timesteps": True}, ValueError, "timesteps must be a positive int"),
         ({"device": "bogus"}, ValueError, "device must be a torch.device or a device name such as 'cpu', 'cuda' or 'cuda:1'; got 'bogus'"),
         ({"device": 3.5}, ValueError, "device must be a torch.device"),
+        ({"device": "meta"}, ValueError, "device 'meta' holds shapes, not values"),
+        ({"shape": None, "x_init": torch.zeros(2, 3, device="meta")}, ValueError, "x_init is on device 'meta', which holds no values"),
         ({"dtype": torch.int32}, TypeError, "dtype must be a floating-point torch dtype (e.g. torch.float32); got torch.int32"),
         ({"dtype": "float32"}, TypeError, "dtype must be a floating-point torch dtype"),
         ({"x_init": torch.zeros(3, 5)}, ValueError, "shape (2, 3) does not match x_init's shape (3, 5): pass shape=x_init.shape (or None)"),

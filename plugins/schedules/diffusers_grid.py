@@ -189,10 +189,14 @@ class DiffusersGridSchedule(DiffusersTable, SamplingSchedule):
     def _ddim_grid(self, steps: int, final: float) -> Tensor:
         T = self.num_train_timesteps
         ts = spaced_timesteps(self.timestep_spacing, steps, T, self.steps_offset).round().long()
-        if ts.shape[0] != steps or bool((ts < 0).any()) or bool((ts >= T).any()):
+        outside = ((ts < 0) | (ts >= T)).nonzero().flatten()
+        if ts.shape[0] != steps or outside.numel():
+            wrong = (f"{ts.shape[0]} of them" if ts.shape[0] != steps else
+                     f"{_listed(ts[outside])} {'lies' if outside.numel() == 1 else 'lie'} outside the training timesteps 0 … {T - 1}")
             raise ValueError(
                 f"schedule {self.name!r}: timestep_spacing={self.timestep_spacing!r} with steps_offset={self.steps_offset} "
-                f"gives the timesteps {ts.tolist()} for {steps} steps, outside 0 … {T - 1}"
+                f"gives the timesteps {_listed(ts)} for {steps} steps: {wrong}; take fewer steps, or another "
+                f"timestep_spacing or steps_offset"
             )
         lam_tab = _logsnr_of(self._alphas_cumprod)
         now = lam_tab[ts]
@@ -251,6 +255,14 @@ def _interp(pos: Tensor, table: Tensor) -> Tensor:
     lo = p.floor().clamp(max=last - 1).long()
     frac = p - lo.to(p.dtype)
     return table[lo] * (1 - frac) + table[lo + 1] * frac
+
+
+def _listed(values: Tensor, ends: int = 3) -> str:
+    """Integer values as a short list: all of them up to 2·ends + 1, else the first and last ``ends``."""
+    v = values.tolist()
+    if len(v) <= 2 * ends + 1:
+        return ", ".join(map(str, v))
+    return ", ".join(map(str, v[:ends])) + ", …, " + ", ".join(map(str, v[-ends:]))
 
 
 __all__ = [
