@@ -456,7 +456,7 @@ class GDF:
                     new = self._sampler(altered["sampler"], sampler_params)
                     if run.t_values[0] < run.t_values[-1]:
                         runtime_checks.check_inversion(new, x, path="the sampler sent to sample()")
-                    state = start(new, run.logsnrs[i + 1 :], x.shape[0], self.input_scaler)
+                    state = start(new, run.logsnrs[i + 1 :], x.shape[0], self.input_scaler, run.state.direction)
                     state.rows = run.state.rows[i + 1 :]  # the same level tensors: the denoiser's tables still apply
                     run.denoiser.follow(state, i + 1)
                     assert state.logsnrs is not None
@@ -566,8 +566,9 @@ class GDF:
             sampler_obj, schedule_obj, self.input_scaler, self.noise_cond,
             (t_start, t_end, timesteps, float(shift), x.shape[0], x.device, x.dtype, x.dim()))
         cached = self._run_plans.get(key, schedule_obj, self.input_scaler, self.noise_cond)
+        direction = 1 if t_start > t_end else -1  # towards data, or an inversion towards noise
         if cached is not None:  # the same grid, plan, level tables and t values as an earlier run (gdf_core.run_plans)
-            state = SamplingState(logsnrs=cached.logsnrs, plan=cached.plan, rows=cached.tables.rows)
+            state = SamplingState(logsnrs=cached.logsnrs, plan=cached.plan, rows=cached.tables.rows, direction=direction)
             tables, t_values = cached.tables, cached.t_values
         else:
             t_values = tuple(_linspace(t_start, t_end, timesteps + 1))  # host values of our own inputs, no tensor read
@@ -577,7 +578,7 @@ class GDF:
                 t_grid = torch.linspace(t_start, t_end, timesteps + 1, dtype=torch.float64)
                 logsnrs = schedule_obj(t_grid, shift=shift).to(device)
             runtime_checks.check_grid_ends(self.target, self.input_scaler, logsnrs, schedule=schedule_obj)
-            state = start(sampler_obj, logsnrs, x.shape[0], self.input_scaler)
+            state = start(sampler_obj, logsnrs, x.shape[0], self.input_scaler, direction)
             assert state.logsnrs is not None
             tables = LevelTables.build(state.rows, self.noise_cond, self.input_scaler, x)
             self._run_plans.put(

@@ -41,16 +41,19 @@ def snap_repeated_levels(grid: Tensor) -> Tensor:
     return torch.where((anchor == grid) | ((anchor - grid).abs() <= 2 * LEVEL_TOLERANCE), anchor, grid)
 
 
-def start(sampler: Sampler, logsnrs: Tensor, batch: int, scaler: InputScaler) -> SamplingState:
+def start(sampler: Sampler, logsnrs: Tensor, batch: int, scaler: InputScaler, direction: int = 0) -> SamplingState:
     """The state of a run over ``logsnrs`` ((steps + 1,) or (steps + 1, batch)), with the sampler's plan;
-    nearly repeated levels are made exact repeats (``snap_repeated_levels``)."""
+    nearly repeated levels are made exact repeats (``snap_repeated_levels``). ``direction``: +1 when
+    the grid runs towards data, −1 towards noise, 0 not known (``SamplingState.direction``)."""
+    if direction not in (-1, 0, 1):
+        raise ValueError(f"direction must be +1 (towards data), -1 (towards noise) or 0 (not known); got {direction!r}")
     grid = logsnrs[:, None].expand(-1, batch) if logsnrs.dim() == 1 else logsnrs
     if grid.dim() != 2 or grid.shape[1] != batch or grid.shape[0] < 2:
         raise ValueError(
             f"logsnrs must have shape (steps + 1,) or (steps + 1, {batch}) with at least one step; got {tuple(logsnrs.shape)}"
         )
     grid = snap_repeated_levels(grid)
-    return SamplingState(logsnrs=grid, plan=sampler.prepare(grid, scaler), rows=tuple(grid.unbind(0)))
+    return SamplingState(logsnrs=grid, plan=sampler.prepare(grid, scaler), rows=tuple(grid.unbind(0)), direction=direction)
 
 
 def integrate(

@@ -89,6 +89,10 @@ class SamplingState:
     levels as the loop hands them to ``step`` (``logsnrs.unbind(0)``): a
     denoiser that sees one of these very tensors knows the call is at a level of
     the grid and may take what it needs there from tables made once per grid.
+    ``direction`` is +1 when every step goes towards data (λ′ ≥ λ: sampling), −1
+    when every step goes towards noise (an inversion), 0 when not known (a grid
+    stepped by hand); the engine sets it from its own arguments, read on the host,
+    and a sampler may skip work that only the other direction needs.
     """
 
     logsnrs: Tensor | None = None
@@ -96,6 +100,7 @@ class SamplingState:
     plan: Any = None
     history: list[Any] = field(default_factory=list)
     rows: tuple[Tensor, ...] = ()
+    direction: int = 0
 
     @property
     def num_steps(self) -> int:

@@ -31,8 +31,14 @@ where x̂0 − x̂0_0 is O(σ²) along the ODE: a line in t there over-corrects 
 the x̂0_1 it uses is taken at the predicted x_1, whose error e feeds back as
 x̂0_1 + e/a′ (∂x̂0/∂x → 1/a′ as σ → 0): as large as x̂0_1 − x̂0_0 itself near data.
 Solving x_1 + k·(x̂0_1 − x̂0_0) for it gives the weight k/(1 − k/a′) (from λ = +∞:
-−(a′ + b′)·a′/(2a′ + b′)), and x̂0_1 moves with x_1 for the later steps. A forward
-run (h > 0) keeps its redo as it is.
+−(a′ + b′)·a′/(2a′ + b′)), and x̂0_1 moves with x_1 for the later steps. Either way
+the redo is an increment to the current x, x_1 + κ·(x̂0_1 − x̂0_0) (forward, κ = a′·w_1 of
+x̂0 linear in t: the first step took a′·(w_0 + w_1)·x̂0_0), so an x sent to ``sample``
+after step 0 is corrected, not replaced by a redo from x_0, and x_0 is not kept.
+
+A run towards data (``state.direction`` = +1, set by the engine) skips what only an
+inversion needs: the ε̂ term of a first step (no such run starts at λ = +∞) and the
+retaken x̂0_1 (s = 1 there), one full-size operation each and, for the second, a latent.
 """
 
 from __future__ import annotations
@@ -57,11 +63,10 @@ Coefficients = Any
 
 @dataclass(frozen=True)
 class Node:
-    """One history level: its λ, its value (x̂0 or ε̂), and x, x̂0 there while a later step needs them."""
+    """One history level: its λ, its value (x̂0 or ε̂), and x̂0 there while the warm-up needs it."""
 
     logsnr: Tensor
     value: Tensor
-    x: Optional[Tensor] = None
     x0: Optional[Tensor] = None
 
 
@@ -71,9 +76,9 @@ class MultistepPlan:
 
     ``rows`` (steps, 1 + order, batch): step i's [c, c_0, …], zero-padded;
     ``first`` (3, batch), data form: step 0's [c, c_0, c_ε] on [x, x̂0, ε̂] (c_ε = b′
-    from λ = +∞, else 0); ``warmup`` (8, batch): the redo of step 0 at step 1 on
-    [x_0, x̂0_0, x̂0_1, x_1], (noise form) ε̂_1 = r_0·x_1 + r_1·x̂0_1, and x̂0_1 retaken at the
-    redone x_1 on [x̂0_0, x̂0_1]; ``extra``
+    from λ = +∞, else 0; not used in a run towards data); ``warmup`` (4, batch): the redo of step 0 at step 1, [κ, s, r_0, r_1]:
+    x_1 + κ·d and x̂0_1 retaken as x̂0_0 + s·d, with d = x̂0_1 − x̂0_0, and (noise form)
+    ε̂_1 = r_0·x_1 + r_1·x̂0_1 at the redone ones; ``extra``
     (steps, k, batch): a sampler's own per-step coefficients (noise scales, corrector rows).
     """
 
@@ -169,26 +174,22 @@ class MultistepSampler(SamplerBase):
         return self.warmup_corrector and self.order > 1
 
     def _warmup(self, lv: Levels) -> Tensor:
-        """(8, batch): step 0 (``lv``) redone on [x_0, x̂0_0, x̂0_1, x_1], ε̂_1 from x_1 and x̂0_1, x̂0_1 retaken.
+        """(4, batch): step 0 (``lv``) redone at step 1, [κ, s, r_0, r_1] (``MultistepPlan.warmup``).
 
-        Towards noise (h < 0) the redo is x_1 + k′·(x̂0_1 − x̂0_0), x̂0 linear in t² through both
-        levels: k = b_1·∫(t² − t_0²)d(1/σ)/(t_1² − t_0²) = −(a_1 + b_1)·(t_1 − t_0)/(t_1 + t_0),
-        solved for the x̂0_1 taken at the predicted x_1: k′ = k/(1 − k/a_1) (module docstring); and
-        x̂0_1 is moved with x_1 to x̂0_0 + (x̂0_1 − x̂0_0)/(1 − k/a_1) (forward: kept).
+        Forward: κ = a′·w_1, x̂0 linear in t through both levels, and s = 1. Towards noise (h < 0),
+        x̂0 linear in t²: k = b_1·∫(t² − t_0²)d(1/σ)/(t_1² − t_0²) = −(a_1 + b_1)·(t_1 − t_0)/(t_1 + t_0),
+        solved for the x̂0_1 taken at the predicted x_1: κ = k/(1 − k/a_1), s = 1/(1 − k/a_1) (module
+        docstring). A degenerate step 0 (λ_1 = λ_0): κ = 0, s = 1.
         """
         w = data_weights([lv.eta, lv.eta_next], lv.eta_next, interpolation="t")
         t0, t1 = torch.sigmoid(-lv.eta), torch.sigmoid(-lv.eta_next)
         raw = -(lv.a_next + lv.b_next) * (t1 - t0) / (t1 + t0)
         scale = 1 / (1 - ratio(raw, lv.a_next))  # x̂0_1 − x̂0_0 back at the redone x_1: (x̂0_1 − x̂0_0)·scale
-        k = raw * scale
         back = lv.h < 0
-        zero, one = torch.zeros_like(lv.h), torch.ones_like(lv.h)
-        redo = [torch.where(back, zero, lv.b_ratio), torch.where(back, -k, lv.a_next * w[0]),
-                torch.where(back, k, lv.a_next * w[1]), back.to(lv.h.dtype)]
-        redo = no_op(lv, redo, [one])
+        one = torch.ones_like(lv.h)
+        redo = no_op(lv, [torch.where(back, raw * scale, lv.a_next * w[1]), torch.where(back, scale, one)], [torch.zeros_like(lv.h), one])
         inv_b = ratio(one, lv.b_next)
-        retake = [torch.where(back, 1 - scale, zero), torch.where(back, scale, one)]
-        return torch.stack(torch.broadcast_tensors(*redo, inv_b, -lv.a_next * inv_b, *retake))
+        return torch.stack(torch.broadcast_tensors(*redo, inv_b, -lv.a_next * inv_b))
 
     def prepare(self, logsnrs: Tensor, scaler: InputScaler) -> MultistepPlan:
         if logsnrs.dim() == 1:
@@ -197,10 +198,10 @@ class MultistepSampler(SamplerBase):
         rows = grid_rows(self._row, logsnrs, lv, self.order, 1 + self.order)
         warmup = self._warmup(lv.part(0)) if self._uses_warmup() and logsnrs.shape[0] > 2 else None
         first = self._first_row(rows[0], lv.part(0)) if self.form == "data" else None
-        return MultistepPlan(rows, warmup, self.extra_rows(logsnrs, lv), first)
+        return MultistepPlan(rows, warmup, self.extra_rows(logsnrs, lv, rows), first)
 
-    def extra_rows(self, logsnrs: Tensor, lv: Levels) -> Optional[Tensor]:
-        """The plan's ``extra`` (steps, k, batch): ``extra`` of every step, stacked (or None)."""
+    def extra_rows(self, logsnrs: Tensor, lv: Levels, rows: Tensor) -> Optional[Tensor]:
+        """The plan's ``extra`` (steps, k, batch): ``extra`` of every step, stacked (or None); ``rows``: the plan's."""
         extra = self.extra(lv)
         return None if extra is None else torch.stack(extra, dim=1)
 
@@ -211,7 +212,7 @@ class MultistepSampler(SamplerBase):
         if state.step == 0:
             history.clear()
         if history:
-            history[0] = replace(history[0], x=None, x0=None)
+            history[0] = replace(history[0], x0=None)
         history.insert(0, node)
         del history[self.order :]
         return history
@@ -240,12 +241,15 @@ class MultistepSampler(SamplerBase):
         if self._uses_warmup() and state.step == 1 and len(state.history) == 1:
             first = state.history[0]
             w = plan.warmup if plan is not None else self._warmup(Levels(scaler, first.logsnr, logsnr))
-            assert w is not None and first.x is not None and first.x0 is not None
-            xc = combine_rows(w[:4], [first.x, first.x0, x0c, xc])
-            x0c = combine_rows(w[6:], [first.x0, x0c])
-            value = combine_rows(w[4:6], [xc, x0c]) if self.form == "noise" else x0c
+            assert w is not None and first.x0 is not None
+            change = x0c - first.x0
+            xc = combine_rows(w[:1], [change], base=xc)
+            if state.direction <= 0:  # x̂0_1 moved with x_1 (towards noise; s = 1 towards data: not taken)
+                x0c = combine_rows(w[1:2], [change], base=first.x0)
+            del change  # freed before the update below, where a held one would raise the run's peak by a latent
+            value = combine_rows(w[2:4], [xc, x0c]) if self.form == "noise" else x0c
         keep = self._uses_warmup() and state.step == 0
-        history = self.push(state, Node(logsnr, value, xc if keep else None, x0c if keep else None))
+        history = self.push(state, Node(logsnr, value, x0=x0c if keep else None))
         n = len(history)
         lv = None
         if plan is not None:
@@ -256,7 +260,7 @@ class MultistepSampler(SamplerBase):
             c = torch.stack(torch.broadcast_tensors(*self._row(etas, lv, distinct_from_newer(etas))))
         if self.form == "noise":
             return combine_rows(c, [x0c] + [node.value for node in history])
-        if n == 1:  # a first step: it may start at λ = +∞, where it needs ε̂
+        if n == 1 and state.direction <= 0:  # a first step may start at λ = +∞ (towards noise), where it needs ε̂
             first_row = plan.first if plan is not None and state.step == 0 else self._first_row(c, lv or Levels(scaler, logsnr, logsnr_next))
             assert first_row is not None
             return combine_rows(first_row, [xc, x0c, compute(eps)])

@@ -71,7 +71,10 @@ class UniPCSampler(MultistepSampler):
     e^h − 1 (``"bh2"``); ``order`` ≤ 3; ``corrector=False`` gives UniP alone.
     No corrector after the last step (it would need another call); a last step
     into λ′ = +∞ extrapolates x̂0 to σ = 0 in σ² through the predictor's levels.
-    The plan's ``extra`` holds UniC's rows: row i corrects step i at step i + 1.
+    The plan's ``extra`` holds UniC's rows: row i corrects step i at step i + 1, as an
+    increment to the x that step gave (x_c = x + Σ_j (C_j − P_j)·x̂0_j + C_new·x̂0_new, where
+    C and P are the corrector's and predictor's weights and both have b′/b on the earlier x):
+    an x sent to ``sample`` between steps is corrected, not replaced, and no x is kept.
     """
 
     name = "unipc"
@@ -110,9 +113,17 @@ class UniPCSampler(MultistepSampler):
         c = [lv.b_ratio] + [lv.a_next * wj for wj in w[:-1]]
         return no_op(lv, c, [torch.ones_like(lv.h)]) + [torch.where(lv.degenerate, torch.zeros_like(lv.h), lv.a_next * w[-1])]
 
-    def extra_rows(self, logsnrs: Tensor, lv: Levels) -> Optional[Tensor]:
-        """UniC's rows: row i corrects step i at step i + 1."""
-        return grid_rows(self._unic_row, logsnrs, lv, self.order, 2 + self.order) if self.corrector else None
+    def increment(self, etas: list[Tensor], lv: Levels, active: list[Tensor]) -> list[Tensor]:
+        """UniC as an increment to the predictor's x′: [C_0 − P_0, …, C_new] on [x̂0_0, …, x̂0_new]."""
+        c, p = self.correction(etas, lv, active), self._row(etas, lv, active)
+        return [cj - pj for cj, pj in zip(c[1:-1], p[1:])] + [c[-1]]
+
+    def extra_rows(self, logsnrs: Tensor, lv: Levels, rows: Tensor) -> Optional[Tensor]:
+        """UniC's increments (steps, 1 + order, batch): row i corrects step i at step i + 1."""
+        if not self.corrector:
+            return None
+        unic = grid_rows(self._unic_row, logsnrs, lv, self.order, 2 + self.order)
+        return torch.cat([unic[:, 1:-1] - rows[:, 1:], unic[:, -1:]], dim=1)
 
     def _unic_row(self, etas: list[Tensor], lv: Levels, active: list[Tensor]) -> list[Tensor]:
         c = self.correction(etas, lv, active)
@@ -125,18 +136,18 @@ class UniPCSampler(MultistepSampler):
         plan: Optional[MultistepPlan] = state.plan
         xc, x0c = compute(x), compute(x0)
         used = [] if state.step == 0 else list(state.history)
-        if self.corrector and used and used[0].x is not None:
-            # UniC: redo the previous step with this level's x̂0 as a node.
+        if self.corrector and used:
+            # UniC: the previous step redone with this level's x̂0 as a node, added to the x it gave.
             n = len(used)
             if plan is not None and plan.extra is not None:
                 row = plan.extra[state.step - 1]
-                c = torch.cat([row[: 1 + n], row[-1:]])
+                c = torch.cat([row[:n], row[-1:]])
             else:
                 lv = Levels(scaler, used[0].logsnr, logsnr)
                 etas = [half_logsnr(node.logsnr) for node in used]
-                c = torch.stack(torch.broadcast_tensors(*self.correction(etas, lv, distinct_from_newer(etas))))
-            xc = combine_rows(c, [used[0].x] + [node.value for node in used] + [x0c])
-        history = self.push(state, Node(logsnr, x0c, xc if self.corrector else None))
+                c = torch.stack(torch.broadcast_tensors(*self.increment(etas, lv, distinct_from_newer(etas))))
+            xc = combine_rows(c, [node.value for node in used] + [x0c], base=xc)
+        history = self.push(state, Node(logsnr, x0c))
         n = len(history)
         if plan is not None:
             c = plan.rows[state.step, : 1 + n]

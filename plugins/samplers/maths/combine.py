@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -25,11 +25,12 @@ def combine(terms: Sequence[tuple[Tensor, Tensor]]) -> Tensor:
     return out
 
 
-def combine_rows(coeffs: Tensor, values: Sequence[Tensor]) -> Tensor:
-    """Σ_i coeffs[i]·values[i] for stacked (terms, batch) coefficients (one cast for all)."""
+def combine_rows(coeffs: Tensor, values: Sequence[Tensor], base: Optional[Tensor] = None) -> Tensor:
+    """``base`` + Σ_i coeffs[i]·values[i] (a new tensor; no ``base``: the sum alone) for stacked
+    (terms, batch) coefficients (one cast for all)."""
     v0 = values[0]
     cs = as_dtype(coeffs, v0.dtype).view(coeffs.shape[0], -1, *([1] * (v0.dim() - 1))).unbind(0)
-    out = cs[0] * v0
+    out = cs[0] * v0 if base is None else torch.addcmul(base, cs[0], v0)
     for c, v in zip(cs[1:], values[1:]):
         out.addcmul_(c, v)
     return out
