@@ -58,7 +58,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"full-size operations of a whole {args.steps}-step run (stable_cascade, {SHAPE}, cfg={args.cfg}):")
     for name in args.samplers.split(","):
-        print(f"  {name:10s} {count(name, args.steps, args.cfg)}")
+        print(f"  {name:20s} {count(name, args.steps, args.cfg)}")
 
 
 if __name__ == "__main__":

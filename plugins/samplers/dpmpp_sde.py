@@ -23,7 +23,7 @@ from gdf_core.noise import randn_like
 from gdf_core.tensors import as_dtype
 from gdf_core.protocols import Denoiser, InputScaler, SamplingState
 from gdf_plugins.samplers.domains import NonNegative, check_non_negative
-from gdf_plugins.samplers.maths.combine import combine
+from gdf_plugins.samplers.maths.combine import combine_rows
 from gdf_plugins.samplers.maths.exponential import data_weights
 from gdf_plugins.samplers.maths.levels import Levels
 from gdf_plugins.samplers.multistep import MultistepSampler
@@ -84,7 +84,7 @@ class DPMPPSDESampler(MultistepSampler):
         plan = state.plan
         spread = plan.extra[state.step, 0] if plan is not None else self.extra(Levels(scaler, logsnr, logsnr_next))[0]
         z = randn_like(out, generator, logsnrs=(logsnr, logsnr_next))
-        return as_dtype(combine([(torch.ones_like(spread), out), (spread, z)]), x.dtype)
+        return as_dtype(combine_rows(spread[None], [z], base=out), x.dtype)
 
 
 class DPMPP2MSDESampler(DPMPPSDESampler):
