@@ -409,6 +409,19 @@ class PureNoiseDroppingDPMPP2M(DPMPP2MSampler):
         return super().coefficients(etas, lv, active)
 
 
+class KeptXDPMPP2M(DPMPP2MSampler):
+    """follows_a_sent_x: DPM-Solver++(2M) stepping from the x it returned last, which it keeps, instead of the x it
+    is given (what gdf's warm-up redo from x_0, and UniPC's corrector from x_(i−1), did with a sent x)."""
+
+    name = "test_kept_x_dpmpp_2m"
+
+    def step(self, denoise: Any, x: Tensor, logsnr: Tensor, logsnr_next: Tensor, *, scaler: Any, state: Any, generator: Any = None) -> Tensor:
+        kept = getattr(state, "kept_x", None) if state.step > 0 else None
+        out = super().step(denoise, x if kept is None else kept, logsnr, logsnr_next, scaler=scaler, state=state, generator=generator)
+        state.kept_x = out
+        return out
+
+
 class WrongCoefficientDDIM(DDIM):
     """converges_to_reference: ε weighted by 1.05·b′."""
 

@@ -36,6 +36,11 @@ _DIFFUSERS_MULTISTEP = (
 KNOWN: dict[str, str] = {
     "sampler:diffusers_deis::stable_on_uneven_grids": _DIFFUSERS_MULTISTEP,
     "sampler:diffusers_unipc::stable_on_uneven_grids": _DIFFUSERS_MULTISTEP,
+    "sampler:diffusers_unipc::follows_a_sent_x": (
+        "diffusers' UniPC corrector redoes the step before from the sample it kept (last_sample), so a sample "
+        "changed between steps is dropped (the response to it is 0 on Gaussian data; gdf's unipc adds the "
+        "correction to the x given)"
+    ),
     "sampler:diffusers_heun::stable_on_uneven_grids": (
         "diffusers' Heun steps in σ (Karras et al. 2022, Alg. 2): one step from λ = −9.7 to 1.9 lands "
         "100 × further from the exact flow map than DDIM's, with or without nearly repeated levels"

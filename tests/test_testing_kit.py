@@ -70,6 +70,7 @@ BROKEN = [
     (bc.WrongCoefficientDDIM(), {}, "converges_to_reference", "does not follow the exact probability-flow map"),
     (bc.ForwardOnlyDDIM(), {}, "inverts_to_reference", "says it steps towards noise (steps_toward_noise() is true) but does not follow"),
     (bc.PureNoiseDroppingDPMPP2M(), {}, "inverts_to_reference", "its step into pure noise (λ′ = −∞) is not the limit"),
+    (bc.KeptXDPMPP2M(), {}, "follows_a_sent_x", "does not follow an x sent between steps: x + δ sent after step 0"),
     (bc.GlobalNoiseSampler(), {}, "deterministic_for_fixed_generator", "differ"),
     (bc.GlobalNoiseSampler(), {}, "draws_only_from_generator", "global random state"),
     (bc.Float32Sampler(), {}, "keeps_dtype_device_shape", "came back with dtype torch.float32"),
