@@ -7,7 +7,8 @@ Each sampler's 20-step run (stable_cascade, a trivial model x ↦ 0.1·x, a
 then again under a ``TorchFunctionMode`` that counts every torch call whose
 result has at least a latent's elements: the elementwise work of the loop
 (the model's one operation per call included), independent of the machine's
-speed. ``--cfg`` guides (the doubled batch counts as full-size too).
+speed. ``--cfg`` guides (the doubled batch counts as full-size too); ``--invert`` runs
+from t = 0 to 1 instead (an inversion: the samplers that can, e.g. ddim,dpmpp_2m,dpmpp_3m).
 """
 
 from __future__ import annotations
@@ -39,11 +40,11 @@ class FullSizeOps(TorchFunctionMode):
         return out
 
 
-def count(sampler: str, steps: int, cfg: float | None) -> int:
+def count(sampler: str, steps: int, cfg: float | None, invert: bool = False) -> int:
     gdf = GDF.from_spec("stable_cascade")
     x = torch.randn(SHAPE, generator=torch.Generator().manual_seed(0))
     model = lambda x, cond: 0.1 * x  # noqa: E731
-    call = dict(sampler=sampler, timesteps=steps, x_init=x, cfg=cfg, cfg_rho=0.0)
+    call = dict(sampler=sampler, timesteps=steps, x_init=x, cfg=cfg, cfg_rho=0.0, **({"t_start": 0.0, "t_end": 1.0} if invert else {}))
     gdf.sample_final(model, {}, SHAPE, **call)  # fills the caches: the counted run is a repeated one
     with FullSizeOps(math.prod(SHAPE)) as mode:
         gdf.sample_final(model, {}, SHAPE, **call)
@@ -55,10 +56,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--samplers", default=SAMPLERS)
     parser.add_argument("--cfg", type=float, default=None)
+    parser.add_argument("--invert", action="store_true", help="an inversion, t = 0 → 1")
     args = parser.parse_args()
-    print(f"full-size operations of a whole {args.steps}-step run (stable_cascade, {SHAPE}, cfg={args.cfg}):")
+    what = "inversion" if args.invert else "run"
+    print(f"full-size operations of a whole {args.steps}-step {what} (stable_cascade, {SHAPE}, cfg={args.cfg}):")
     for name in args.samplers.split(","):
-        print(f"  {name:20s} {count(name, args.steps, args.cfg)}")
+        print(f"  {name:20s} {count(name, args.steps, args.cfg, args.invert)}")
 
 
 if __name__ == "__main__":

@@ -18,10 +18,10 @@ import torch
 from torch import Tensor
 
 from gdf_core import GDF
-from gdf_core.integrate import solve
+from gdf_core.integrate import integrate, solve
 from gdf_core.testing.gaussian import ClosedFormScaler, Gaussian
 from gdf_plugins.samplers.deis import DEISSampler
-from gdf_plugins.samplers.dpmpp import DPMPP3MSampler
+from gdf_plugins.samplers.dpmpp import DPMPP2MSampler, DPMPP3MSampler
 from gdf_plugins.presets import PRESETS
 
 from convergence import CONVERGENCE_STEPS, denoiser_shaped_model, doubling_failures, relative_error
@@ -178,15 +178,20 @@ def test_the_warmup_redo_towards_noise_helps_near_data(sampler: Any) -> None:
     assert math.log2(coarse / fine) > 2.7, (coarse, fine)
 
 
-@pytest.mark.xfail(strict=True, reason="known: a data-form step from λ = +∞ with a longer history has no ε̂ term (see docs/samplers.md#inversion)")
-def test_a_hand_built_grid_repeating_clean_data_at_its_start() -> None:
-    """[+∞, +∞, 4, 2, 0]: the first step is a no-op, the second moves from λ = +∞ with two history levels.
-
-    The ε̂ term of a step from λ = +∞ is added only on a first step (a history of one level), which is the
-    only place ``GDF.sample`` can put λ = +∞ unless a schedule is flat at +∞ near t = 0; here the step
-    returns NaN. Adding it on every step would cost a full-size operation per step.
+@pytest.mark.parametrize("sampler", [DPMPP2MSampler, DPMPP3MSampler])
+@pytest.mark.parametrize("repeats", [1, 2, 3])
+def test_a_grid_repeating_clean_data_at_its_start(sampler: Any, repeats: int) -> None:
+    """[+∞] × ``repeats`` then 4, 2, 0: the first steps are no-ops, the next moves from λ = +∞ with a longer
+    history (its older levels repeats, with no weight). That step is the DDIM step from clean data,
+    a′·x̂0 + b′·ε̂, and the run is finite (NaN before for repeats ≥ 2: the ε̂ term was on step 0 only).
     """
     data = Gaussian(0.3, 0.5, ClosedFormScaler("sum"))
     x = data.sample((4, 1), 30.0, torch.Generator().manual_seed(0)).double()
-    grid = torch.tensor([math.inf, math.inf, 4.0, 2.0, 0.0], dtype=torch.float64)
-    assert torch.isfinite(solve(DPMPP3MSampler(), data.denoise, x, grid, scaler=data.scaler)).all()
+    grid = torch.tensor([math.inf] * repeats + [4.0, 2.0, 0.0], dtype=torch.float64)
+    xs = list(integrate(sampler(), data.denoise, x, grid, scaler=data.scaler))
+    x0, eps = data.denoise(x, torch.full((4,), math.inf, dtype=torch.float64))
+    a, b = data.scaler(torch.tensor(4.0, dtype=torch.float64))
+    for i in range(repeats - 1):
+        assert torch.equal(xs[i], x), i
+    torch.testing.assert_close(xs[repeats - 1], a * x0 + b * eps, rtol=1e-12, atol=1e-12)
+    assert torch.isfinite(xs[-1]).all()

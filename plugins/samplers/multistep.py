@@ -18,8 +18,9 @@ newer one is dropped from the interpolation (``distinct_from_newer``), so the
 order falls for a step instead of dividing by a zero distance.
 
 A step from λ = +∞ (clean data, b = 0: the first step of an inversion from
-t = 0) is the DDIM step x′ = a′·x̂0 + b′·ε̂, the limit of the first-order step:
-the data form's c = b′/b and a′·w_0 are both infinite there (``from_clean_data``).
+t = 0, or the first moving one after repeats of it) is the DDIM step
+x′ = a′·x̂0 + b′·ε̂, the limit of the first-order step: the data form's c = b′/b and
+a′·w_0 are both infinite there (``from_clean_data``, ``eps_row``).
 
 The first step is first order; its local error O(h²) would cap the global
 order at 2. With ``warmup_corrector`` it is redone at the second level, once
@@ -37,8 +38,8 @@ x̂0 linear in t: the first step took a′·(w_0 + w_1)·x̂0_0), so an x sent t
 after step 0 is corrected, not replaced by a redo from x_0, and x_0 is not kept.
 
 A run towards data (``state.direction`` = +1, set by the engine) skips what only an
-inversion needs: the ε̂ term of a first step (no such run starts at λ = +∞) and the
-retaken x̂0_1 (s = 1 there), one full-size operation each and, for the second, a latent.
+inversion needs: the ε̂ term of a step from λ = +∞ (no such run has one: one full-size
+operation per step) and the retaken x̂0_1 (s = 1 there: one operation and a latent).
 """
 
 from __future__ import annotations
@@ -75,8 +76,8 @@ class MultistepPlan:
     """The coefficients of every step of a run, computed once by ``prepare``.
 
     ``rows`` (steps, 1 + order, batch): step i's [c, c_0, …], zero-padded;
-    ``first`` (3, batch), data form: step 0's [c, c_0, c_ε] on [x, x̂0, ε̂] (c_ε = b′
-    from λ = +∞, else 0; not used in a run towards data); ``warmup`` (4, batch): the redo of step 0 at step 1, [κ, s, r_0, r_1]:
+    ``eps`` (steps, batch), data form: every step's c_ε on ε̂ (b′ from λ = +∞, else 0; not
+    used in a run towards data); ``warmup`` (4, batch): the redo of step 0 at step 1, [κ, s, r_0, r_1]:
     x_1 + κ·d and x̂0_1 retaken as x̂0_0 + s·d, with d = x̂0_1 − x̂0_0, and (noise form)
     ε̂_1 = r_0·x_1 + r_1·x̂0_1 at the redone ones; ``extra``
     (steps, k, batch): a sampler's own per-step coefficients (noise scales, corrector rows).
@@ -85,7 +86,7 @@ class MultistepPlan:
     rows: Tensor
     warmup: Optional[Tensor] = None
     extra: Optional[Tensor] = None
-    first: Optional[Tensor] = None
+    eps: Optional[Tensor] = None
 
 
 def check_order(name: str, order: int, highest: int) -> int:
@@ -127,7 +128,9 @@ def clean_start(lv: Levels) -> Tensor:
 
 
 def from_clean_data(lv: Levels, c: list[Tensor]) -> list[Tensor]:
-    """Data-form [c, c_0, …] with, where the step starts at λ = +∞, [0, a′, 0, …] (and c_ε = b′, ``_first_row``)."""
+    """Data-form [c, c_0, …] with, where the step starts at λ = +∞, [0, a′, 0, …] (and c_ε = b′, ``eps_row``).
+
+    Every older history level of such a step is at λ = +∞ too on a monotone grid (a repeat, with no weight)."""
     start = clean_start(lv)
     zero = torch.zeros_like(lv.h)
     return [torch.where(start, zero, c[0]), torch.where(start, lv.a_next, c[1])] + [torch.where(start, zero, cj) for cj in c[2:]]
@@ -163,12 +166,11 @@ class MultistepSampler(SamplerBase):
         if self.form == "noise":
             return no_op(lv, self.coefficients(etas, lv, active), [lv.a, lv.b])
         c = self.coefficients(etas, lv, active)
-        return no_op(lv, from_clean_data(lv, c) if len(etas) == 1 else c, [torch.ones_like(lv.h)])
+        return no_op(lv, from_clean_data(lv, c), [torch.ones_like(lv.h)])
 
-    def _first_row(self, row: Tensor, lv: Levels) -> Tensor:
-        """(3, batch): a data-form first step's [c, c_0] (``row``) and c_ε = b′ from λ = +∞, else 0."""
-        eps = torch.where(clean_start(lv), lv.b_next, torch.zeros_like(lv.h))
-        return torch.cat([row[:2], eps[None]])
+    def eps_row(self, lv: Levels) -> Tensor:
+        """c_ε of a data-form step on ε̂: b′ where it starts at λ = +∞ (``from_clean_data``), else 0."""
+        return torch.where(clean_start(lv), lv.b_next, torch.zeros_like(lv.h))
 
     def _uses_warmup(self) -> bool:
         return self.warmup_corrector and self.order > 1
@@ -197,8 +199,8 @@ class MultistepSampler(SamplerBase):
         lv = Levels(scaler, logsnrs[:-1], logsnrs[1:])  # every step's levels, once: the parts below are views
         rows = grid_rows(self._row, logsnrs, lv, self.order, 1 + self.order)
         warmup = self._warmup(lv.part(0)) if self._uses_warmup() and logsnrs.shape[0] > 2 else None
-        first = self._first_row(rows[0], lv.part(0)) if self.form == "data" else None
-        return MultistepPlan(rows, warmup, self.extra_rows(logsnrs, lv, rows), first)
+        eps = self.eps_row(lv) if self.form == "data" else None
+        return MultistepPlan(rows, warmup, self.extra_rows(logsnrs, lv, rows), eps)
 
     def extra_rows(self, logsnrs: Tensor, lv: Levels, rows: Tensor) -> Optional[Tensor]:
         """The plan's ``extra`` (steps, k, batch): ``extra`` of every step, stacked (or None); ``rows``: the plan's."""
@@ -260,11 +262,11 @@ class MultistepSampler(SamplerBase):
             c = torch.stack(torch.broadcast_tensors(*self._row(etas, lv, distinct_from_newer(etas))))
         if self.form == "noise":
             return combine_rows(c, [x0c] + [node.value for node in history])
-        if n == 1 and state.direction <= 0:  # a first step may start at λ = +∞ (towards noise), where it needs ε̂
-            first_row = plan.first if plan is not None and state.step == 0 else self._first_row(c, lv or Levels(scaler, logsnr, logsnr_next))
-            assert first_row is not None
-            return combine_rows(first_row, [xc, x0c, compute(eps)])
-        return combine_rows(c, [xc] + [node.value for node in history])
+        values = [xc] + [node.value for node in history]
+        if state.direction > 0:  # towards data: no step starts at λ = +∞
+            return combine_rows(c, values)
+        c_eps = plan.eps[state.step] if plan is not None and plan.eps is not None else self.eps_row(lv or Levels(scaler, logsnr, logsnr_next))
+        return combine_rows(torch.cat([c, c_eps[None]]), values + [compute(eps)])
 
 
 __all__ = ["MultistepPlan", "MultistepSampler", "Node", "check_order", "grid_rows", "noise_form", "no_op"]
