@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -117,7 +118,7 @@ def main() -> None:
     print("dropped: the same loop deleting the yielded x̂0 and prediction; final: GDF.sample_final")
     print(f"{'run':20s} {'hand':>6s} {'gdf':>6s} {'dropped':>8s} {'final':>6s} {'gdf − hand':>11s} {'dropped − hand':>15s} {'final − hand':>13s}")
     def cell(value: float, width: int) -> str:
-        return f"{'–':>{width}s}" if value != value else f"{value:{width}.2f}"  # NaN: no hand-written loop
+        return f"{'–':>{width}s}" if math.isnan(value) else f"{value:{width}.2f}"  # NaN: no hand-written loop
 
     for r in rows:
         print(f"{r['sampler'] + ' cfg=' + r['cfg']:20s} {cell(r['hand'], 6)} {cell(r['gdf'], 6)} {cell(r['dropped'], 8)} "

@@ -382,7 +382,7 @@ def test_the_run_direction_only_skips_work(preset: str, sampler: str) -> None:
     gdf = GDF.from_spec(preset)
     model = denoiser_shaped_model(gdf)
     x_init = torch.randn(4, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    runs = [gdf.prepare_sample(model, {}, None, sampler=sampler, timesteps=n, x_init=x_init, cfg=None) for n in (7, 7)]
+    runs = [gdf.prepare_sample(model, {}, None, sampler=sampler, timesteps=7, x_init=x_init, cfg=None) for _ in range(2)]
     assert runs[0].state.direction == 1
     runs[1].state.direction = 0
     known, unknown = (run.solve() for run in runs)
