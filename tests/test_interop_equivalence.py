@@ -279,6 +279,17 @@ def test_unipc_bh1_into_clean_data_is_finite_where_diffusers_gives_nan() -> None
     assert bool(ref.isnan().all()) and bool(torch.isfinite(out).all())
 
 
+def test_unipc_bh1_at_second_order_into_clean_data_is_refused_not_nan() -> None:
+    """B(h) = h (bh1) at order 2 on a last step to σ = 0 diverges (h = ∞): diffusers returns ±inf or NaN, and gdf
+    returned NaN without a word. The run is now refused before it starts; 1 step (order 1) still runs."""
+    config = {**SD, "solver_type": "bh1", "lower_order_final": False}
+    assert not bool(torch.isfinite(diffusers_loop(make("UniPCMultistepScheduler", config), RecordingNet(), torch.randn(SHAPE), 4)).all())
+    gdf = GDF.from_diffusers(make("UniPCMultistepScheduler", config))
+    with pytest.raises(ValueError, match="bh1 at order 2 on a last step into clean data"):
+        gdf_loop(gdf, RecordingNet(), torch.randn(SHAPE), 4)
+    assert bool(torch.isfinite(gdf_loop(gdf, RecordingNet(), torch.randn(SHAPE), 1)).all())
+
+
 DEIS_OPTIONS = [
     {},
     {"solver_order": 1},

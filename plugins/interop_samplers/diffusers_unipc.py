@@ -12,6 +12,7 @@ the predictor starts from the corrected point.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Literal, Optional
 
@@ -73,7 +74,15 @@ class DiffusersUniPCSampler(SamplerBase):
         return min(self.solver_order, i + 1, steps - i) if self.lower_order_final else min(self.solver_order, i + 1)
 
     def prepare(self, logsnrs: Tensor, scaler: InputScaler) -> OrderPlan:
-        return plan_orders(self._rule, logsnrs)
+        plan = plan_orders(self._rule, logsnrs)
+        if self.solver_type == "bh1" and plan.orders and plan.orders[-1] > 1 and not torch.compiler.is_compiling():
+            if math.isinf(float(logsnrs[-1].reshape(-1)[0])):  # one host read, before the loop
+                raise ValueError(
+                    f"sampler {self.name!r}: bh1 at order {plan.orders[-1]} on a last step into clean data (λ′ = +∞) "
+                    "diverges (B(h) = h grows without bound; diffusers' own step gives ±inf or NaN there): use "
+                    "lower_order_final=True, solver_type='bh2', or a grid ending short of σ = 0"
+                )
+        return plan
 
     def step(
         self,
