@@ -12,9 +12,12 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+import torch
+
 from gdf_core.errors import SpecError
 from gdf_core.interop.diffusers_config import read_scheduler_config
 from gdf_core.interop.scheduler_options import SCHEDULER_OPTIONS
+from gdf_core.registry import registry
 
 TABLE_OPTIONS = ("num_train_timesteps", "beta_start", "beta_end", "beta_schedule", "trained_betas", "rescale_betas_zero_snr")
 
@@ -208,6 +211,83 @@ def _sampler(name: str, opts: _Options, c: Conversion) -> dict[str, Any] | str:
     raise SpecError(f"{name}: no gdf sampler reproduces it", path="_class_name")  # pragma: no cover
 
 
+#: The multistep schedulers that can step on flow σ (``use_flow_sigmas``), and their grid family.
+FLOW_SIGMA_GRIDS = {"DPMSolverMultistepScheduler": "dpm", "DEISMultistepScheduler": "dpm", "UniPCMultistepScheduler": "unipc"}
+
+#: prediction_type on flow σ → the target, with α = 1 − σ (v_prediction's x̂0 = α·x − σ·v assumes α² + σ² = 1).
+FLOW_SIGMA_TARGETS = {"flow_prediction": "rectified_flows", "epsilon": "epsilon", "sample": "x0"}
+
+
+def table_sigma_min(table: dict[str, Any]) -> float:
+    """σ = √((1 − ᾱ_0)/ᾱ_0) of a β table, in float32 as diffusers computes it."""
+    ab0 = registry.get("schedule", "diffusers_betas")(**table).alphas_cumprod.to(torch.float32)[0]
+    return float(((1 - ab0) / ab0) ** 0.5)
+
+
+def _multistep_on_flow_sigmas(opts: _Options, c: Conversion, mu: Optional[float]) -> dict[str, Any]:
+    """A multistep scheduler with ``use_flow_sigmas=True`` (Sana, Wan 2.1): rectified flow, the flow-σ grid, the solver."""
+    name = opts.scheduler
+    opts.get("use_flow_sigmas")
+    prediction = opts.require(
+        "prediction_type", tuple(FLOW_SIGMA_TARGETS),
+        "on flow σ gdf reproduces flow_prediction, epsilon and sample (diffusers' v_prediction there assumes α² + σ² = 1)",
+    )
+    for key in ("use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas", "use_lu_lambdas"):
+        if key in opts.known:
+            opts.require(key, (False,), "other σ spacings are not reproduced on flow σ")
+    for key in ("sigma_min", "sigma_max"):
+        if key in opts.known:
+            opts.require(key, (None,), "σ bounds are not reproduced on flow σ")
+    if name == "DPMSolverMultistepScheduler" and prediction == "flow_prediction":
+        opts.require("algorithm_type", ("dpmsolver++", "sde-dpmsolver++"),
+                     "diffusers' noise-form DPM-Solver has no flow_prediction (its step raises): use dpmsolver++ or sde-dpmsolver++")
+    dynamic = bool(opts.get("use_dynamic_shifting"))
+    opts.require("time_shift_type", ("exponential",), "the flow-σ time shift is exponential (s = e^μ)")
+    if mu is not None and not dynamic:
+        raise SpecError(f"{name}: mu={mu} is given but use_dynamic_shifting is False (diffusers refuses it too)", path="use_dynamic_shifting")
+    if dynamic and mu is None and name == "UniPCMultistepScheduler":
+        raise SpecError(f"{name}: use_dynamic_shifting=True needs mu (diffusers' pipelines compute it from the image size): pass mu=",
+                        path="use_dynamic_shifting")
+    algorithm = FLOW_SIGMA_GRIDS[name]
+    T = int(opts.get("num_train_timesteps"))
+    grid: dict[str, Any] = {"name": "diffusers_flow_sigmas", "num_train_timesteps": T, "algorithm": algorithm,
+                            "flow_shift": float(opts.get("flow_shift"))}
+    if dynamic and mu is not None:
+        grid.update(use_dynamic_shifting=True, mu=float(mu))
+    if "shift_terminal" in opts.known and opts.get("shift_terminal"):
+        grid["shift_terminal"] = float(opts.get("shift_terminal"))
+    table = _table(opts)  # read: only DPM-Solver's final_sigmas_type="sigma_min" uses it on flow σ
+    if name == "DEISMultistepScheduler":
+        grid["final"] = "last_level"
+    elif opts.require("final_sigmas_type", ("zero", "sigma_min"), "final_sigmas_type is 'zero' or 'sigma_min'") == "sigma_min":
+        if name == "UniPCMultistepScheduler":
+            grid["final"] = "last_level"
+        else:
+            grid.update(final="sigma", final_sigma=table_sigma_min(table))
+            c.mapped.append(
+                f"final_sigmas_type=sigma_min → the run ends at σ = {grid['final_sigma']:.6g}, the β table's σ of ᾱ_0 read as a "
+                "flow σ, as diffusers does"
+            )
+    unused = {k: opts.get(k) for k in ("timestep_spacing", "steps_offset", "lambda_min_clipped") if k in opts.known}
+    c.mapped.append(
+        f"use_flow_sigmas, flow_shift={grid['flow_shift']}"
+        + (f", use_dynamic_shifting with mu={mu}" if "mu" in grid else "")
+        + f" → diffusers_flow_sigmas ({algorithm} family, final {grid.get('final', 'data')})"
+    )
+    c.mapped.append("no effect on flow σ, read and unused: " + ", ".join(f"{k}={v!r}" for k, v in unused.items()))
+    c.mapped.append(f"prediction_type={prediction} → target {FLOW_SIGMA_TARGETS[prediction]} (α = 1 − σ)")
+    c.mapped.append("timesteps given to the model → flow_timestep (σ·T, truncated to int64 as diffusers does)")
+    return {
+        "schedule": {"name": "rectified_flows", "logsnr_range": [-30.0, 30.0]},
+        "input_scaler": "lerp",
+        "target": _thresholded(opts, c, FLOW_SIGMA_TARGETS[prediction], "consistent"),
+        "noise_cond": {"name": "flow_timestep", "num_train_timesteps": T, "rounding": "floor"},
+        "loss_weight": "constant",
+        "sample_schedule": grid,
+        "sampler": _sampler(name, opts, c),
+    }
+
+
 def _no_flow_sigmas(opts: _Options) -> None:
     """The flow-sigma options of the multistep schedulers: refused unless off (they only act with use_flow_sigmas)."""
     why = "multistep solvers on flow sigmas are not reproduced: convert the flow-matching scheduler instead"
@@ -383,9 +463,14 @@ def convert_diffusers(source: Any, *, scheduler_class: Optional[str] = None, mu:
         c.spec = _edm_euler(opts, c)
     elif name == "LCMScheduler":
         c.spec = _lcm(opts, c)
+    elif name in FLOW_SIGMA_GRIDS and opts.get("use_flow_sigmas"):
+        c.spec = _multistep_on_flow_sigmas(opts, c, mu)
     else:
         table = _table(opts)
-        prediction = opts.require("prediction_type", tuple(TARGETS), "prediction_type is epsilon, v_prediction or sample")
+        prediction = opts.require(
+            "prediction_type", tuple(TARGETS),
+            "prediction_type is epsilon, v_prediction or sample" + (" (flow_prediction needs use_flow_sigmas=True)" if name in FLOW_SIGMA_GRIDS else ""),
+        )
         algorithm = GRID_ALGORITHM[name]
         grid: dict[str, Any] = {
             "name": "diffusers_grid",

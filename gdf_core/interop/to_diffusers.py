@@ -94,6 +94,8 @@ def export_diffusers(gdf: Any) -> Export:
         problems.append(f"offset_noise={spec['offset_noise']} (diffusers schedulers have no offset noise)")
     if grid["name"] == "diffusers_flow_grid":
         return _export_flow(grid, sampler, target, noise_cond, scaler, problems)
+    if grid["name"] == "diffusers_flow_sigmas":
+        return _export_flow_sigmas(grid, sampler, target, noise_cond, scaler, problems)
     if grid["name"] == "diffusers_edm_grid":
         return _export_edm(gdf, grid, sampler, noise_cond, scaler, problems)
     if grid["name"] == "diffusers_lcm_grid":
@@ -101,7 +103,8 @@ def export_diffusers(gdf: Any) -> Export:
     if grid["name"] != "diffusers_grid":
         problems.append(
             f"sample_schedule {grid['name']!r}: diffusers builds its grid from a β table and a timestep spacing; "
-            "gdf exports only the diffusers_grid, diffusers_flow_grid, diffusers_edm_grid and diffusers_lcm_grid schedules"
+            "gdf exports only the diffusers_grid, diffusers_flow_grid, diffusers_flow_sigmas, diffusers_edm_grid and "
+            "diffusers_lcm_grid schedules"
         )
         _raise(problems)
     if scaler != "vp":
@@ -209,6 +212,52 @@ def _export_flow(grid: dict[str, Any], sampler: dict[str, Any], target: str, noi
     _raise(problems)
     approx = []
     if config["use_dynamic_shifting"]:
+        approx.append(f"mu={grid.get('mu')} is a per-run argument in diffusers: pass set_timesteps(N, mu={grid.get('mu')})")
+    return Export(config=config, approximations=approx)
+
+
+def _export_flow_sigmas(grid: dict[str, Any], sampler: dict[str, Any], target: str, noise_cond: dict[str, Any], scaler: str, problems: list[str]) -> Export:
+    """A multistep scheduler with ``use_flow_sigmas=True`` (the ``diffusers_flow_sigmas`` grid)."""
+    from gdf_core.interop.from_diffusers import FLOW_SIGMA_TARGETS, table_sigma_min
+
+    family = grid.get("algorithm", "dpm")
+    name = SCHEDULER_OF.get(("dpm", sampler["name"]))
+    if name is None or (family == "unipc") != (name == "UniPCMultistepScheduler"):
+        problems.append(f"sampler {sampler['name']!r} on the {family!r} flow-σ grid: no diffusers scheduler takes these steps")
+        _raise(problems)
+    assert name is not None
+    predictions = {v: k for k, v in FLOW_SIGMA_TARGETS.items()}
+    if scaler != "lerp" or target not in predictions:
+        problems.append(f"input_scaler {scaler!r} / target {target!r}: flow σ is lerp with rectified_flows, epsilon or x0")
+    if noise_cond["name"] != "flow_timestep" or noise_cond.get("rounding") != "floor":
+        problems.append("noise_cond: the multistep schedulers give the model ⌊σ·T⌋ (flow_timestep, rounding floor)")
+    config: dict[str, Any] = {
+        "_class_name": name,
+        "num_train_timesteps": grid.get("num_train_timesteps", 1000),
+        "use_flow_sigmas": True,
+        "flow_shift": grid.get("flow_shift", 1.0),
+        "prediction_type": predictions.get(target, "flow_prediction"),
+    }
+    final = grid.get("final", "data")
+    if name == "DEISMultistepScheduler":
+        if final != "last_level":
+            problems.append(f"final={final!r}: DEIS ends a run on the last σ again (final='last_level')")
+    elif final == ("last_level" if name == "UniPCMultistepScheduler" else "sigma"):
+        default = table_sigma_min({})  # the σ of ᾱ_0 of diffusers' default β table (linear, 0.0001 … 0.02)
+        if final == "sigma" and abs(grid["final_sigma"] - default) > 1e-9:
+            problems.append(f"final_sigma={grid['final_sigma']}: DPM-Solver's sigma_min end on flow σ is the β table's σ of ᾱ_0, "
+                            f"{default:.9g} for the default table that gdf exports")
+        config["final_sigmas_type"] = "sigma_min"
+    elif final != "data":
+        problems.append(f"final={final!r}: {name} ends on flow σ at 0 or at its sigma_min")
+    if grid.get("use_dynamic_shifting"):
+        config["use_dynamic_shifting"] = True
+    if grid.get("shift_terminal") is not None:
+        config["shift_terminal"] = grid["shift_terminal"]
+    approx: list[str] = []
+    _sampler_options(name, sampler, config, problems, approx)
+    _raise(problems)
+    if config.get("use_dynamic_shifting"):
         approx.append(f"mu={grid.get('mu')} is a per-run argument in diffusers: pass set_timesteps(N, mu={grid.get('mu')})")
     return Export(config=config, approximations=approx)
 

@@ -9,7 +9,9 @@ of Euler's ``np.interp`` of σ at fractional timesteps (Euler's ``linspace``
 spacing). On the table's own timesteps both give the integer τ exactly.
 
 ``flow_timestep``: τ = σ·T with σ = b of the ``lerp`` scaler = sigmoid(−λ/2),
-as FlowMatchEulerDiscreteScheduler gives it (Esser et al. 2024).
+as FlowMatchEulerDiscreteScheduler gives it (Esser et al. 2024), or, with
+``rounding="floor"``, truncated to int64 as the multistep schedulers give it
+with ``use_flow_sigmas`` (Sana, Wan 2.1).
 """
 
 from __future__ import annotations
@@ -87,19 +89,29 @@ def _inverse_interp(sigma: Tensor, table: Tensor) -> Tensor:
 
 
 class FlowTimestepNoiseCond(NoiseCondBase):
-    """τ = T·σ, σ = sigmoid(−λ/2): the timestep of diffusers' flow-matching schedulers (Esser et al. 2024)."""
+    """τ = T·σ, σ = sigmoid(−λ/2): the timestep of diffusers' flow-matching schedulers (Esser et al. 2024).
+
+    ``rounding="floor"``: int64 ⌊T·σ⌋, as the multistep schedulers with
+    ``use_flow_sigmas`` truncate it, after a margin of T·2⁻³⁰ for the rounding
+    of σ → λ → σ (≈ 10⁻¹⁶·|λ|·T).
+    """
 
     name = "flow_timestep"
 
-    def __init__(self, num_train_timesteps: TrainTimesteps = 1000, **kwargs) -> None:
+    def __init__(self, num_train_timesteps: TrainTimesteps = 1000, rounding: Literal["none", "floor"] = "none", **kwargs) -> None:
         if int(num_train_timesteps) != num_train_timesteps or num_train_timesteps < 1:
             raise ValueError(f"noise_cond {self.name!r}: num_train_timesteps must be an integer ≥ 1, got {num_train_timesteps}")
+        if rounding not in ("none", "floor"):
+            raise ValueError(f"noise_cond {self.name!r}: rounding must be 'none' or 'floor', got {rounding!r}")
         self.num_train_timesteps = int(num_train_timesteps)
+        self.rounding = rounding
         super().__init__(**kwargs)
 
     def cond(self, logsnr: Tensor) -> Tensor:
-        sigma = torch.sigmoid(-logsnr.to(torch.float64) / 2)
-        return (sigma * self.num_train_timesteps).to(torch.float32 if logsnr.dtype != torch.float64 else torch.float64)
+        tau = torch.sigmoid(-logsnr.to(torch.float64) / 2) * self.num_train_timesteps
+        if self.rounding == "floor":
+            return (tau + self.num_train_timesteps * 2.0**-30).floor().long()
+        return tau.to(torch.float32 if logsnr.dtype != torch.float64 else torch.float64)
 
 
 __all__ = ["DiffusersTimestepNoiseCond", "FlowTimestepNoiseCond"]

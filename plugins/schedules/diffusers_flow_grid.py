@@ -24,8 +24,14 @@ from gdf_plugins.schedules.grids import SamplingSchedule
 from gdf_core.domains import Finite, IntRange, OpenUnitInterval, Positive
 
 
-def _time_shift(sigma: Tensor, s: float) -> Tensor:
+def time_shift(sigma: Tensor, s: float) -> Tensor:
+    """SD3's time shift σ′ = s·σ/(1 + (s − 1)·σ) (Esser et al. 2024, §5.3.2)."""
     return s * sigma / (1 + (s - 1) * sigma)
+
+
+def flow_logsnr(sigma: Tensor) -> Tensor:
+    """λ = 2·log((1 − σ)/σ) of rectified flow x = (1 − σ)·x0 + σ·ε (+∞ at σ = 0)."""
+    return 2 * (torch.log1p(-sigma) - torch.log(sigma))
 
 
 
@@ -79,17 +85,16 @@ class DiffusersFlowGridSchedule(SamplingSchedule):
         return math.exp(self.mu) if self.time_shift_type == "exponential" else float(self.mu)  # type: ignore[arg-type]
 
     def curve(self, t: Tensor) -> Tensor:
-        sigma = _time_shift(t.to(torch.float64), self.run_shift)
-        return (2 * (torch.log1p(-sigma) - torch.log(sigma))).to(t.dtype)
+        return flow_logsnr(time_shift(t.to(torch.float64), self.run_shift)).to(t.dtype)
 
     def run_sigmas(self, steps: int) -> Tensor:
         """σ of the N model evaluations of an N-step run (float64 of diffusers' float32)."""
         T = self.num_train_timesteps
         first = torch.tensor([1.0, 1.0 / T], dtype=torch.float32)  # the table's σ_max and σ_min
-        ends = first if self.use_dynamic_shifting else _time_shift(first, self.flow_shift)
+        ends = first if self.use_dynamic_shifting else time_shift(first, self.flow_shift)
         hi, lo = float(ends[0]) * T, float(ends[1]) * T
         sig = torch.linspace(hi, lo, steps, dtype=torch.float64) / T
-        sig = _time_shift(sig, self.run_shift)
+        sig = time_shift(sig, self.run_shift)
         if self.shift_terminal is not None:
             one_minus = 1 - sig
             sig = 1 - one_minus / (one_minus[-1] / (1 - self.shift_terminal))
@@ -102,8 +107,7 @@ class DiffusersFlowGridSchedule(SamplingSchedule):
         if int(steps) != steps or steps < 1:
             raise ValueError(f"schedule {self.name!r}: a run needs an integer number of steps ≥ 1, got {steps}")
         sig = self.run_sigmas(steps)
-        lam = 2 * (torch.log1p(-sig) - torch.log(sig))
-        lam = torch.cat([lam, torch.tensor([math.inf], dtype=torch.float64)])
+        lam = torch.cat([flow_logsnr(sig), torch.tensor([math.inf], dtype=torch.float64)])
         if self.shift != 1:
             lam = lam - 2 * math.log(self.shift)
         return lam
@@ -111,4 +115,4 @@ class DiffusersFlowGridSchedule(SamplingSchedule):
     levels = run_logsnrs  # type: ignore[assignment]
 
 
-__all__ = ["DiffusersFlowGridSchedule"]
+__all__ = ["DiffusersFlowGridSchedule", "flow_logsnr", "time_shift"]
