@@ -404,7 +404,7 @@ class GDF:
             x_init, cfg, cfg_t_stop, cfg_t_start, cfg_rho, sampler_params, shift, device,
             guidance=guidance, guide_model=guide_model, generator=generator, dtype=dtype,
         )
-        legacy: dict[str, Any] = {"cfg": cfg, "cfg_rho": cfg_rho, "cfg_t_stop": cfg_t_stop, "cfg_t_start": cfg_t_start}
+        legacy = _cfg_arguments(run.denoiser.guidance, {"cfg": cfg, "cfg_rho": cfg_rho, "cfg_t_stop": cfg_t_stop, "cfg_t_start": cfg_t_start})
         steps = integrate(run.sampler, run.denoiser, run.x, run.logsnrs, scaler=self.input_scaler, generator=generator, state=run.state)
         bar = tqdm(total=timesteps, desc="sampling", leave=False) if progress else None
         pending: Optional[Tensor] = None
@@ -424,16 +424,26 @@ class GDF:
                 first = None  # not kept through the next step (the caller holds what it wants)
                 if altered is None:
                     continue
+                if not isinstance(altered, dict):
+                    raise TypeError(
+                        f"sample().send() takes a dict such as {{'x': ...}} or {{'cfg': 5.0}} (or None); got {type(altered).__name__}"
+                    )
                 unknown = sorted(set(altered) - _SENDABLE)
                 if unknown:
                     raise ValueError(
                         f"sample().send(): unknown key(s) {unknown}; it takes {sorted(_SENDABLE)}"
                         + (" (x_init only sets the start of a run: send 'x' to replace the current x)" if "x_init" in unknown else "")
                     )
+                if "guidance" in altered and legacy.keys() & altered.keys():
+                    raise ValueError(
+                        f"sample().send() got both 'guidance' and the cfg argument(s) {sorted(legacy.keys() & altered.keys())}; "
+                        "send one: e.g. {'guidance': {'name': 'cfg', 'scale': 7}}"
+                    )
                 if "guidance" in altered:
                     new_guidance = None if altered["guidance"] is None else build("guidance", altered["guidance"], path="guidance")
                     _check_guide_model(new_guidance, guide_model)
                     run.denoiser.set_guidance(new_guidance)
+                    legacy = _cfg_arguments(new_guidance, legacy)
                 elif legacy.keys() & altered.keys():
                     sent = {**legacy, **{k: altered[k] for k in legacy.keys() & altered.keys()}}
                     runtime_checks.check_guidance(sent["cfg"], cfg_rho=sent["cfg_rho"],
@@ -653,6 +663,16 @@ class PreparedSample:
     def solve(self, generator: Any = None) -> Tensor:
         """The final x (the loop of ``gdf_core.integrate.solve``; the run's state is used up)."""
         return solve(self.sampler, self.denoiser, self.x, self.logsnrs, scaler=self.scaler, generator=generator, state=self.state)
+
+
+def _cfg_arguments(guidance: Any, given: dict[str, Any]) -> dict[str, Any]:
+    """The cfg arguments a run's ``send({"cfg": ...})`` starts from: the running ``cfg`` guidance's own
+    scale, rescale and interval (wherever it came from: ``guidance=``, the GDF's spec or the cfg arguments),
+    else the arguments ``sample`` was given."""
+    if getattr(guidance, "name", None) != "cfg":
+        return dict(given)
+    lo, hi = guidance.interval if guidance.interval is not None else (None, None)
+    return {"cfg": guidance.scale, "cfg_rho": guidance.rescale, "cfg_t_stop": lo, "cfg_t_start": hi}
 
 
 def _sent_cfg(guidance: Any, legacy: dict[str, Any], altered: dict[str, Any]) -> Any:

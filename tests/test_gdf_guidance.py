@@ -253,3 +253,33 @@ def test_send_cfg_sets_the_scale_of_the_running_guidance():
     torch.testing.assert_close(x_sent, resumed[0][1])
     with pytest.raises(ValueError, match="takes no cfg_rho"):
         steps.send({"cfg_rho": 0.5})
+
+
+@pytest.mark.parametrize("where", ["guidance=", "spec", "sent guidance"])
+def test_send_cfg_keeps_the_rest_of_a_running_cfg_guidance(where):
+    """send({"cfg": w}) sets the scale of a running cfg guidance and keeps its rescale and interval (it rebuilt
+    the guidance from sample()'s cfg arguments, rescale 0.7 and no interval, wherever the guidance came from)."""
+    own = {"name": "cfg", "scale": 3.0, "rescale": 0.0, "interval": [0.5, 1.0]}
+    gdf = GDF.from_spec({"preset": "stable_cascade", "guidance": own} if where == "spec" else "stable_cascade")
+    x_init = torch.randn(3, 2, 4, generator=torch.Generator().manual_seed(0))
+    cond = {"cond": torch.linspace(-1, 1, 24).reshape(3, 2, 4)}
+    kwargs = {"guidance": own} if where == "guidance=" else {}
+    steps = gdf.sample(model, cond, x_init.shape, x_init=x_init, timesteps=4, sampler="ddim", **kwargs)
+    _, x_first, _ = next(steps)
+    if where == "sent guidance":
+        _, x_first, _ = steps.send({"guidance": own})
+    _, x_sent, _ = steps.send({"cfg": 9.0})
+    start = 0.75 if where != "sent guidance" else 0.5
+    resumed = list(gdf.sample(model, cond, x_init.shape, x_init=x_first, t_start=start, timesteps=round(start * 4), sampler="ddim",
+                              guidance={**own, "scale": 9.0}))
+    torch.testing.assert_close(x_sent, resumed[0][1])
+
+
+def test_send_refuses_what_is_not_a_dict_and_guidance_with_cfg():
+    gdf = GDF.from_spec("stable_cascade")
+    for sent, error, match in (("x", TypeError, "takes a dict"), (torch.zeros(3, 2, 4), TypeError, "takes a dict"),
+                               ({"guidance": "cfg", "cfg": 7.0}, ValueError, "both 'guidance' and the cfg")):
+        steps = gdf.sample(model, {"cond": torch.ones(3, 2, 4)}, (3, 2, 4), timesteps=3, sampler="ddim")
+        next(steps)
+        with pytest.raises(error, match=match):
+            steps.send(sent)
