@@ -106,6 +106,8 @@ REFUSED = [
     ({"_class_name": "EulerDiscreteScheduler", "sigma_min": 0.1}, "sigma_min"),
     ({"_class_name": "EulerDiscreteScheduler", "use_karras_sigmas": True, "use_beta_sigmas": True}, "use_beta_sigmas"),
     ({"_class_name": "DPMSolverMultistepScheduler", "use_lu_lambdas": True}, "use_lu_lambdas"),
+    ({"_class_name": "DPMSolverMultistepScheduler", "algorithm_type": "dpmsolver"}, "final_sigmas_type"),  # diffusers refuses it
+    ({"_class_name": "DPMSolverMultistepScheduler", "algorithm_type": "sde-dpmsolver"}, "final_sigmas_type"),
     ({"_class_name": "DPMSolverMultistepScheduler", "use_flow_sigmas": True, "use_karras_sigmas": True}, "use_karras_sigmas"),
     ({"_class_name": "DPMSolverMultistepScheduler", "variance_type": "learned_range"}, "variance_type"),
     ({"_class_name": "UniPCMultistepScheduler", "predict_x0": False}, "predict_x0"),

@@ -309,6 +309,12 @@ def _dpm_solver(opts: _Options, c: Conversion) -> dict[str, Any]:
     opts.require("variance_type", (None,), "learned-range variance is not reproduced")
     opts.require("use_lu_lambdas", (False,), "Lu's uniform-λ grid is not reproduced: use a gdf exponential schedule")
     final = opts.require("final_sigmas_type", ("zero", "sigma_min"), "final_sigmas_type is 'zero' or 'sigma_min'")
+    if final == "zero" and algorithm in ("dpmsolver", "sde-dpmsolver"):
+        raise SpecError(
+            f"{opts.scheduler}: final_sigmas_type='zero' with algorithm_type={algorithm!r}: the noise form cannot step into "
+            "σ = 0 (diffusers refuses it too); use final_sigmas_type='sigma_min' or a dpmsolver++ algorithm",
+            path="final_sigmas_type",
+        )
     sampler: dict[str, Any] = {"name": "diffusers_dpmsolver", "solver_order": int(order), "algorithm_type": algorithm}
     if solver_type != "midpoint":
         sampler["solver_type"] = solver_type

@@ -23,7 +23,7 @@ from gdf_core.bases.sampler import scaled
 from gdf_core.noise import randn_like
 from gdf_core.protocols import Denoiser, InputScaler, SamplingState
 from gdf_core.tensors import as_dtype, batch_view, to_compute
-from gdf_plugins.interop_samplers.orders import OrderPlan, div0, multistep_order, nonzero, order_of, plan_orders
+from gdf_plugins.interop_samplers.orders import OrderPlan, div0, infinite_ends, multistep_order, nonzero, order_of, plan_orders, ratio
 
 
 class DiffusersDPMSolverSampler(SamplerBase):
@@ -64,6 +64,12 @@ class DiffusersDPMSolverSampler(SamplerBase):
         )
 
     def prepare(self, logsnrs: Tensor, scaler: InputScaler) -> OrderPlan:
+        if not self.algorithm_type.endswith("++") and any(infinite_ends(logsnrs)):
+            raise ValueError(
+                f"sampler {self.name!r}: the noise-form {self.algorithm_type!r} cannot step from pure noise (λ = −∞, "
+                "α = 0) or into clean data (λ′ = +∞: σ′·(e^h − 1) is 0·∞; diffusers refuses final_sigmas_type='zero' "
+                "for it): use algorithm_type='dpmsolver++' or 'sde-dpmsolver++', or a grid with finite ends"
+            )
         return plan_orders(self._rule, logsnrs)
 
     def step(
@@ -101,11 +107,11 @@ class DiffusersDPMSolverSampler(SamplerBase):
         m0 = hist[0][1]
         if len(hist) == 1:
             return [m0]
-        r0 = (hist[0][0] - hist[1][0]) / h
+        r0 = ratio(hist[0][0] - hist[1][0], h)
         d1_0 = div0(m0 - hist[1][1], r0)
         if len(hist) == 2:
             return [m0, d1_0]
-        r1 = (hist[1][0] - hist[2][0]) / h
+        r1 = ratio(hist[1][0] - hist[2][0], h)
         d1_1 = div0(hist[1][1] - hist[2][1], r1)
         return [m0, d1_0 + div0(r0, r0 + r1) * (d1_0 - d1_1), div0(d1_0 - d1_1, r0 + r1)]
 
@@ -117,7 +123,7 @@ class DiffusersDPMSolverSampler(SamplerBase):
             if order == 2:
                 x_t = x_t + (a_t * (em / h + 1.0) * d[1] if heun else -0.5 * a_t * em * d[1])
             elif order == 3:
-                x_t = x_t + a_t * (em / h + 1.0) * d[1] - a_t * ((em + h) / h**2 - 0.5) * d[2]
+                x_t = x_t + a_t * (em / h + 1.0) * d[1] - a_t * (_over_h2(em + h, h) - 0.5) * d[2]
             return x_t
         if kind == "sde-dpmsolver++":
             em2 = -torch.expm1(-2.0 * h)  # 1 − e^(−2h)
@@ -125,7 +131,7 @@ class DiffusersDPMSolverSampler(SamplerBase):
             if order == 2:
                 x_t = x_t + (a_t * (em2 / (-2.0 * h) + 1.0) * d[1] if heun else 0.5 * a_t * em2 * d[1])
             elif order == 3:
-                x_t = x_t + a_t * (em2 / (-2.0 * h) + 1.0) * d[1] + a_t * ((em2 - 2.0 * h) / (2.0 * h) ** 2 - 0.5) * d[2]
+                x_t = x_t + a_t * (em2 / (-2.0 * h) + 1.0) * d[1] + a_t * (_over_h2(em2 - 2.0 * h, 2.0 * h) - 0.5) * d[2]
             return x_t
         ep = torch.expm1(h)  # e^h − 1
         if kind == "dpmsolver":
@@ -139,6 +145,11 @@ class DiffusersDPMSolverSampler(SamplerBase):
         if order == 2:
             x_t = x_t - (2.0 * s_t * (ep / h - 1.0) * d[1] if heun else s_t * ep * d[1])
         return x_t
+
+
+def _over_h2(num: Tensor, h: Tensor) -> Tensor:
+    """num/h² of the third-order term, and its limit 0 on a step into λ′ = +∞ (num grows like h: ∞/∞ otherwise)."""
+    return torch.where(torch.isinf(h), torch.zeros_like(h), num / h**2)
 
 
 __all__ = ["DiffusersDPMSolverSampler"]

@@ -12,7 +12,6 @@ the predictor starts from the corrected point.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Literal, Optional
 
@@ -23,7 +22,7 @@ from gdf_core.bases import SamplerBase
 from gdf_core.bases.sampler import scaled
 from gdf_core.protocols import Denoiser, InputScaler, SamplingState
 from gdf_core.tensors import as_dtype, batch_view, to_compute
-from gdf_plugins.interop_samplers.orders import OrderPlan, div0, nonzero, order_of, plan_orders
+from gdf_plugins.interop_samplers.orders import OrderPlan, div0, infinite_ends, nonzero, order_of, plan_orders
 
 
 @dataclass(frozen=True)
@@ -74,15 +73,26 @@ class DiffusersUniPCSampler(SamplerBase):
         return min(self.solver_order, i + 1, steps - i) if self.lower_order_final else min(self.solver_order, i + 1)
 
     def prepare(self, logsnrs: Tensor, scaler: InputScaler) -> OrderPlan:
-        plan = plan_orders(self._rule, logsnrs)
-        if self.solver_type == "bh1" and plan.orders and plan.orders[-1] > 1 and not torch.compiler.is_compiling():
-            if math.isinf(float(logsnrs[-1].reshape(-1)[0])):  # one host read, before the loop
-                raise ValueError(
-                    f"sampler {self.name!r}: bh1 at order {plan.orders[-1]} on a last step into clean data (λ′ = +∞) "
-                    "diverges (B(h) = h grows without bound; diffusers' own step gives ±inf or NaN there): use "
-                    "lower_order_final=True, solver_type='bh2', or a grid ending short of σ = 0"
-                )
-        return plan
+        """diffusers' orders, on grids with infinite ends (which diffusers never builds) made finite or refused.
+
+        From λ = −∞ no difference may reach back to that level (its ratio to a step is ∞/∞): step i's order is
+        at most i. Into λ′ = +∞ every ratio of the last step is 0 and the order-3 system is singular (diffusers
+        raises there): that step is order ≤ 2. bh1 (B(h) = h) across an infinite step diverges: refused.
+        """
+        orders = list(plan_orders(self._rule, logsnrs).orders)
+        from_noise, to_data = infinite_ends(logsnrs)
+        if self.solver_type == "bh1" and ((to_data and orders[-1] > 1) or (from_noise and len(orders) > 1)):
+            where = (f"at order {orders[-1]} on a last step into clean data (λ′ = +∞)" if to_data and orders[-1] > 1
+                     else "correcting a first step from pure noise (λ = −∞)")
+            raise ValueError(
+                f"sampler {self.name!r}: bh1 {where} diverges (B(h) = h grows without bound; diffusers' own step gives "
+                "±inf or NaN there): use solver_type='bh2', lower_order_final=True, or a grid with finite ends"
+            )
+        if from_noise:
+            orders = [min(order, max(1, i)) for i, order in enumerate(orders)]
+        if to_data and orders:
+            orders[-1] = min(orders[-1], 2)
+        return OrderPlan(tuple(orders))
 
     def step(
         self,

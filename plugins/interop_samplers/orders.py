@@ -14,6 +14,7 @@ distinct levels every number is diffusers' own.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -36,6 +37,21 @@ class OrderPlan:
 def plan_orders(rule: OrderRule, logsnrs: Tensor) -> OrderPlan:
     steps = logsnrs.shape[0] - 1
     return OrderPlan(tuple(rule(i, steps) for i in range(steps)))
+
+
+def infinite_ends(logsnrs: Tensor) -> tuple[bool, bool]:
+    """(starts at λ = −∞, ends at λ = +∞): diffusers' grids do neither, gdf's presets often do both. One host
+    read of the grid's two ends, once per run before its loop (nothing is read while compiling: (False, False))."""
+    if torch.compiler.is_compiling():
+        return False, False
+    ends = torch.stack([logsnrs[0].reshape(-1)[0], logsnrs[-1].reshape(-1)[0]]).detach().to("cpu", torch.float64).tolist()
+    return ends[0] == -math.inf, ends[1] == math.inf
+
+
+def ratio(num: Tensor, h: Tensor) -> Tensor:
+    """num/h, and +∞ where num is infinite (a level at λ = ±∞: its term drops out through ``div0``'s x/∞ = 0,
+    also where h is infinite too, which would give ∞/∞ = NaN)."""
+    return torch.where(torch.isinf(num), torch.full_like(num, math.inf), num / h)
 
 
 def order_of(rule: OrderRule, state: SamplingState) -> int:
@@ -61,7 +77,7 @@ def multistep_order(i: int, steps: int, solver_order: int, *, lower_order_final:
     return 3
 
 
-__all__ = ["OrderPlan", "OrderRule", "div0", "multistep_order", "nonzero", "order_of", "plan_orders"]
+__all__ = ["OrderPlan", "OrderRule", "div0", "infinite_ends", "multistep_order", "nonzero", "order_of", "plan_orders", "ratio"]
 
 
 def div0(num: Tensor, den: Tensor) -> Tensor:

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from torch import Tensor
 
 from gdf_core.protocols import Reversible, SamplingState
-from gdf_core.integrate import integrate, solve
+from gdf_core.integrate import integrate, solve, start
 from gdf_core.testing import strategies as gst
 from gdf_core.testing.checks._core import CheckReport, Invariant, Violation, fmt, option, run_check
 from gdf_core.testing.gaussian import ClosedFormScaler, Gaussian, coefficients
@@ -192,14 +192,18 @@ def no_input_mutation(sampler: Any, options: Mapping[str, Any], shape: tuple, se
 
 
 def no_host_reads(sampler: Any, options: Mapping[str, Any], shape: tuple, seed: int) -> None:
-    """Steps on a run's grid, then steps given λ tensors of their own: no value read into Python."""
+    """Steps on a run's grid, then steps given λ tensors of their own: no value read into Python.
+
+    ``prepare`` runs outside the recorder: it runs once per run, before the loop, and may read the grid's
+    host values there (as the engine itself does)."""
     data = Gaussian(0.5, 1.0, ClosedFormScaler("variance"))
     x_init = torch.randn(shape, generator=torch.Generator().manual_seed(seed))
     logsnrs = torch.linspace(-5.0, 5.0, 4)
+    prepared = start(sampler, logsnrs, shape[0], data.scaler)
     with HostReadRecorder() as recorder:
         denoise, scaler = recorder.ignoring(data.denoise), recorder.ignoring(data.scaler)
         generator = torch.Generator().manual_seed(seed)
-        solve(sampler, denoise, x_init, logsnrs, scaler=scaler, generator=generator)
+        solve(sampler, denoise, x_init, logsnrs, scaler=scaler, generator=generator, state=prepared)
         grid = logsnrs[:, None].expand(-1, shape[0])
         state, x = SamplingState(logsnrs=grid), x_init
         for i in range(grid.shape[0] - 1):
