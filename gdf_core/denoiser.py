@@ -167,7 +167,7 @@ class ModelDenoiser:
         if "guide" in self.branches and self.guide_model is not None:
             pred_guide = self.guide_model(x, cond, **self.cond_inputs)
             if not self._checked_guide:
-                check_model_output(pred_guide, x)
+                check_model_output(pred_guide, x, who="guide_model")
                 self._checked_guide = True
         guidance = self.guidance
         assert guidance is not None  # guided() is called only with an active guidance

@@ -461,9 +461,15 @@ class GDF:
                     _check_tensor("x sent to sample()", altered["x"], min_dim=1)
                     if altered["x"].shape != x.shape:
                         raise ValueError(f"x sent to sample() has shape {tuple(altered['x'].shape)}, the run's x {tuple(x.shape)}")
+                    if altered["x"].dtype != x.dtype or altered["x"].device != x.device:
+                        raise ValueError(
+                            f"x sent to sample() is {altered['x'].dtype} on {altered['x'].device}, the run's x "
+                            f"{x.dtype} on {x.device}: send x.to(x_run) (it would change the run's dtype or device)"
+                        )
                     pending = altered["x"]
+                if "sampler" in altered:
+                    new = self._sampler(altered["sampler"], sampler_params)  # checked even after the last step
                 if "sampler" in altered and i + 1 < timesteps:
-                    new = self._sampler(altered["sampler"], sampler_params)
                     if run.t_values[0] < run.t_values[-1]:
                         runtime_checks.check_inversion(new, x, path="the sampler sent to sample()")
                     state = start(new, run.logsnrs[i + 1 :], x.shape[0], self.input_scaler, run.state.direction)
@@ -552,6 +558,9 @@ class GDF:
             raise TypeError(f"model_inputs must be a dict of keyword arguments of the model; got {type(model_inputs).__name__}")
         runtime_checks.check_sample_arguments(shape=shape, timesteps=timesteps, t_start=t_start, t_end=t_end,
                                               shift=shift, generator=generator, x_init=x_init, device=device, dtype=dtype)
+        timesteps = int(timesteps)  # numpy ints too
+        if x_init is None:
+            shape = tuple(int(s) for s in shape)
         runtime_checks.check_guidance(cfg, cfg_rho=cfg_rho, cfg_t_stop=cfg_t_stop, cfg_t_start=cfg_t_start)
         runtime_checks.check_unconditional_inputs(model_inputs, unconditional_inputs)
         guidance_obj = self._guidance(guidance, {"cfg": cfg, "cfg_rho": cfg_rho, "cfg_t_stop": cfg_t_stop, "cfg_t_start": cfg_t_start})
@@ -630,6 +639,8 @@ class GDF:
         return legacy_guidance(legacy["cfg"], legacy["cfg_rho"], legacy["cfg_t_stop"], legacy["cfg_t_start"])
 
     def _sampler(self, sampler: Any, sampler_params: Optional[dict[str, Any]]) -> Any:
+        if sampler_params is not None and not isinstance(sampler_params, dict):
+            raise TypeError(f"sampler_params must be a dict of the sampler's parameters (or None); got {type(sampler_params).__name__}")
         if sampler is None and self.sampler is not None and not sampler_params:
             return self.sampler
         chosen = sampler if sampler is not None else (self.sampler if self.sampler is not None else "ddpm")

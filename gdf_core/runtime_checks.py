@@ -67,8 +67,10 @@ def check_sample_arguments(
     dtype: Any = torch.float32,
 ) -> None:
     """The types and domains of ``sample``'s shape, timesteps, t range, shift, generator, device and dtype."""
-    if isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps < 1:
-        raise ValueError(f"timesteps must be a positive int, got {excerpt(timesteps)}")
+    if isinstance(timesteps, bool) or not isinstance(timesteps, numbers.Integral):
+        raise TypeError(f"timesteps must be a positive int, got {type(timesteps).__name__} {excerpt(timesteps)}")
+    if not 1 <= timesteps <= MAX_TIMESTEPS:
+        raise ValueError(f"timesteps must be a positive int of at most {MAX_TIMESTEPS:,}, got {excerpt(timesteps)}")
     start = _number("t_start", t_start, low=0.0, high=1.0, allowed="a number in [0, 1] (1: pure noise)")
     end = _number("t_end", t_end, low=0.0, high=1.0, allowed="a number in [0, 1] (0: clean data)")
     if start == end:
@@ -77,7 +79,10 @@ def check_sample_arguments(
             f"data towards noise); got t_start = t_end = {excerpt(t_start)}"
         )
     if shift is not None:  # None: the GDF's own shift
-        _number("shift", shift, low=0.0, low_open=True, allowed="None (the GDF's shift) or a finite number > 0")
+        _number("shift", shift, low=0.0, low_open=True, high=1e6,
+                allowed="None (the GDF's shift) or a finite number > 0, at most 1e6")
+        if float(shift) < 1e-6:
+            raise ValueError(f"shift must be None (the GDF's shift) or a finite number > 0, at least 1e-6; got {excerpt(shift)}")
     batch: Optional[int] = None
     if x_init is None:
         if isinstance(shape, (str, bytes)) or not isinstance(shape, (Sequence, torch.Size)):
@@ -85,7 +90,7 @@ def check_sample_arguments(
             raise TypeError(
                 f"shape must be a sequence of ints, (batch, ...); got {type(shape).__name__} {excerpt(shape)}{hint}"
             )
-        if len(shape) < 1 or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in shape):
+        if len(shape) < 1 or any(isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1 for s in shape):
             raise ValueError(f"shape must be one or more positive ints, (batch, ...); got {excerpt(tuple(shape))}")
         batch = int(shape[0])
     elif isinstance(x_init, Tensor) and x_init.dim() > 0:
@@ -164,6 +169,12 @@ def _same_structure(where: str, cond: Any, uncond: Any) -> None:
                 f"unconditional_inputs{where} has shape {tuple(uncond.shape)} but model_inputs{where} has "
                 f"{tuple(cond.shape)}: an unconditional input has the conditional one's shape, batch included"
             )
+        if uncond.dtype != cond.dtype or uncond.device != cond.device:
+            raise ValueError(
+                f"unconditional_inputs{where} is {uncond.dtype} on {uncond.device} but model_inputs{where} is "
+                f"{cond.dtype} on {cond.device}: the two are batched together for the model, so they must match "
+                "(torch.cat would promote the conditional input)"
+            )
     elif isinstance(cond, (list, tuple)):
         if not isinstance(uncond, (list, tuple)) or len(uncond) != len(cond):
             raise ValueError(f"unconditional_inputs{where} must be a list of {len(cond)} like model_inputs{where}")
@@ -179,20 +190,27 @@ def _same_structure(where: str, cond: Any, uncond: Any) -> None:
             _same_structure(f"{where}[{k!r}]", cond[k], u)
 
 
-def check_model_output(pred: Any, x: Tensor) -> None:
-    """The model returned one floating tensor of x's shape (no tuple, no None, no broadcasting)."""
+#: The most steps a run takes: its grid and plan are built whole before the loop (10⁶ steps: about 0.1 GB).
+MAX_TIMESTEPS = 1_000_000
+
+
+def check_model_output(pred: Any, x: Tensor, *, who: str = "the model") -> None:
+    """The model (or ``who``: the guide model) returned one floating tensor of x's shape, on x's device
+    (no tuple, no None, no broadcasting)."""
     if not isinstance(pred, Tensor):
         raise TypeError(
-            f"the model returned {type(pred).__name__} {excerpt(pred)}; it must return one tensor, its "
+            f"{who} returned {type(pred).__name__} {excerpt(pred)}; it must return one tensor, its "
             f"prediction of the target, of the shape of its input x {tuple(x.shape)}"
         )
     if pred.shape != x.shape:
         raise ValueError(
-            f"the model returned shape {tuple(pred.shape)} for an input x of shape {tuple(x.shape)}; its "
+            f"{who} returned shape {tuple(pred.shape)} for an input x of shape {tuple(x.shape)}; its "
             "prediction of the target must have x's shape (gdf does not broadcast it)"
         )
     if not pred.is_floating_point():
-        raise TypeError(f"the model returned a tensor of dtype {pred.dtype}; its prediction must be a floating-point tensor")
+        raise TypeError(f"{who} returned a tensor of dtype {pred.dtype}; its prediction must be a floating-point tensor")
+    if pred.device != x.device:
+        raise ValueError(f"{who} returned a tensor on {pred.device} for an input x on {x.device}; its prediction must be on x's device")
 
 
 def check_inversion(sampler: Any, x_init: Optional[Tensor], *, path: str = "sampler") -> None:

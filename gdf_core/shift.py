@@ -26,6 +26,10 @@ from gdf_core.errors import SpecError
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 
 
+#: The largest |log s| of a shift: s in [1e-6, 1e6], the bounds of a shift given as a number.
+MAX_LOG_SHIFT = math.log(1e6)
+
+
 class ResolutionShift(BaseModel):
     """s = exp(μ), μ = base_shift + (max_shift − base_shift)·(n − base_seq_len)/(max_seq_len − base_seq_len).
 
@@ -61,8 +65,15 @@ class ResolutionShift(BaseModel):
         return self.base_shift + slope * (seq_len - self.base_seq_len)
 
     def __call__(self, shape: Sequence[int]) -> float:
-        """The shift s = exp(μ) for samples of ``shape``."""
-        return math.exp(self.mu(self.seq_len(shape)))
+        """The shift s = exp(μ) for samples of ``shape``; |μ| ≤ ln 10⁶ (s in [10⁻⁶, 10⁶], as a given shift)."""
+        n = self.seq_len(shape)
+        mu = self.mu(n)
+        if not abs(mu) <= MAX_LOG_SHIFT:
+            raise ValueError(
+                f"the resolution shift gives μ = {mu:.4g} for {n:g} tokens (shape {tuple(shape)}): s = e^μ must lie in "
+                f"[1e-6, 1e6] (|μ| ≤ {MAX_LOG_SHIFT:.2f}); check base_shift={self.base_shift}, max_shift={self.max_shift}"
+            )
+        return math.exp(mu)
 
 
 Shift = Union[float, ResolutionShift]

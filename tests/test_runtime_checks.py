@@ -53,6 +53,7 @@ def same(a, b):
         (lambda x: (x, x), TypeError, "the model returned tuple"),
         (lambda x: None, TypeError, "the model returned NoneType None; it must return one tensor"),
         (lambda x: x.long(), TypeError, "dtype torch.int64"),
+        (lambda x: torch.empty_like(x, device="meta"), ValueError, "the model returned a tensor on meta for an input x on cpu"),
     ],
 )
 def test_a_wrong_model_output_is_refused_at_the_first_step(gdf, output, error, words):
@@ -134,13 +135,19 @@ def test_matching_unconditional_inputs_sample_and_are_not_mutated(gdf):
         ({"t_end": -0.1}, ValueError, "t_end must be a number in [0, 1]"),
         ({"t_start": "1"}, TypeError, "t_start must be a number in [0, 1]"),
         ({"t_start": math.nan}, ValueError, "t_start must be"),
-        ({"shift": 0}, ValueError, "shift must be None (the GDF's shift) or a finite number > 0; got 0"),
+        ({"shift": 0}, ValueError, "shift must be None (the GDF's shift) or a finite number > 0, at most 1e6; got 0"),
+        ({"shift": 1e300}, ValueError, "at most 1e6"),  # edm's σ overflowed to NaN
+        ({"shift": 1e-300}, ValueError, "at least 1e-6"),
         ({"shift": -2.0}, ValueError, "or a finite number > 0"),
         ({"shift": math.inf}, ValueError, "or a finite number > 0"),
         ({"shift": "2"}, TypeError, "or a finite number > 0"),
         ({"timesteps": 0}, ValueError, "timesteps must be a positive int"),
-        ({"timesteps": 2.5}, ValueError, "timesteps must be a positive int"),
-        ({"timesteps": True}, ValueError, "timesteps must be a positive int"),
+        ({"timesteps": 2.5}, TypeError, "timesteps must be a positive int"),
+        ({"timesteps": True}, TypeError, "timesteps must be a positive int"),
+        ({"timesteps": 10**10}, ValueError, "of at most 1,000,000"),  # a bare MemoryError after 10 s
+        ({"sampler": "ddim", "sampler_params": [("eta", 1.0)]}, TypeError, "sampler_params must be a dict"),
+        ({"cfg": 3.0, "model_inputs": {"y": torch.tensor([1, 2])}, "unconditional_inputs": {"y": torch.zeros(2)}}, ValueError,
+         "unconditional_inputs['y'] is torch.float32 on cpu but model_inputs['y'] is torch.int64"),
         ({"device": "bogus"}, ValueError, "device must be a torch.device or a device name such as 'cpu', 'cuda' or 'cuda:1'; got 'bogus'"),
         ({"device": 3.5}, ValueError, "device must be a torch.device"),
         ({"device": "meta"}, ValueError, "device 'meta' holds shapes, not values"),
@@ -228,3 +235,30 @@ def test_a_training_only_schedule_is_refused_for_sampling(gdf):
 def test_setup_limits_refuses_a_bad_shift(gdf):
     with pytest.raises(ValueError, match=r"limits.shift: Input should be greater than 0; got 0; allowed: a finite number > 0"):
         GDF.from_spec("stable_cascade").setup_limits(shift=0)
+
+
+def test_numpy_ints_are_taken_as_timesteps_and_shape(gdf):
+    import numpy as np
+
+    assert run(gdf, timesteps=np.int64(3), shape=(np.int64(2), 3))[-1][1].shape == (2, 3)
+
+
+def test_a_wrong_guide_model_output_names_the_guide_model():
+    gdf = GDF.from_spec("v_prediction")
+    with pytest.raises(ValueError, match=r"guide_model returned shape \(1, 3\)"):
+        list(gdf.sample(model, {}, (2, 3), timesteps=3, guidance="autoguidance", guide_model=lambda x, c, **kw: x[:1]))
+
+
+def test_a_sampler_sent_after_the_last_step_is_still_checked(gdf):
+    steps = gdf.sample(model, {}, (2, 3), timesteps=2, cfg=None)
+    next(steps)
+    next(steps)
+    with pytest.raises(Exception, match="unknown sampler 'no_such_sampler'"):
+        steps.send({"sampler": "no_such_sampler"})
+
+
+def test_a_sent_x_of_another_dtype_is_refused_not_taken_up(gdf):
+    steps = gdf.sample(model, {}, (2, 3), timesteps=3, cfg=None, dtype=torch.float16)
+    next(steps)
+    with pytest.raises(ValueError, match="x sent to sample.. is torch.float64 on cpu, the run's x torch.float16"):
+        steps.send({"x": torch.zeros(2, 3, dtype=torch.float64)})
