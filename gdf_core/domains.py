@@ -39,6 +39,12 @@ OpenUnitInterval = Annotated[float, at.Gt(0), at.Lt(1), AllowInfNan(False)]
 #: An integer ≥ 1.
 PositiveInt = Annotated[int, at.Ge(1)]
 
+#: A time or resolution shift factor s, in [1e-6, 1e6] (λ moves by at most ±27.6; beyond, the shifted
+#: grid's levels round to λ = ±∞ in float64).
+ShiftFactor = Annotated[float, at.Ge(1e-6), at.Le(1e6), AllowInfNan(False)]
+#: μ of a shift s = e^μ: |μ| ≤ ln 10⁶ (``ShiftFactor``'s range).
+LogShift = Annotated[float, at.Ge(-13.8), at.Le(13.8), AllowInfNan(False)]
+
 
 def _nonzero(value: float) -> float:
     if value == 0:

@@ -39,15 +39,15 @@ def _number(name: str, value: Any, *, low: Optional[float] = None, high: Optiona
 
 def check_guidance(cfg: Any, *, cfg_rho: Any = 0.0, cfg_t_stop: Any = None, cfg_t_start: Any = None) -> None:
     """cfg: None, a finite number, or a pair (w at t = 1, w at t = 0); cfg_rho ≥ 0; the cfg interval in [0, 1]."""
-    allowed = "None, a finite number (the guidance weight) or a pair of them (w at t = 1, w at t = 0)"
+    allowed = "None, a finite number in [-1e4, 1e4] (the guidance weight) or a pair of them (w at t = 1, w at t = 0)"
     if cfg is not None:
         if isinstance(cfg, (list, tuple)):
             if len(cfg) != 2:
                 raise ValueError(f"cfg must be {allowed}; got {len(cfg)} values {excerpt(cfg)}")
             for w in cfg:
-                _number("cfg", w, allowed=allowed)
+                _number("cfg", w, low=-1e4, high=1e4, allowed=allowed)
         else:
-            _number("cfg", cfg, allowed=allowed)
+            _number("cfg", cfg, low=-1e4, high=1e4, allowed=allowed)
     _number("cfg_rho", cfg_rho, low=0.0, allowed="a finite number ≥ 0 (0: no guidance rescale)")
     for name, value in (("cfg_t_stop", cfg_t_stop), ("cfg_t_start", cfg_t_start)):
         if value is not None:

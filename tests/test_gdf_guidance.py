@@ -164,7 +164,7 @@ def test_bad_guidances_are_refused_with_their_path():
         run(gdf, guidance="cfg_zero")
     with pytest.raises(SpecError, match="guidance"):
         run(gdf, guidance={"name": "apg", "eta": 2.0})
-    with pytest.raises(TypeError, match=r"cfg must be None, a finite number \(the guidance weight\) or a pair of them"):
+    with pytest.raises(TypeError, match=r"cfg must be None, a finite number in \[-1e4, 1e4\] \(the guidance weight\) or a pair of them"):
         run(gdf, cfg="high")
     with pytest.raises(ValueError, match=r"cfg_t_stop must be None or a number in \[0, 1\]; got nan"):
         run(gdf, cfg=3.0, cfg_t_stop=float("nan"))

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from gdf_core import GDF
+from gdf_core.errors import SpecError
 from gdf_core import runtime_checks as rc
 
 
@@ -110,7 +111,7 @@ def test_matching_unconditional_inputs_sample_and_are_not_mutated(gdf):
 @pytest.mark.parametrize(
     ("kwargs", "error", "words"),
     [
-        ({"cfg": "high"}, TypeError, "cfg must be None, a finite number (the guidance weight)"),
+        ({"cfg": "high"}, TypeError, "cfg must be None, a finite number in [-1e4, 1e4] (the guidance weight)"),
         ({"cfg": math.nan}, ValueError, "cfg must be None, a finite number"),
         ({"cfg": math.inf}, ValueError, "got inf"),
         ({"cfg": True}, TypeError, "got bool True"),
@@ -253,7 +254,7 @@ def test_a_sampler_sent_after_the_last_step_is_still_checked(gdf):
     steps = gdf.sample(model, {}, (2, 3), timesteps=2, cfg=None)
     next(steps)
     next(steps)
-    with pytest.raises(Exception, match="unknown sampler 'no_such_sampler'"):
+    with pytest.raises(SpecError, match="unknown sampler 'no_such_sampler'"):
         steps.send({"sampler": "no_such_sampler"})
 
 
@@ -262,3 +263,52 @@ def test_a_sent_x_of_another_dtype_is_refused_not_taken_up(gdf):
     next(steps)
     with pytest.raises(ValueError, match="x sent to sample.. is torch.float64 on cpu, the run's x torch.float16"):
         steps.send({"x": torch.zeros(2, 3, dtype=torch.float64)})
+
+
+# -- finite values far outside what float32 holds: refused, not NaN, inf or an overflow mid-run --------------
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"cfg": 1e39}, "a finite number in [-1e4, 1e4]"),  # a RuntimeError after the first model call before
+        ({"guidance": {"name": "apg", "scale": 1e39}}, "guidance.apg.scale"),  # silent NaN before
+        ({"guidance": {"name": "cfg_zero_star", "scale": -1e39}}, "guidance.cfg_zero_star.scale"),
+        ({"sampler": {"name": "euler_ancestral", "s_noise": 1e39}}, "sampler.euler_ancestral.s_noise"),  # inf before
+        ({"sampler": {"name": "heun", "s_noise": 1e39, "s_churn": 1.0}}, "sampler.heun.s_noise"),
+        ({"sampler": {"name": "ddim", "eta": 1e308}}, "sampler.ddim.eta"),  # NaN before
+    ],
+)
+def test_values_beyond_float32_are_refused_before_the_model_is_called(gdf, kwargs, words):
+    calls = []
+
+    def counting(x, cond, **kw):
+        calls.append(1)
+        return torch.tanh(x)
+
+    with pytest.raises((ValueError, TypeError)) as info:
+        list(gdf.sample(counting, {}, (2, 3), timesteps=3, **kwargs))
+    assert words in str(info.value), str(info.value)
+    assert calls == []
+
+
+@pytest.mark.parametrize(
+    ("options", "mu", "words"),
+    [
+        ({"flow_shift": None}, None, "flow_shift=None must be a number"),  # a bare TypeError before
+        ({"flow_shift": "3"}, None, "flow_shift='3' must be a number"),  # silently taken as 3.0 before
+        ({"flow_shift": True}, None, "flow_shift=True must be a number"),
+        ({"num_train_timesteps": "1000"}, None, "num_train_timesteps='1000' must be an integer"),
+        ({"flow_shift": 1e17}, None, "flow_shift"),  # NaN before
+        ({"use_dynamic_shifting": True}, 800.0, "mu"),  # OverflowError at sampling time before
+        ({"use_dynamic_shifting": True}, 40.0, "mu"),  # NaN before
+    ],
+)
+def test_flow_sigma_options_out_of_reach_are_refused_at_conversion(options, mu, words):
+    config = {"_class_name": "DPMSolverMultistepScheduler", "use_flow_sigmas": True, "prediction_type": "flow_prediction", **options}
+    with pytest.raises(SpecError, match=words):
+        GDF.from_diffusers(config, **({"mu": mu} if mu is not None else {}))
+
+
+def test_a_resolution_shift_beyond_its_range_is_refused_by_name():
+    gdf = GDF.from_spec({"preset": "sd3", "shift": {"name": "resolution", "base_shift": 800.0, "max_shift": 800.5}})
+    with pytest.raises(ValueError, match="the resolution shift gives μ = 800"):
+        gdf.diffuse(torch.randn(2, 4, 8, 8))

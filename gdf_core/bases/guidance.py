@@ -26,8 +26,11 @@ from gdf_core.tensors import compute_dtype
 #: A finite number (bools and strings refused), as gdf's domains describe it.
 Number = Annotated[Finite, Field(strict=True)]
 
+#: A guidance weight: a number in [-1e4, 1e4] (beyond, w·(c − u) leaves float32's range).
+Weight = Annotated[Finite, Field(strict=True, ge=-1e4, le=1e4)]
+
 #: w, or (w at t = 1, w at t = 0).
-Scale = Union[Number, tuple[Number, Number]]
+Scale = Union[Weight, tuple[Weight, Weight]]
 
 #: A t in [0, 1].
 UnitT = Annotated[float, Field(ge=0.0, le=1.0, strict=True)]
@@ -89,4 +92,4 @@ class GuidanceBase(Component):
         return guided.to(cond.dtype)
 
 
-__all__ = ["GuidanceBase", "Interval", "Number", "Scale", "UnitT", "scale_at"]
+__all__ = ["GuidanceBase", "Interval", "Number", "Scale", "UnitT", "Weight", "scale_at"]

@@ -9,6 +9,7 @@ equivalent (PNDM), the conversion says so in ``approximations``.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -80,6 +81,10 @@ class _Options:
         self.used.add(key)
         return self.config.get(key, self.known.get(key))
 
+    def number(self, key: str, *, integer: bool = False) -> Any:
+        """The option as a float (an int with ``integer``), refused by name if it is not a real number."""
+        return _real(self.scheduler, key, self.get(key), integer=integer)
+
     def require(self, key: str, allowed: tuple[Any, ...], why: str) -> Any:
         value = self.get(key)
         if key in self.config and value not in allowed:
@@ -91,6 +96,15 @@ class _Options:
         unread = [k for k in self.config if k in self.known and k not in self.used]
         foreign = [k for k in self.config if k not in self.known]
         return unread, foreign
+
+
+def _real(scheduler: str, key: str, value: Any, *, integer: bool = False) -> Any:
+    """``value`` as a float (an int with ``integer``), or a SpecError naming ``key`` (bools and strings refused)."""
+    whole = isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or (integer and not whole):
+        kind = "an integer" if integer else "a number"
+        raise SpecError(f"{scheduler}: {key}={value!r} must be {kind}", path=key)
+    return int(value) if integer else float(value)
 
 
 def _table(opts: _Options) -> dict[str, Any]:
@@ -185,7 +199,7 @@ def _sampler(name: str, opts: _Options, c: Conversion) -> dict[str, Any] | str:
         opts.require("predict_x0", (True,), "UniPC with noise prediction (predict_x0=False) is not gdf's unipc")
         opts.require("disable_corrector", ([],), "disabling the corrector at chosen steps is not a unipc option")
         opts.require("solver_p", (None,), "a separate solver_p is not a unipc option")
-        order = int(opts.get("solver_order"))
+        order = opts.number("solver_order", integer=True)
         variant = opts.require("solver_type", ("bh1", "bh2"), "UniPC's B(h) is bh1 or bh2")
         sampler: dict[str, Any] = {"name": "diffusers_unipc", "solver_order": order, "solver_type": variant}
         if not opts.get("lower_order_final"):
@@ -200,7 +214,7 @@ def _sampler(name: str, opts: _Options, c: Conversion) -> dict[str, Any] | str:
     if name == "DEISMultistepScheduler":
         opts.require("algorithm_type", ("deis",), "only algorithm_type 'deis'")
         opts.require("solver_type", ("logrho",), "only solver_type 'logrho'")
-        sampler = {"name": "diffusers_deis", "solver_order": int(opts.get("solver_order"))}
+        sampler = {"name": "diffusers_deis", "solver_order": opts.number("solver_order", integer=True)}
         if not opts.get("lower_order_final"):
             sampler["lower_order_final"] = False
         c.mapped.append(
@@ -249,13 +263,13 @@ def _multistep_on_flow_sigmas(opts: _Options, c: Conversion, mu: Optional[float]
         raise SpecError(f"{name}: use_dynamic_shifting=True needs mu (diffusers' pipelines compute it from the image size): pass mu=",
                         path="use_dynamic_shifting")
     algorithm = FLOW_SIGMA_GRIDS[name]
-    T = int(opts.get("num_train_timesteps"))
+    T = opts.number("num_train_timesteps", integer=True)
     grid: dict[str, Any] = {"name": "diffusers_flow_sigmas", "num_train_timesteps": T, "algorithm": algorithm,
-                            "flow_shift": float(opts.get("flow_shift"))}
+                            "flow_shift": opts.number("flow_shift")}
     if dynamic and mu is not None:
-        grid.update(use_dynamic_shifting=True, mu=float(mu))
+        grid.update(use_dynamic_shifting=True, mu=_real(name, "mu", mu))
     if "shift_terminal" in opts.known and opts.get("shift_terminal"):
-        grid["shift_terminal"] = float(opts.get("shift_terminal"))
+        grid["shift_terminal"] = opts.number("shift_terminal")
     table = _table(opts)  # read: only DPM-Solver's final_sigmas_type="sigma_min" uses it on flow σ
     if name == "DEISMultistepScheduler":
         grid["final"] = "last_level"
@@ -348,15 +362,15 @@ def _flow_match(opts: _Options, c: Conversion, mu: Optional[float]) -> dict[str,
     sigmas = _sigmas_option(opts)
     grid: dict[str, Any] = {
         "name": "diffusers_flow_grid",
-        "num_train_timesteps": int(opts.get("num_train_timesteps")),
-        "flow_shift": float(opts.get("shift")),
+        "num_train_timesteps": opts.number("num_train_timesteps", integer=True),
+        "flow_shift": opts.number("shift"),
         "use_dynamic_shifting": dynamic,
         "time_shift_type": opts.require("time_shift_type", ("exponential", "linear"), "exponential or linear"),
     }
     if dynamic:
-        grid["mu"] = float(mu)  # type: ignore[arg-type]
+        grid["mu"] = _real(opts.scheduler, "mu", mu)
     if opts.get("shift_terminal"):
-        grid["shift_terminal"] = float(opts.get("shift_terminal"))
+        grid["shift_terminal"] = opts.number("shift_terminal")
     if sigmas != "table":
         grid["sigmas"] = sigmas
     c.mapped.append(f"shift={grid['flow_shift']} → diffusers_flow_grid flow_shift (applied once per run, as diffusers does)")
@@ -377,8 +391,8 @@ EDM_TARGETS = {"epsilon": "edm", "v_prediction": "edm_v"}
 def _edm_euler(opts: _Options, c: Conversion) -> dict[str, Any]:
     """EDMEulerScheduler (Karras et al. 2022): EDM's preconditioning, σ grid and Euler step."""
     prediction = opts.require("prediction_type", tuple(EDM_TARGETS), "EDMEulerScheduler predicts epsilon or v_prediction")
-    sigma_data = float(opts.get("sigma_data"))
-    lo, hi, rho = float(opts.get("sigma_min")), float(opts.get("sigma_max")), float(opts.get("rho"))
+    sigma_data = opts.number("sigma_data")
+    lo, hi, rho = opts.number("sigma_min"), opts.number("sigma_max"), opts.number("rho")
     schedule = opts.require("sigma_schedule", ("karras", "exponential"), "sigma_schedule is karras or exponential")
     final = opts.require("final_sigmas_type", ("zero", "sigma_min"), "final_sigmas_type is 'zero' or 'sigma_min'")
     opts.get("num_train_timesteps")  # only the length of diffusers' training σ list: no effect on a run
@@ -420,8 +434,8 @@ def _lcm(opts: _Options, c: Conversion) -> dict[str, Any]:
     table = _table(opts)
     prediction = opts.require("prediction_type", tuple(TARGETS), "prediction_type is epsilon, v_prediction or sample")
     base = _thresholded(opts, c, TARGETS[prediction], "consistent")  # LCM limits x̂0 before its boundary condition
-    original = int(opts.get("original_inference_steps"))
-    scaling = float(opts.get("timestep_scaling"))
+    original = opts.number("original_inference_steps", integer=True)
+    scaling = opts.number("timestep_scaling")
     if not 1 <= original <= table["num_train_timesteps"]:
         raise SpecError(
             f"LCMScheduler: original_inference_steps={original} must lie in 1 … num_train_timesteps "
@@ -483,7 +497,7 @@ def convert_diffusers(source: Any, *, scheduler_class: Optional[str] = None, mu:
             **table,
             "algorithm": algorithm,
             "timestep_spacing": opts.require("timestep_spacing", ("leading", "trailing", "linspace"), "leading, trailing or linspace"),
-            "steps_offset": int(opts.get("steps_offset")),
+            "steps_offset": opts.number("steps_offset", integer=True),
         }
         sigmas = _sigmas_option(opts)
         grid["final"] = _final(opts, sigmas)
@@ -492,7 +506,7 @@ def convert_diffusers(source: Any, *, scheduler_class: Optional[str] = None, mu:
         if algorithm == "dpm":
             _no_flow_sigmas(opts)
         if "lambda_min_clipped" in opts.known:
-            clip = float(opts.get("lambda_min_clipped"))
+            clip = opts.number("lambda_min_clipped")
             if clip != -math.inf:
                 grid["lambda_min_clipped"] = clip
         rounding = "round" if algorithm in ("ddim", "dpm") else "none"

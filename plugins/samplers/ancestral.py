@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from gdf_core.bases import SamplerBase
-from gdf_plugins.samplers.domains import NonNegative, check_non_negative
+from gdf_plugins.samplers.domains import NoiseAmount, check_noise_amount
 
 
 def ancestral_split(h: Tensor, eta: float) -> tuple[Tensor, Tensor]:
@@ -30,9 +30,9 @@ class AncestralSamplerBase(SamplerBase):
 
     stochastic = True
 
-    def __init__(self, eta: NonNegative = 1.0, s_noise: NonNegative = 1.0) -> None:
-        self.eta = check_non_negative(self.name, "eta", eta)
-        self.s_noise = check_non_negative(self.name, "s_noise", s_noise)
+    def __init__(self, eta: NoiseAmount = 1.0, s_noise: NoiseAmount = 1.0) -> None:
+        self.eta = check_noise_amount(self.name, "eta", eta)
+        self.s_noise = check_noise_amount(self.name, "s_noise", s_noise)
 
 
 __all__ = ["AncestralSamplerBase", "ancestral_split"]

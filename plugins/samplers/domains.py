@@ -12,8 +12,24 @@ from typing import Annotated
 
 from pydantic import Field
 
+#: The largest noise amount of a stochastic sampler.
+MAX_NOISE_AMOUNT = 1000.0
+
 #: A finite number ≥ 0 (noise shares and scales).
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+#: A noise amount (η, s_noise, s_churn): a number in [0, 1000]; beyond, the added noise leaves
+#: float32's range (η = 1e308 gave NaN, s_noise = 1e39 inf) long before it means anything.
+NoiseAmount = Annotated[float, Field(ge=0, le=MAX_NOISE_AMOUNT, allow_inf_nan=False)]
+
+
+def check_noise_amount(sampler: str, what: str, value: float, meaning: str = "") -> float:
+    """``value`` as a float in [0, 1000], or a ValueError naming the sampler and the parameter."""
+    number = check_non_negative(sampler, what, value, meaning)
+    if number > MAX_NOISE_AMOUNT:
+        raise ValueError(f"sampler {sampler!r}: {what}{meaning} must be at most {MAX_NOISE_AMOUNT:g}, got {value!r}")
+    return number
 
 
 def check_non_negative(sampler: str, what: str, value: float, meaning: str = "") -> float:

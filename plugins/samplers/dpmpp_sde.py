@@ -22,7 +22,7 @@ from torch import Tensor
 from gdf_core.noise import randn_like
 from gdf_core.tensors import as_dtype
 from gdf_core.protocols import Denoiser, InputScaler, SamplingState
-from gdf_plugins.samplers.domains import NonNegative, check_non_negative
+from gdf_plugins.samplers.domains import NoiseAmount, check_noise_amount
 from gdf_plugins.samplers.maths.combine import combine_rows
 from gdf_plugins.samplers.maths.exponential import data_weights
 from gdf_plugins.samplers.maths.levels import Levels
@@ -47,10 +47,10 @@ class DPMPPSDESampler(MultistepSampler):
     warmup_corrector = False
 
     def __init__(
-        self, eta: NonNegative = 1.0, s_noise: NonNegative = 1.0, solver_type: Literal["taylor", "midpoint"] = "taylor"
+        self, eta: NoiseAmount = 1.0, s_noise: NoiseAmount = 1.0, solver_type: Literal["taylor", "midpoint"] = "taylor"
     ) -> None:
-        self.eta = check_non_negative(self.name, "eta", eta)
-        self.s_noise = check_non_negative(self.name, "s_noise", s_noise)
+        self.eta = check_noise_amount(self.name, "eta", eta)
+        self.s_noise = check_noise_amount(self.name, "s_noise", s_noise)
         if solver_type not in ("taylor", "midpoint"):
             raise ValueError(f"sampler {self.name!r}: solver_type must be 'taylor' or 'midpoint', got {solver_type!r}")
         self.solver_type = solver_type
@@ -107,7 +107,7 @@ class DPMPP3MSDESampler(DPMPPSDESampler):
     name = "dpmpp_3m_sde"
     order = 3
 
-    def __init__(self, eta: NonNegative = 1.0, s_noise: NonNegative = 1.0) -> None:
+    def __init__(self, eta: NoiseAmount = 1.0, s_noise: NoiseAmount = 1.0) -> None:
         super().__init__(eta=eta, s_noise=s_noise)
 
 

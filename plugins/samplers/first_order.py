@@ -16,7 +16,7 @@ from gdf_core.bases import FirstOrderSampler, StepRows
 from gdf_core.noise import randn_like
 from gdf_core.protocols import Denoiser, InputScaler, SamplingState
 from gdf_core.tensors import as_dtype
-from gdf_plugins.samplers.domains import NonNegative, check_non_negative
+from gdf_plugins.samplers.domains import NoiseAmount, check_noise_amount
 from gdf_plugins.samplers.maths.combine import combine_rows, compute
 from gdf_plugins.samplers.maths.levels import half_logsnr, same_level, scaler_coeffs
 
@@ -83,8 +83,8 @@ class DDIMSampler(_PlannedFirstOrder):
 
     name = "ddim"
 
-    def __init__(self, gdf: Any = None, *, eta: NonNegative = 0.0) -> None:
-        self.eta = check_non_negative(self.name, "eta", eta, " (the share of fresh noise)")
+    def __init__(self, gdf: Any = None, *, eta: NoiseAmount = 0.0) -> None:
+        self.eta = check_noise_amount(self.name, "eta", eta, " (the share of fresh noise)")
         super().__init__(gdf)
 
     @property  # type: ignore[override]
@@ -117,7 +117,7 @@ class DDPMSampler(DDIMSampler):
 
     name = "ddpm"
 
-    def __init__(self, gdf: Any = None, *, eta: NonNegative = 1.0) -> None:
+    def __init__(self, gdf: Any = None, *, eta: NoiseAmount = 1.0) -> None:
         super().__init__(gdf, eta=eta)
 
 

@@ -13,7 +13,7 @@ from gdf_core.bases import SamplerBase, StepRows
 from gdf_core.noise import randn_like
 from gdf_core.tensors import as_dtype
 from gdf_core.protocols import Denoiser, InputScaler, SamplingState
-from gdf_plugins.samplers.domains import NonNegative, check_non_negative
+from gdf_plugins.samplers.domains import NoiseAmount, check_noise_amount
 from gdf_plugins.samplers.maths.combine import combine, combine_rows, compute
 from gdf_plugins.samplers.maths.exponential import data_weights
 from gdf_plugins.samplers.maths.lagrange import lagrange_at
@@ -47,14 +47,14 @@ class HeunSampler(SamplerBase):
 
     def __init__(
         self,
-        s_churn: NonNegative = 0.0,
+        s_churn: NoiseAmount = 0.0,
         s_tmin: Annotated[float, Field(ge=0)] = 0.0,
         s_tmax: Annotated[float, Field(ge=0)] = float("inf"),
-        s_noise: NonNegative = 1.0,
+        s_noise: NoiseAmount = 1.0,
         trapezoid_max_ratio: Annotated[float, Field(gt=1)] = 10.0,
     ) -> None:
-        self.s_churn = check_non_negative(self.name, "s_churn", s_churn)
-        self.s_noise = check_non_negative(self.name, "s_noise", s_noise)
+        self.s_churn = check_noise_amount(self.name, "s_churn", s_churn)
+        self.s_noise = check_noise_amount(self.name, "s_noise", s_noise)
         if not trapezoid_max_ratio > 1:
             raise ValueError(f"sampler {self.name!r}: trapezoid_max_ratio must be > 1, got {trapezoid_max_ratio}")
         if not 0 <= s_tmin <= s_tmax:

@@ -30,7 +30,7 @@ from typing import Literal, Optional
 import torch
 from torch import Tensor
 
-from gdf_core.domains import Finite, IntRange, OpenUnitInterval, Positive
+from gdf_core.domains import IntRange, LogShift, OpenUnitInterval, ShiftFactor
 from gdf_plugins.schedules.diffusers_flow_grid import flow_logsnr, time_shift
 from gdf_plugins.schedules.grids import SamplingSchedule
 
@@ -57,10 +57,10 @@ class DiffusersFlowSigmasSchedule(SamplingSchedule):
     def __init__(
         self,
         num_train_timesteps: TrainTimesteps = 1000,  # type: ignore[valid-type]
-        flow_shift: Positive = 1.0,
+        flow_shift: ShiftFactor = 1.0,
         algorithm: Literal["dpm", "unipc"] = "dpm",
         use_dynamic_shifting: bool = False,
-        mu: Optional[Finite] = None,
+        mu: Optional[LogShift] = None,
         shift_terminal: Optional[OpenUnitInterval] = None,
         final: Literal["data", "last_level", "sigma"] = "data",
         final_sigma: Optional[OpenUnitInterval] = None,
@@ -68,8 +68,10 @@ class DiffusersFlowSigmasSchedule(SamplingSchedule):
     ) -> None:
         if int(num_train_timesteps) != num_train_timesteps or num_train_timesteps < 2:
             raise ValueError(f"schedule {self.name!r}: num_train_timesteps must be an integer ≥ 2, got {num_train_timesteps}")
-        if not 0 < flow_shift < math.inf:
-            raise ValueError(f"schedule {self.name!r}: flow_shift must be a finite number > 0, got {flow_shift}")
+        if not 1e-6 <= flow_shift <= 1e6:
+            raise ValueError(f"schedule {self.name!r}: flow_shift must be a number in [1e-6, 1e6], got {flow_shift}")
+        if mu is not None and not abs(mu) <= 13.8:
+            raise ValueError(f"schedule {self.name!r}: mu must be a number in [-13.8, 13.8] (e^mu in [1e-6, 1e6]), got {mu}")
         if algorithm not in ("dpm", "unipc"):
             raise ValueError(f"schedule {self.name!r}: algorithm must be 'dpm' or 'unipc', got {algorithm!r}")
         if use_dynamic_shifting and (mu is None or not math.isfinite(mu)):
