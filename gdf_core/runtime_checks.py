@@ -69,7 +69,7 @@ def check_sample_arguments(
     """The types and domains of ``sample``'s shape, timesteps, t range, shift, generator, device and dtype."""
     if isinstance(timesteps, bool) or not isinstance(timesteps, numbers.Integral):
         raise TypeError(f"timesteps must be a positive int, got {type(timesteps).__name__} {excerpt(timesteps)}")
-    if not 1 <= timesteps <= MAX_TIMESTEPS:
+    if not 1 <= int(timesteps) <= MAX_TIMESTEPS:
         raise ValueError(f"timesteps must be a positive int of at most {MAX_TIMESTEPS:,}, got {excerpt(timesteps)}")
     start = _number("t_start", t_start, low=0.0, high=1.0, allowed="a number in [0, 1] (1: pure noise)")
     end = _number("t_end", t_end, low=0.0, high=1.0, allowed="a number in [0, 1] (0: clean data)")

@@ -104,7 +104,7 @@ def _real(scheduler: str, key: str, value: Any, *, integer: bool = False) -> Any
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or (integer and not whole):
         kind = "an integer" if integer else "a number"
         raise SpecError(f"{scheduler}: {key}={value!r} must be {kind}", path=key)
-    return int(value) if integer else float(value)
+    return int(float(value)) if integer else float(value)
 
 
 def _table(opts: _Options) -> dict[str, Any]:
