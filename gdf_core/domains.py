@@ -39,11 +39,21 @@ OpenUnitInterval = Annotated[float, at.Gt(0), at.Lt(1), AllowInfNan(False)]
 #: An integer ≥ 1.
 PositiveInt = Annotated[int, at.Ge(1)]
 
-#: A time or resolution shift factor s, in [1e-6, 1e6] (λ moves by at most ±27.6; beyond, the shifted
-#: grid's levels round to λ = ±∞ in float64).
-ShiftFactor = Annotated[float, at.Ge(1e-6), at.Le(1e6), AllowInfNan(False)]
-#: μ of a shift s = e^μ: |μ| ≤ ln 10⁶ (``ShiftFactor``'s range).
-LogShift = Annotated[float, at.Ge(-13.8), at.Le(13.8), AllowInfNan(False)]
+#: The range of a time or resolution shift factor s (λ moves by at most ±27.6; beyond, the shifted
+#: grid's levels round to λ = ±∞ in float64), and of its μ = log s (13.8 ≤ ln 10⁶).
+MIN_SHIFT, MAX_SHIFT, MAX_LOG_SHIFT = 1e-6, 1e6, 13.8
+SHIFT_RANGE = "[1e-6, 1e6]"  # the two bounds as messages write them
+ShiftFactor = Annotated[float, at.Ge(MIN_SHIFT), at.Le(MAX_SHIFT), AllowInfNan(False)]
+LogShift = Annotated[float, at.Ge(-MAX_LOG_SHIFT), at.Le(MAX_LOG_SHIFT), AllowInfNan(False)]
+
+
+def check_shift(owner: str, what: str, value: float, *, log: bool = False) -> None:
+    """A ValueError naming ``owner`` and ``what`` unless ``value`` is a shift s in [MIN_SHIFT, MAX_SHIFT]
+    (``log``: a μ = log s, |μ| ≤ MAX_LOG_SHIFT)."""
+    inside = abs(value) <= MAX_LOG_SHIFT if log else MIN_SHIFT <= value <= MAX_SHIFT
+    if not inside:
+        allowed = f"in [-{MAX_LOG_SHIFT}, {MAX_LOG_SHIFT}] (the shift e^μ in {SHIFT_RANGE})" if log else f"in {SHIFT_RANGE}"
+        raise ValueError(f"{owner}: {what} must be a number {allowed}, got {value!r}")
 
 
 def _nonzero(value: float) -> float:

@@ -16,6 +16,7 @@ from typing import Any, Mapping, Optional, Sequence
 import torch
 from torch import Tensor
 
+from gdf_core.domains import MAX_SHIFT, MIN_SHIFT
 from gdf_core.errors import excerpt
 from gdf_core.protocols import Reversible
 
@@ -79,9 +80,9 @@ def check_sample_arguments(
             f"data towards noise); got t_start = t_end = {excerpt(t_start)}"
         )
     if shift is not None:  # None: the GDF's own shift
-        _number("shift", shift, low=0.0, low_open=True, high=1e6,
+        _number("shift", shift, low=0.0, low_open=True, high=MAX_SHIFT,
                 allowed="None (the GDF's shift) or a finite number > 0, at most 1e6")
-        if float(shift) < 1e-6:
+        if float(shift) < MIN_SHIFT:
             raise ValueError(f"shift must be None (the GDF's shift) or a finite number > 0, at least 1e-6; got {excerpt(shift)}")
     batch: Optional[int] = None
     if x_init is None:

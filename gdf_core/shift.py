@@ -21,13 +21,10 @@ from typing import Annotated, Any, Sequence, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from gdf_core.domains import MAX_LOG_SHIFT, SHIFT_RANGE
 from gdf_core.errors import SpecError
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
-
-
-#: The largest |log s| of a shift: s in [1e-6, 1e6], the bounds of a shift given as a number.
-MAX_LOG_SHIFT = math.log(1e6)
 
 
 class ResolutionShift(BaseModel):
@@ -71,7 +68,7 @@ class ResolutionShift(BaseModel):
         if not abs(mu) <= MAX_LOG_SHIFT:
             raise ValueError(
                 f"the resolution shift gives μ = {mu:.4g} for {n:g} tokens (shape {tuple(shape)}): s = e^μ must lie in "
-                f"[1e-6, 1e6] (|μ| ≤ {MAX_LOG_SHIFT:.2f}); check base_shift={self.base_shift}, max_shift={self.max_shift}"
+                f"{SHIFT_RANGE} (|μ| ≤ {MAX_LOG_SHIFT}); check base_shift={self.base_shift}, max_shift={self.max_shift}"
             )
         return math.exp(mu)
 

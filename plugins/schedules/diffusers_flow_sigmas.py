@@ -30,7 +30,7 @@ from typing import Literal, Optional
 import torch
 from torch import Tensor
 
-from gdf_core.domains import IntRange, LogShift, OpenUnitInterval, ShiftFactor
+from gdf_core.domains import IntRange, LogShift, OpenUnitInterval, ShiftFactor, check_shift
 from gdf_plugins.schedules.diffusers_flow_grid import flow_logsnr, time_shift
 from gdf_plugins.schedules.grids import SamplingSchedule
 
@@ -68,10 +68,9 @@ class DiffusersFlowSigmasSchedule(SamplingSchedule):
     ) -> None:
         if int(num_train_timesteps) != num_train_timesteps or num_train_timesteps < 2:
             raise ValueError(f"schedule {self.name!r}: num_train_timesteps must be an integer ≥ 2, got {num_train_timesteps}")
-        if not 1e-6 <= flow_shift <= 1e6:
-            raise ValueError(f"schedule {self.name!r}: flow_shift must be a number in [1e-6, 1e6], got {flow_shift}")
-        if mu is not None and not abs(mu) <= 13.8:
-            raise ValueError(f"schedule {self.name!r}: mu must be a number in [-13.8, 13.8] (e^mu in [1e-6, 1e6]), got {mu}")
+        check_shift(f"schedule {self.name!r}", "flow_shift", flow_shift)
+        if mu is not None:
+            check_shift(f"schedule {self.name!r}", "mu", mu, log=True)
         if algorithm not in ("dpm", "unipc"):
             raise ValueError(f"schedule {self.name!r}: algorithm must be 'dpm' or 'unipc', got {algorithm!r}")
         if use_dynamic_shifting and (mu is None or not math.isfinite(mu)):
