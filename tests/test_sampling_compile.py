@@ -8,6 +8,7 @@ the cost of code generation.
 from __future__ import annotations
 
 import copy
+import warnings
 
 import pytest
 import torch
@@ -79,3 +80,36 @@ def test_a_whole_sample_final_call_compiles_fullgraph() -> None:
     compiled = torch.compile(gdf.sample_final, fullgraph=True, backend="eager")(model, {}, (2, 2), timesteps=3, x_init=x, cfg=2.0)
     torch.testing.assert_close(compiled, eager)
     torch._dynamo.reset()
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_samplers_whole_run_compiles_through_aot_autograd_without_warnings(name: str) -> None:
+    """Backend "aot_eager" also traces through AOTAutograd (functionalization: in-place ops on views,
+    aliasing), what inductor compiles; a stochastic sampler's noise comes from the same seeded global
+    generator in both runs. Nothing warns: dynamo warns at every ``functools.lru_cache`` call it traces
+    through, and samplers keep their constant tables with ``gdf_core.host_cache``, which it does not."""
+    gdf = GDF.from_spec({"preset": "edm", "sampler": name})
+    x = torch.randn(2, 2, generator=torch.Generator().manual_seed(3))
+    torch.manual_seed(4)
+    eager = gdf.sample_final(model, {}, (2, 2), timesteps=4, x_init=x, cfg=2.0)
+    torch.manual_seed(4)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        compiled = torch.compile(gdf.sample_final, fullgraph=True, backend="aot_eager")(model, {}, (2, 2), timesteps=4, x_init=x, cfg=2.0)
+    torch._dynamo.reset()
+    assert [str(w.message) for w in caught] == []
+    torch.testing.assert_close(compiled, eager)
+
+
+def test_host_cache_builds_a_table_once_in_eager_code() -> None:
+    from gdf_core.host_cache import host_cache
+
+    calls: list[int] = []
+
+    @host_cache(maxsize=4)
+    def table(n: int) -> Tensor:
+        calls.append(n)
+        return torch.arange(n)
+
+    assert table(3) is table(3) and calls == [3]
+    assert torch.equal(table(5), torch.arange(5)) and calls == [3, 5]

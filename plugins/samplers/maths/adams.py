@@ -13,13 +13,13 @@ s = (t − t0)/(t′ − t0), u = u0·(1 + γ·s), γ = u′/u0 − 1, dσ = −
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Sequence
 
 import torch
 from torch import Tensor
 
+from gdf_core.host_cache import host_cache
 from gdf_plugins.samplers.maths.lagrange import Active, quadrature
 from gdf_plugins.samplers.maths.phi_moments import noise_moments, power_series
 
@@ -56,7 +56,7 @@ def log_sigma_weights(etas: Sequence[Tensor], eta_next: Tensor, active: Active =
     return [torch.where(final, we, wj) for we, wj in zip(w_end, w)]
 
 
-@functools.lru_cache(maxsize=None)
+@host_cache(maxsize=None)
 def _inverse_square_series(n: int) -> tuple[tuple[float, ...], ...]:
     """c[k][j] = (j + 1)·(−1)^j/(k + j + 1): I_k(γ) = Σ_j c[k][j]·γ^j, from 1/(1 + γs)² = Σ_j (j + 1)(−γs)^j."""
     return tuple(tuple((j + 1) * (-1.0) ** j / (k + j + 1) for j in range(32)) for k in range(n))

@@ -12,19 +12,19 @@ r = (u − u0)/(u′ − u0) the t-node variable is s = r/(α + (1 − α)·r),
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Sequence
 
 import torch
 from torch import Tensor
 
+from gdf_core.host_cache import host_cache
 from gdf_plugins.samplers.maths.phi_moments import data_moments, power_series
 
 INTERPOLATIONS = ("logsnr", "t", "t2")
 
 
-@functools.lru_cache(maxsize=None)
+@host_cache(maxsize=None)
 def _t_series(n: int) -> tuple[tuple[float, ...], ...]:
     rows = [tuple([1.0] + [0.0] * 59)]
     for k in range(1, n):
@@ -37,7 +37,7 @@ def _t_series(n: int) -> tuple[tuple[float, ...], ...]:
     return tuple(rows)
 
 
-@functools.lru_cache(maxsize=64)
+@host_cache(maxsize=64)
 def _closed_form_tables(n: int, dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """(m = 0…n−1, C(k, m) as a (k, m) matrix, the signs (−1)^m/(m − 1) of the terms m ≥ 2, k + 1)."""
     m = torch.arange(n, dtype=dtype, device=device)
@@ -65,7 +65,7 @@ def t_moments(alpha: Tensor, n: int) -> list[Tensor]:
     return list(torch.where(small[..., None], series, closed).unbind(-1))
 
 
-@functools.lru_cache(maxsize=64)
+@host_cache(maxsize=64)
 def _t2_tables(n: int, dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     """The (k, i) pairs of μ_k = Σ_i C(k, i)·A^(k−i)·B^i·Q_(k+i), flattened: A's and B's powers, Q's index,
     C(k, i), and the (pairs, k) matrix that sums each k's terms."""

@@ -19,11 +19,12 @@ to 10² to 5·10⁵ times further from the exact flow map than DDIM in float32).
 
 from __future__ import annotations
 
-import functools
 from typing import Optional, Sequence
 
 import torch
 from torch import Tensor
+
+from gdf_core.host_cache import host_cache
 
 Active = Optional[Sequence[Tensor]]
 
@@ -38,7 +39,7 @@ Active = Optional[Sequence[Tensor]]
 NODE_SEPARATION = 0.05
 
 
-@functools.lru_cache(maxsize=64)
+@host_cache(maxsize=64)
 def _masks(n: int, device: torch.device) -> tuple[Tensor, Tensor]:
     """(other, newer) as (n, n) [j, i]: i ≠ j, and node i newer than node j (i < j)."""
     return ~torch.eye(n, dtype=torch.bool, device=device), torch.ones(n, n, dtype=torch.bool, device=device).tril(-1)

@@ -9,16 +9,17 @@ power series below 1 (no cancellation) and by their stable recurrence above.
 
 from __future__ import annotations
 
-import functools
 import math
 
 import torch
 from torch import Tensor
 
+from gdf_core.host_cache import host_cache
+
 _SERIES_TERMS = 22
 
 
-@functools.lru_cache(maxsize=64)
+@host_cache(maxsize=64)
 def _as_tensor(coefficients: tuple[tuple[float, ...], ...], dtype: torch.dtype, device: torch.device) -> Tensor:
     """table.T of a series table, made once per dtype and device."""
     return torch.tensor(coefficients, dtype=dtype, device=device).T.contiguous()
@@ -36,7 +37,7 @@ def power_series(x: Tensor, coefficients: tuple[tuple[float, ...], ...]) -> list
     return list((powers @ table_t).unbind(-1))
 
 
-@functools.lru_cache(maxsize=None)
+@host_cache(maxsize=None)
 def _series_table(kind: str, n: int) -> tuple[tuple[float, ...], ...]:
     if kind == "data":
         return tuple(
