@@ -28,7 +28,7 @@ from torch import Tensor
 from gdf_core.guidance import guide_predictions, pred_space_outputs
 from gdf_core.protocols import Guidance, InputScaler, NoiseCond, Predictions, SamplingState, Target
 from gdf_core.runtime_checks import check_model_output
-from gdf_core.tensors import batch_view
+from gdf_core.tensors import batch_view, noise_cond_dtype
 
 
 @dataclass(frozen=True)
@@ -45,9 +45,7 @@ class LevelTables:
         """Tables for ``rows`` (each (batch,)), with (a, b) viewed against and cast to the compute dtype of ``x``."""
         grid = torch.stack(rows)
         flat = grid.reshape(-1)
-        cond = noise_cond(flat)
-        if cond.is_floating_point() and cond.dtype != x.dtype:
-            cond = cond.to(x.dtype)
+        cond = noise_cond_dtype(noise_cond(flat), x)
         a, b = scaler(flat)
         dtype = torch.float32 if x.dtype not in (torch.float32, torch.float64) else x.dtype
         view = (grid.shape[0], -1, *([1] * (x.dim() - 1)))
@@ -132,9 +130,7 @@ class ModelDenoiser:
         if level is not None:
             cond = self.tables.conds[level]  # type: ignore[union-attr]
         else:
-            cond = self.noise_cond(logsnr)
-            if cond.is_floating_point() and cond.dtype != x.dtype:
-                cond = cond.to(x.dtype)
+            cond = noise_cond_dtype(self.noise_cond(logsnr), x)
         if self.guidance is None or not self.guidance.active(t):
             pred = self.model(x, cond, **self.cond_inputs)
             if not self._checked_plain:  # once: shapes and dtypes do not change within a run

@@ -31,7 +31,7 @@ from gdf_core.run_plans import BuiltSamplers, RunPlan, RunPlans
 from gdf_core.shift import Shift, as_shift, shift_for, shift_spec
 from gdf_core.spec import LimitsSpec, build, build_spec, check_sample_schedule, spec_of
 from gdf_core.stratified import stratified_draw
-from gdf_core.tensors import as_dtype, batch_view, compute_dtype
+from gdf_core.tensors import as_dtype, batch_view, compute_dtype, noise_cond_dtype
 
 Guidance = Union[float, Sequence[float], None]
 
@@ -289,8 +289,10 @@ class GDF:
         draw the same noise. ``stratified=True`` spreads the batch's draws over
         [0, 1] in strata, across the ranks of ``group`` too (``gdf_core.stratified``).
         A loss weight with a ``reference_target`` is converted to this target's
-        units (``gdf_core.loss_units``). Float outputs have x0's dtype; the arithmetic
-        is done in float32 at least.
+        units (``gdf_core.loss_units``). noised, epsilon and target have x0's dtype;
+        logsnr, a floating noise_cond and loss_weight are float32 at least (in bfloat16
+        a timestep 999 is 1000, and e^λ overflows fp16); the arithmetic is done in
+        float32 at least.
         """
         _check_tensor("x0", x0, min_dim=1)
         batch = x0.shape[0]
@@ -300,12 +302,14 @@ class GDF:
             raise ValueError("diffuse: give t or stratified=True, not both (stratified draws choose t themselves)")
         if epsilon is None:
             epsilon = randn_like(x0, generator)
-        elif epsilon.shape != x0.shape:
-            raise ValueError(f"epsilon has shape {tuple(epsilon.shape)} but x0 has {tuple(x0.shape)}")
+        else:
+            _check_like_x0("epsilon", epsilon, x0, same_shape=True)
         if self.offset_noise > 0:
             if offset is None:
-                offset_shape = (batch, x0.shape[1] if x0.dim() > 1 else 1) + (1,) * max(x0.dim() - 2, 0)
+                offset_shape = (batch, x0.shape[1]) + (1,) * (x0.dim() - 2) if x0.dim() > 1 else (batch,)
                 offset = randn(offset_shape, generator=generator, dtype=x0.dtype, device=x0.device)
+            else:
+                _check_like_x0("offset", offset, x0, same_shape=False)
             epsilon = epsilon + offset * self.offset_noise
         if t is None:
             if stratified:
@@ -333,11 +337,11 @@ class GDF:
         out = x0.dtype
         return (
             noised.to(out),
-            epsilon,
+            as_dtype(epsilon, out),
             target.to(out),
-            logsnr.to(out),
-            cond.to(out) if cond.is_floating_point() else cond,
-            weight.to(torch.promote_types(out, torch.float32)),  # float32 at least: an fp16 weight overflows
+            logsnr.to(dtype),
+            noise_cond_dtype(cond, x0),
+            weight.to(dtype),  # float32 at least: an fp16 weight overflows
         )
 
     def undiffuse(self, x: Tensor, logSNR: Tensor, pred: Tensor) -> tuple[Tensor, Tensor]:
@@ -368,7 +372,7 @@ class GDF:
         cfg_rho: float = _CFG_RHO_DEFAULT,
         sampler_params: Optional[dict[str, Any]] = None,
         shift: Optional[float] = None,
-        device: Any = "cpu",
+        device: Any = None,
         *,
         guidance: Any = None,
         guide_model: Optional[Callable[..., Tensor]] = None,
@@ -381,7 +385,8 @@ class GDF:
 
         ``model(x, noise_cond, **model_inputs)`` predicts the target. The run
         starts from ``x_init`` (never modified; ``shape`` is then None or its
-        shape) or from the sampler's noise of ``shape`` in ``dtype`` on ``device``.
+        shape; it stays on its device unless ``device`` is given) or from the
+        sampler's noise of ``shape`` in ``dtype`` on ``device`` (default: the CPU).
         ``guidance`` (a name, a spec, a class or an instance; docs/guidance.md)
         combines the conditional prediction with the unconditional one
         (``unconditional_inputs``, zeros where missing; both run as one doubled
@@ -501,7 +506,7 @@ class GDF:
         cfg_rho: float = _CFG_RHO_DEFAULT,
         sampler_params: Optional[dict[str, Any]] = None,
         shift: Optional[float] = None,
-        device: Any = "cpu",
+        device: Any = None,
         *,
         guidance: Any = None,
         guide_model: Optional[Callable[..., Tensor]] = None,
@@ -544,7 +549,7 @@ class GDF:
         cfg_rho: float = _CFG_RHO_DEFAULT,
         sampler_params: Optional[dict[str, Any]] = None,
         shift: Optional[float] = None,
-        device: Any = "cpu",
+        device: Any = None,
         *,
         guidance: Any = None,
         guide_model: Optional[Callable[..., Tensor]] = None,
@@ -556,8 +561,10 @@ class GDF:
         final x; ``torch.compile(prepared.solve, fullgraph=True)`` compiles exactly the loop."""
         if not isinstance(model_inputs, dict):
             raise TypeError(f"model_inputs must be a dict of keyword arguments of the model; got {type(model_inputs).__name__}")
-        runtime_checks.check_sample_arguments(shape=shape, timesteps=timesteps, t_start=t_start, t_end=t_end,
-                                              shift=shift, generator=generator, x_init=x_init, device=device, dtype=dtype)
+        runtime_checks.check_sample_arguments(shape=shape, timesteps=timesteps, t_start=t_start, t_end=t_end, shift=shift,
+                                              generator=generator, x_init=x_init, device=device or "cpu", dtype=dtype)
+        if device is None:  # x_init's device (checked with x_init below), else the CPU (the original's default)
+            device = x_init.device if isinstance(x_init, Tensor) else "cpu"
         timesteps = int(timesteps)  # numpy ints too
         if x_init is None:
             shape = tuple(int(s) for s in shape)
@@ -725,6 +732,20 @@ def _linspace(start: float, end: float, n: int) -> list[float]:
     step = (end - start) / (n - 1)
     half = n // 2
     return [start + i * step if i < half else end - (n - 1 - i) * step for i in range(n)]
+
+
+def _check_like_x0(what: str, value: Any, x0: Tensor, *, same_shape: bool) -> None:
+    """``diffuse``'s ``epsilon`` (x0's shape) or ``offset`` (broadcast to x0's shape): a float tensor on x0's device."""
+    _check_tensor(what, value, min_dim=0)
+    if value.device != x0.device:
+        raise ValueError(f"{what} is on {value.device} but x0 is on {x0.device}")
+    try:
+        fits = torch.broadcast_shapes(value.shape, x0.shape) == x0.shape
+    except RuntimeError:
+        fits = False
+    if (value.shape != x0.shape) if same_shape else not fits:
+        need = "x0's" if same_shape else "one that broadcasts to x0's"
+        raise ValueError(f"{what} has shape {tuple(value.shape)}; it needs {need}, {tuple(x0.shape)}")
 
 
 def _check_tensor(what: str, value: Any, *, min_dim: int) -> None:

@@ -1,7 +1,9 @@
 """A GDF's caches for repeated ``sample`` runs: run plans (λ grid, sampler plan, level tables, t values) and built samplers.
 
 Both depend only on host values of the call (sampler spec, grid arguments,
-shift, batch size, dtype, device) and on the GDF's own schedule, scaler and noise condition, so
+shift, batch size, dtype, device, and whether ``torch.inference_mode`` is on: its
+tensors cannot be saved for backward by a later run outside it) and on the GDF's
+own schedule, scaler and noise condition, so
 a run that repeats them (the common case: many batches with one setting)
 reuses them instead of building them again; with a cheap model, building the
 plan costs as much as several steps. Nothing is read from a tensor to find an
@@ -65,7 +67,8 @@ class RunPlans:
         if not hasattr(sampler, "params") or _stateful(schedule) or _stateful(sampler):
             return None
         parts = tuple(_fingerprint(getattr(c, "params", None)) for c in (sampler, schedule, scaler, noise_cond))
-        return (type(sampler), id(schedule), id(scaler), id(noise_cond), parts, host_values)
+        inference = torch.is_inference_mode_enabled()  # read after the compile check: dynamo cannot trace it
+        return (type(sampler), id(schedule), id(scaler), id(noise_cond), parts, host_values, inference)
 
     def get(self, key: Optional[Hashable], schedule: Any, scaler: Any, noise_cond: Any) -> Optional[RunPlan]:
         entry = None if key is None else self._entries.get(key)

@@ -96,6 +96,8 @@ def check_sample_arguments(
         batch = int(shape[0])
     elif isinstance(x_init, Tensor) and x_init.dim() > 0:
         batch = x_init.shape[0]
+        if x_init.numel() == 0:
+            raise ValueError(f"x_init has shape {tuple(x_init.shape)}, with a dimension of size 0: a run needs at least one sample")
         if shape is not None and _is_shape(shape) and tuple(shape) != tuple(x_init.shape):
             raise ValueError(
                 f"shape {excerpt(tuple(shape))} does not match x_init's shape {tuple(x_init.shape)}: "

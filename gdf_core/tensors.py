@@ -28,6 +28,15 @@ def as_dtype(x: Tensor, dtype: torch.dtype) -> Tensor:
     return x if x.dtype == dtype else x.to(dtype)
 
 
+def noise_cond_dtype(cond: Tensor, x: Tensor) -> Tensor:
+    """A floating noise condition in x's compute dtype (float32 at least), an integer one as it is.
+
+    Not x's dtype: in bfloat16 a timestep 999 rounds to 1000 and t near 1 moves by 2⁻⁸; the
+    original GDF and diffusers' pipelines give a half-precision model its condition in float32 too.
+    """
+    return as_dtype(cond, compute_dtype(x)) if cond.is_floating_point() else cond
+
+
 def to_compute(x: Tensor | float | int) -> Tensor:
     """``x`` as a tensor in its compute dtype (never a view that could alias for writing)."""
     if not isinstance(x, Tensor):

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from gdf_core import GDF, SampleStep, SpecError, registry
+from gdf_plugins.presets import PRESETS
 
 ENDS = torch.tensor([0.0, 1e-6, 0.5, 1 - 1e-6, 1.0])
 
@@ -69,9 +70,11 @@ def test_low_and_high_precision_inputs_keep_their_dtype(preset, dtype):
     gdf = GDF.from_spec(preset)
     x0 = torch.randn(4, 3, dtype=dtype)
     outputs = gdf.diffuse(x0, t=torch.tensor([0.1, 0.4, 0.7, 0.9]) if preset != "edm" else None)
-    *data, weight = outputs
-    assert all(o.dtype == dtype for o in data if o.is_floating_point())
-    assert weight.dtype == torch.promote_types(dtype, torch.float32)  # a loss weight is float32 at least
+    *data, logsnr, cond, weight = outputs
+    assert all(o.dtype == dtype for o in data)
+    at_least_32 = torch.promote_types(dtype, torch.float32)  # λ, the noise condition and a loss weight are float32 at least
+    assert logsnr.dtype == at_least_32 and weight.dtype == at_least_32
+    assert cond.dtype == at_least_32 or not cond.is_floating_point()
     assert all(torch.isfinite(o).all() for o in outputs)
     x0_back, eps_back = gdf.undiffuse(outputs[0], outputs[3], outputs[2])
     assert x0_back.dtype == dtype and eps_back.dtype == dtype
@@ -93,6 +96,52 @@ def test_generator_makes_training_draws_reproducible():
     other = gdf.diffuse(x0, generator=torch.Generator().manual_seed(2))
     assert all(torch.equal(a, b) for a, b in zip(first, second))
     assert not torch.equal(first[3], other[3])
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_a_half_precision_batch_gets_the_float32_batchs_levels_and_noise_conditions(preset, dtype):
+    """In bfloat16 a timestep 999 would be 1000 and t near 1 would move by 2⁻⁸: λ and the condition are not rounded to x0's dtype."""
+    gdf = GDF.from_spec(preset)
+    x0, t = torch.randn(4, 3), torch.tensor([0.02, 0.4, 0.93, 0.999])
+    draws = not gdf.schedule.supports_t  # edm's, v_edm's and edm2's training schedules draw λ themselves
+
+    def diffuse(x: torch.Tensor, eps: torch.Tensor):
+        kwargs = {"generator": torch.Generator().manual_seed(0)} if draws else {"t": t}
+        return gdf.diffuse(x, epsilon=eps, **kwargs)
+
+    full = diffuse(x0, torch.randn(4, 3))
+    half = diffuse(x0.to(dtype), full[1].to(dtype))
+    assert torch.equal(half[3], full[3]) and torch.equal(half[4], full[4])
+
+
+def test_offset_noise_on_a_batch_of_scalars_keeps_their_shape():
+    gdf = GDF.from_spec({"preset": "stable_cascade", "offset_noise": 0.1})
+    assert all(o.shape == (3,) for o in gdf.diffuse(torch.randn(3)))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "words"),
+    [
+        ({"epsilon": [0.0] * 12}, TypeError, "epsilon must be a torch.Tensor, got list"),
+        ({"epsilon": torch.zeros(3, 4, dtype=torch.int64)}, TypeError, "epsilon must be a floating-point tensor, got dtype torch.int64"),
+        ({"epsilon": torch.zeros(3, 5)}, ValueError, "epsilon has shape (3, 5); it needs x0's, (3, 4)"),
+        ({"offset": torch.zeros(3, 5)}, ValueError, "offset has shape (3, 5); it needs one that broadcasts to x0's, (3, 4)"),
+        ({"offset": torch.zeros(2, 3, 4)}, ValueError, "offset has shape (2, 3, 4); it needs one that broadcasts to x0's"),
+        ({"offset": "0.1"}, TypeError, "offset must be a torch.Tensor, got str"),
+    ],
+)
+def test_diffuse_refuses_a_wrong_epsilon_or_offset_by_name(kwargs, error, words):
+    gdf = GDF.from_spec({"preset": "stable_cascade", "offset_noise": 0.1})
+    with pytest.raises(error) as info:
+        gdf.diffuse(torch.randn(3, 4), **kwargs)
+    assert words in str(info.value), str(info.value)
+
+
+def test_diffuse_returns_a_given_epsilon_in_x0s_dtype():
+    eps = torch.randn(3, 4, dtype=torch.float64)
+    _, epsilon, *_ = GDF.from_spec("edm").diffuse(torch.randn(3, 4), epsilon=eps)
+    assert epsilon.dtype == torch.float32 and torch.equal(epsilon, eps.float())
 
 
 def test_offset_noise_adds_a_per_channel_constant():

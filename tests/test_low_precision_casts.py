@@ -19,6 +19,7 @@ from torch.overrides import TorchFunctionMode
 
 from gdf_core import GDF, registry
 from gdf_core.denoiser import ModelDenoiser
+from gdf_plugins.presets import PRESETS
 
 SAMPLERS = registry.builtin_names("sampler")
 SHAPE = (4, 4, 8, 8)
@@ -115,3 +116,31 @@ def test_the_count_catches_no_op_conversions(monkeypatch: pytest.MonkeyPatch) ->
 
     monkeypatch.setattr(targets, "as_dtype", lambda x, dtype: x.to(dtype))
     assert _no_op_conversions_per_step("ddim") >= 5
+
+
+EULER_SD = {"_class_name": "EulerDiscreteScheduler", "num_train_timesteps": 1000, "beta_start": 0.00085, "beta_end": 0.012,
+            "beta_schedule": "scaled_linear", "prediction_type": "epsilon", "timestep_spacing": "trailing"}
+
+
+def _conditions_seen(gdf: GDF, dtype: torch.dtype, sampler: str) -> list[torch.Tensor]:
+    seen: list[torch.Tensor] = []
+
+    def model(x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        seen.append(cond.clone())
+        return 0.1 * x
+
+    gdf.sample_final(model, {}, (2, 3), sampler=sampler, timesteps=10, cfg=None, dtype=dtype, generator=torch.Generator().manual_seed(0))
+    return seen
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=["bf16", "fp16"])
+@pytest.mark.parametrize("config", sorted(PRESETS) + ["diffusers euler, SD 1.5"])
+def test_a_half_precision_run_gives_the_model_the_float32_runs_noise_conditions(config: str, dtype: torch.dtype) -> None:
+    """Not rounded to x's dtype: in bfloat16 diffusers' timestep 999 would be 1000 (outside 0…999) and t near 1
+    would move by 2⁻⁸. Both samplers: the first takes the level tables' conditions, heun its own (a second call)."""
+    gdf = GDF.from_diffusers(EULER_SD) if config.startswith("diffusers") else GDF.from_spec(config)
+    for sampler in ("ddim", "heun"):
+        full, half = _conditions_seen(gdf, torch.float32, sampler), _conditions_seen(gdf, dtype, sampler)
+        assert len(full) == len(half)
+        for f, h in zip(full, half):
+            assert h.dtype == f.dtype and torch.equal(h, f), (sampler, f, h)

@@ -41,6 +41,20 @@ def test_anything_that_shapes_the_plan_misses_the_cache() -> None:
     assert _plan(gdf, schedule="cosine").state.plan is not _plan(gdf, schedule="cosine").state.plan  # passed in: not cached
 
 
+@pytest.mark.parametrize("sampler", ["ddim", "dpmpp_2m", "unipc"])
+@pytest.mark.parametrize("preset", ["stable_cascade", "rectified_flow", "edm"])
+def test_a_run_under_inference_mode_does_not_hand_its_tensors_to_a_run_that_backpropagates(preset: str, sampler: str) -> None:
+    """Inference tensors cannot be saved for backward: a plan built under ``torch.inference_mode`` is for such runs only."""
+    gdf = GDF.from_spec(preset)
+    with torch.inference_mode():
+        inside = _plan(gdf, sampler=sampler)
+        assert _plan(gdf, sampler=sampler).state.plan is inside.state.plan  # cached for runs in inference mode
+    x = torch.randn(3, 2, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    out = gdf.sample_final(model, {}, None, sampler=sampler, timesteps=8, cfg=None, x_init=x)
+    out.sum().backward()
+    assert torch.isfinite(x.grad).all()
+
+
 def test_changing_a_component_in_place_or_stretching_the_scaler_misses_the_cache() -> None:
     gdf = GDF.from_spec("v_prediction")
     base = _plan(gdf)

@@ -156,6 +156,8 @@ def test_matching_unconditional_inputs_sample_and_are_not_mutated(gdf):
         ({"dtype": torch.int32}, TypeError, "dtype must be a floating-point torch dtype (e.g. torch.float32); got torch.int32"),
         ({"dtype": "float32"}, TypeError, "dtype must be a floating-point torch dtype"),
         ({"x_init": torch.zeros(3, 5)}, ValueError, "shape (2, 3) does not match x_init's shape (3, 5): pass shape=x_init.shape (or None)"),
+        ({"shape": None, "x_init": torch.zeros(0, 3)}, ValueError, "x_init has shape (0, 3), with a dimension of size 0"),
+        ({"shape": None, "x_init": torch.zeros(2, 0), "cfg": 3.0}, ValueError, "x_init has shape (2, 0), with a dimension of size 0"),
     ],
 )
 def test_sample_refuses_bad_arguments_before_calling_the_model(gdf, kwargs, error, words):

@@ -81,7 +81,7 @@ class APG(GuidanceBase):
         if self.norm_threshold > 0:
             dims = sample_dims(diff)
             norm = torch.linalg.vector_norm(diff, dim=dims, keepdim=True) if dims else diff.abs()
-            diff = diff * torch.clamp(self.norm_threshold / norm, max=1.0)
+            diff = diff * (self.norm_threshold / norm.clamp(min=self.norm_threshold))  # min(r/‖Δ‖, 1), finite gradient at Δ = 0
         if self.eta != 1:
             diff = diff - (1 - self.eta) * parallel_part(diff, cond).to(diff.dtype)
         return cond + (scale_at(self.scale, t) - 1) * diff

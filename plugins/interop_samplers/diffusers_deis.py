@@ -35,10 +35,16 @@ def _t_log_t(t: Tensor) -> tuple[Tensor, Tensor]:
     return q, torch.where(t > 0, q * torch.log(t), torch.zeros_like(t))
 
 
+def _apart(d: Tensor) -> Tensor:
+    """A distance between two levels as a divisor: 1 where they are one level (that case is not used:
+    the order falls there), so the unused value is finite and its gradient through torch.where is 0, not NaN."""
+    return torch.where(d == 0, torch.ones_like(d), d)
+
+
 def _primitive2(t: Tensor, b: Tensor, c: Tensor) -> Tensor:
     """∫ of the Lagrange basis through (log b, log c) that is 1 at b, as a function of ρ = t (times dρ)."""
     q, _ = _t_log_t(t)
-    return (q - t * (torch.log(c) + 1)) / (torch.log(b) - torch.log(c))
+    return (q - t * (torch.log(c) + 1)) / _apart(torch.log(b) - torch.log(c))
 
 
 def _primitive3(t: Tensor, b: Tensor, c: Tensor, d: Tensor) -> Tensor:
@@ -46,7 +52,7 @@ def _primitive3(t: Tensor, b: Tensor, c: Tensor, d: Tensor) -> Tensor:
     lc, ld = torch.log(c), torch.log(d)
     q, s = _t_log_t(t)
     num = t * (lc * (ld + 1) + ld + 2) - q * (lc + ld + 2) + s
-    return num / ((torch.log(b) - lc) * (torch.log(b) - ld))
+    return num / (_apart(torch.log(b) - lc) * _apart(torch.log(b) - ld))
 
 
 def _rho(logsnr: Tensor, like: Tensor) -> Tensor:

@@ -58,9 +58,10 @@ class DiffusersHeunSampler(SamplerBase):
         a_t, b_t = scaled(scaler, logsnr_next, xc)
         if order_of(self._rule, state) == 1:
             return as_dtype((a_t * x0c + b_t * epsc), x.dtype)
-        dsigma = b_t / a_t - b / a
-        y = xc / a
         pure_noise = batch_view(torch.isneginf(logsnr), xc)  # σ = ∞: the Euler stage's limit, no trapezoid
+        a = torch.where(pure_noise, torch.ones_like(a), a)  # a = 0 there: unused, but an inf in the other branch of a
+        dsigma = b_t / a_t - b / a  # torch.where makes its gradient 0·inf = NaN
+        y = xc / a
         x_euler = torch.where(pure_noise, a_t * x0c + b_t * epsc, a_t * (y + dsigma * epsc))
         _, eps_next = denoise(as_dtype(x_euler, x.dtype), logsnr_next)
         heun = a_t * (y + dsigma * (epsc + to_compute(eps_next)) / 2)
