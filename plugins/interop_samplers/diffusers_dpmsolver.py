@@ -64,7 +64,8 @@ class DiffusersDPMSolverSampler(SamplerBase):
         )
 
     def prepare(self, logsnrs: Tensor, scaler: InputScaler) -> OrderPlan:
-        if not self.algorithm_type.endswith("++") and any(infinite_ends(logsnrs)):
+        ends = infinite_ends(logsnrs)  # None under torch.compile: the refusal is for eager runs only
+        if not self.algorithm_type.endswith("++") and ends is not None and any(ends):
             raise ValueError(
                 f"sampler {self.name!r}: the noise-form {self.algorithm_type!r} cannot step from pure noise (λ = −∞, "
                 "α = 0) or into clean data (λ′ = +∞: σ′·(e^h − 1) is 0·∞; diffusers refuses final_sigmas_type='zero' "

@@ -28,12 +28,29 @@ from gdf_plugins.interop_samplers.orders import OrderPlan, div0, infinite_ends, 
 @dataclass(frozen=True)
 class UniPCNode:
     """A history level: η = λ/2 and x̂0 there; the newest also keeps the point its predictor started
-    from and its order, which the next step's corrector (UniC) refines."""
+    from, which the next step's corrector (UniC) refines."""
 
     logsnr: Tensor
     value: Tensor
     x: Optional[Tensor] = None
-    order: int = 0
+
+
+#: The cases of a grid's ends: (starts at λ = −∞, ends at λ = +∞).
+ENDS = ((False, False), (True, False), (False, True), (True, True))
+
+
+@dataclass(frozen=True)
+class UniPCPlan(OrderPlan):
+    """``orders`` for the grid's ends as ``prepare`` read them (``ends``). Under torch.compile no value is
+    read (``ends`` is None): ``by_ends`` holds the orders of each case of ``ENDS``, and a step whose orders
+    differ between cases takes each and keeps, per sample, the one of its grid's ends (``torch.where``)."""
+
+    by_ends: tuple[tuple[int, ...], ...] = ()
+    ends: Optional[tuple[bool, bool]] = None
+
+
+#: (corrector's order or 0, predictor's order, the samples it is for: None for all) of one variant of a step.
+Variant = tuple[int, int, Optional[Tensor]]
 
 
 def _coefficients(rks: list[Tensor], hh: Tensor, variant: str, order: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -72,15 +89,20 @@ class DiffusersUniPCSampler(SamplerBase):
         """diffusers' order of step i of ``steps``: min(solver_order, i + 1, N − i) (the last only with lower_order_final)."""
         return min(self.solver_order, i + 1, steps - i) if self.lower_order_final else min(self.solver_order, i + 1)
 
-    def prepare(self, logsnrs: Tensor, scaler: InputScaler) -> OrderPlan:
+    def prepare(self, logsnrs: Tensor, scaler: InputScaler) -> UniPCPlan:
         """diffusers' orders, on grids with infinite ends (which diffusers never builds) made finite or refused.
 
         From λ = −∞ no difference may reach back to that level (its ratio to a step is ∞/∞): step i's order is
         at most i. Into λ′ = +∞ every ratio of the last step is 0 and the order-3 system is singular (diffusers
-        raises there): that step is order ≤ 2. bh1 (B(h) = h) across an infinite step diverges: refused.
+        raises there): that step is order ≤ 2. bh1 (B(h) = h) across an infinite step diverges: refused (in
+        eager runs; under torch.compile the ends are not read, see ``UniPCPlan``).
         """
-        orders = list(plan_orders(self._rule, logsnrs).orders)
-        from_noise, to_data = infinite_ends(logsnrs)
+        orders = plan_orders(self._rule, logsnrs).orders
+        by_ends = tuple(_capped(orders, *case) for case in ENDS)
+        ends = infinite_ends(logsnrs)
+        if ends is None:
+            return UniPCPlan(orders, by_ends, None)
+        from_noise, to_data = ends
         if self.solver_type == "bh1" and ((to_data and orders[-1] > 1) or (from_noise and len(orders) > 1)):
             where = (f"at order {orders[-1]} on a last step into clean data (λ′ = +∞)" if to_data and orders[-1] > 1
                      else "correcting a first step from pure noise (λ = −∞)")
@@ -88,11 +110,31 @@ class DiffusersUniPCSampler(SamplerBase):
                 f"sampler {self.name!r}: bh1 {where} diverges (B(h) = h grows without bound; diffusers' own step gives "
                 "±inf or NaN there): use solver_type='bh2', lower_order_final=True, or a grid with finite ends"
             )
-        if from_noise:
-            orders = [min(order, max(1, i)) for i, order in enumerate(orders)]
-        if to_data and orders:
-            orders[-1] = min(orders[-1], 2)
-        return OrderPlan(tuple(orders))
+        return UniPCPlan(by_ends[ENDS.index(ends)], by_ends, ends)
+
+    def _variants(self, state: SamplingState) -> list[Variant]:
+        """This step's (corrector order, predictor order, samples): the corrector takes the previous step's
+        order. One variant for all samples, unless the plan could not read the grid's ends and they matter here."""
+        plan, i, known = state.plan, state.step, len(state.history)
+
+        def orders_at(orders: tuple[int, ...]) -> tuple[int, int]:
+            return (min(orders[i - 1], known) if known else 0), min(orders[i], known + 1)
+
+        if not isinstance(plan, UniPCPlan) or plan.ends is not None:
+            order = order_of(self._rule, state)
+            previous = plan.orders[i - 1] if isinstance(plan, OrderPlan) and known else self._rule(i - 1, state.num_steps)
+            return [((min(previous, known) if known else 0), min(order, known + 1), None)]
+        cases: dict[tuple[int, int], list[tuple[bool, bool]]] = {}
+        for case, orders in zip(ENDS, plan.by_ends):
+            cases.setdefault(orders_at(orders), []).append(case)
+        if len(cases) == 1:
+            return [(*next(iter(cases)), None)]
+        assert state.logsnrs is not None
+        from_noise, to_data = torch.isneginf(state.logsnrs[0]), torch.isposinf(state.logsnrs[-1])
+        return [
+            (corr, pred, torch.stack([(from_noise == a) & (to_data == b) for a, b in group]).any(0))
+            for (corr, pred), group in cases.items()
+        ]
 
     def step(
         self,
@@ -111,16 +153,24 @@ class DiffusersUniPCSampler(SamplerBase):
         m_t, xc = to_compute(x0), to_compute(x)
         lam = batch_view(to_compute(logsnr), xc) / 2
         hist = [(node.logsnr, node.value) for node in state.history]
-        if state.history:  # UniC: correct the point just evaluated (the newest node's x), with that evaluation
-            newest = state.history[0]
-            assert newest.x is not None
-            corrected = self._corrector(hist, newest.x, lam, m_t, newest.order, scaler, xc)
-            xc = torch.where(lam == newest.logsnr, xc, corrected)
-        hist = [(lam, m_t)] + hist[: self.solver_order - 1]
-        order = min(order_of(self._rule, state), len(hist))
-        state.history[:] = [UniPCNode(lam, m_t, x=xc, order=order)] + [UniPCNode(lv, v) for lv, v in hist[1:]]
+        new = [(lam, m_t)] + hist[: self.solver_order - 1]
         lam_t = batch_view(to_compute(logsnr_next), xc) / 2
-        return as_dtype(torch.where(lam_t == lam, xc, self._predictor(hist, xc, lam_t, order, scaler)), x.dtype)
+        start, out = None, None
+        for corr, pred, samples in self._variants(state):
+            x_v = xc
+            if state.history:  # UniC: correct the point just evaluated (the newest node's x), with that evaluation
+                newest = state.history[0]
+                assert newest.x is not None
+                x_v = torch.where(lam == newest.logsnr, xc, self._corrector(hist, newest.x, lam, m_t, corr, scaler, xc))
+            x_next = torch.where(lam_t == lam, x_v, self._predictor(new, x_v, lam_t, pred, scaler))
+            if samples is None or start is None or out is None:
+                start, out = x_v, x_next
+            else:
+                where = batch_view(samples, xc)
+                start, out = torch.where(where, x_v, start), torch.where(where, x_next, out)
+        assert start is not None and out is not None
+        state.history[:] = [UniPCNode(lam, m_t, x=start)] + [UniPCNode(lv, v) for lv, v in new[1:]]
+        return as_dtype(out, x.dtype)
 
     def _predictor(self, hist: list[tuple[Tensor, Tensor]], x: Tensor, lam_t: Tensor, order: int, scaler: InputScaler) -> Tensor:
         lam_s0, m0 = hist[0]
@@ -154,6 +204,14 @@ class DiffusersUniPCSampler(SamplerBase):
     @staticmethod
     def _ab(scaler: InputScaler, lam_half: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
         return scaled(scaler, (2 * lam_half).reshape(-1), x)
+
+
+def _capped(orders: tuple[int, ...], from_noise: bool, to_data: bool) -> tuple[int, ...]:
+    """The orders on a grid from λ = −∞ (step i at most i) and/or into λ′ = +∞ (the last at most 2)."""
+    capped = [min(order, max(1, i)) for i, order in enumerate(orders)] if from_noise else list(orders)
+    if to_data and capped:
+        capped[-1] = min(capped[-1], 2)
+    return tuple(capped)
 
 
 def _solve(R: Tensor, b: Tensor) -> Tensor:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 import torch
 from torch import Tensor
@@ -39,11 +39,11 @@ def plan_orders(rule: OrderRule, logsnrs: Tensor) -> OrderPlan:
     return OrderPlan(tuple(rule(i, steps) for i in range(steps)))
 
 
-def infinite_ends(logsnrs: Tensor) -> tuple[bool, bool]:
+def infinite_ends(logsnrs: Tensor) -> Optional[tuple[bool, bool]]:
     """(starts at λ = −∞, ends at λ = +∞): diffusers' grids do neither, gdf's presets often do both. One host
-    read of the grid's two ends, once per run before its loop (nothing is read while compiling: (False, False))."""
+    read of the grid's two ends, once per run before its loop; None while torch.compile traces (nothing is read)."""
     if torch.compiler.is_compiling():
-        return False, False
+        return None
     ends = torch.stack([logsnrs[0].reshape(-1)[0], logsnrs[-1].reshape(-1)[0]]).detach().to("cpu", torch.float64).tolist()
     return ends[0] == -math.inf, ends[1] == math.inf
 
