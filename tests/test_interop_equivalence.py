@@ -175,6 +175,15 @@ def test_ddpm_samples_as_diffusers_with_the_same_noise(options: dict, steps: int
     assert_same_run("DDPMScheduler", {**SD, "clip_sample": False, **options}, steps)
 
 
+@pytest.mark.parametrize("steps", (2, 3, 7, 30))
+@pytest.mark.parametrize("spacing", ["trailing", "linspace"])
+def test_ddpm_samples_as_diffusers_at_step_counts_whose_steps_are_not_tau_minus_t_over_n(spacing: str, steps: int) -> None:
+    """DDPM steps to the next timestep it evaluates (``previous_timestep``), not τ − ⌊T/N⌋ as DDIM: a trailing or
+    linspace DDPM run is a grid at every N, and was refused as "not a grid" (Hunyuan-DiT's v-prediction table here)."""
+    hunyuan_dit = {"beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.03, "prediction_type": "v_prediction"}
+    assert_same_run("DDPMScheduler", {**hunyuan_dit, "clip_sample": False, "steps_offset": 1, "timestep_spacing": spacing}, steps)
+
+
 EULER_OPTIONS = [
     {"timestep_spacing": "leading", "steps_offset": 1},
     {"timestep_spacing": "leading", "steps_offset": 1, "use_karras_sigmas": True},

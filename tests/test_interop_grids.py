@@ -85,6 +85,31 @@ def test_grids_are_set_timesteps_for_every_spacing_offset_and_step_count(family:
         torch.testing.assert_close(cond(lam[:-1]).double(), sched.timesteps.double(), rtol=1e-5, atol=slack, msg=where)
 
 
+@pytest.mark.parametrize("train_steps", [1000, 1100])
+@pytest.mark.parametrize("spacing", ["trailing", "linspace"])
+@pytest.mark.parametrize(("family", "cls_name"), [("euler", "EulerDiscreteScheduler"), ("dpm", "DPMSolverMultistepScheduler")])
+def test_the_timesteps_are_set_timesteps_at_every_step_count_to_200(family: str, cls_name: str, spacing: str, train_steps: int) -> None:
+    """numpy's linspace and arange, not torch's: they differ in the last bit at some points, and where diffusers
+    rounds a half there its timestep was one off (PixArt's DPM-Solver at 26, 30, 46, 52 … steps, SDXL's Euler
+    at 48 trailing steps, Kolors' T = 1100 at 24, 56, 96 …). Counts where diffusers gives N + 1 timesteps
+    for N steps (trailing, T = 1100 at 15, 30, 60 …: a step at timestep −1) are refused by gdf and skipped."""
+    table = {**SD, "num_train_timesteps": train_steps}
+    rounding = "none" if family == "euler" else "round"
+    cond = build("noise_cond", {"name": "diffusers_timestep", **table, "interpolation": "sigma" if family == "euler" else "log_sigma",
+                                "rounding": rounding})
+    grid = build("schedule", {"name": "diffusers_grid", **table, "algorithm": family, "timestep_spacing": spacing})
+    compared = 0
+    for steps in range(1, 201):
+        sched = getattr(diffusers, cls_name)(**table, timestep_spacing=spacing)
+        sched.set_timesteps(steps)
+        if len(sched.timesteps) != steps:
+            continue
+        got = cond(grid.run_logsnrs(steps)[:-1]).double()
+        torch.testing.assert_close(got, sched.timesteps.double(), rtol=0, atol=1e-3, msg=f"{steps} steps")
+        compared += 1
+    assert compared >= 190
+
+
 def test_ddim_grid_refuses_the_runs_diffusers_steps_inconsistently() -> None:
     grid = build("schedule", {"name": "diffusers_grid", **SD, "timestep_spacing": "linspace"})
     with pytest.raises(ValueError, match="not a grid"):
@@ -162,3 +187,13 @@ def test_every_sampling_entry_point_runs_on_the_whole_run_grid(entry: str) -> No
     torch.testing.assert_close(
         partial.logsnrs[:, 0], gdf.sample_schedule(torch.linspace(0.9, 0.0, 8, dtype=torch.float64)).to(partial.logsnrs.dtype)
     )
+
+
+def test_a_one_step_flow_match_stretch_is_refused_naming_shift_terminal() -> None:
+    """LTX-Video's shift_terminal at 1 step: diffusers' σ is NaN (0/0); gdf had refused it with a message about the target."""
+    from gdf_core import GDF
+
+    gdf = GDF.from_diffusers({"_class_name": "FlowMatchEulerDiscreteScheduler", "use_dynamic_shifting": True, "shift_terminal": 0.1}, mu=2.05)
+    with pytest.raises(ValueError, match="shift_terminal cannot stretch a 1-step run"):
+        gdf.sample_final(lambda x, t: 0.1 * x, {}, (1, 4), timesteps=1, cfg=None)
+    assert torch.isfinite(gdf.sample_final(lambda x, t: 0.1 * x, {}, (1, 4), timesteps=2, cfg=None)).all()

@@ -59,6 +59,7 @@ ROUND_TRIPS = [
     ("UniPCMultistepScheduler", {**SD, "thresholding": True}),
     ("DEISMultistepScheduler", {**SD, "thresholding": True, "sample_max_value": 1.5}),
     ("LCMScheduler", {"clip_sample": True, "clip_sample_range": 1.5}),
+    ("HeunDiscreteScheduler", {**SD, "clip_sample": True, "clip_sample_range": 2.0}),  # was converted, then refused on export
 ]
 
 
@@ -177,3 +178,18 @@ def test_a_converted_gdf_survives_its_own_spec(cls_name: str, config: dict) -> N
     grid = getattr(schedule, "run_logsnrs", None)
     if grid is not None:
         assert torch.equal(grid(4), rebuilt.run_logsnrs(4))
+
+
+def test_the_pipeline_only_mu_options_of_flow_matching_are_reported_not_dropped_silently() -> None:
+    """LTX-Video's base_shift/max_shift/base_image_seq_len differ from Flux's: the scheduler never reads them (its
+    pipeline computes mu from them), gdf keeps mu, and both directions say so."""
+    from gdf_core.interop.from_diffusers import convert_diffusers
+    from gdf_core.interop.to_diffusers import export_diffusers
+
+    ltx = {"_class_name": "FlowMatchEulerDiscreteScheduler", "shift": 1.0, "use_dynamic_shifting": True, "base_shift": 0.95,
+           "max_shift": 2.05, "base_image_seq_len": 1024, "max_image_seq_len": 4096, "shift_terminal": 0.1}
+    report = convert_diffusers(ltx, mu=2.05).report()
+    assert "base_shift=0.95, max_shift=2.05, base_image_seq_len=1024, max_image_seq_len=4096" in report
+    assert "to_diffusers does not keep them" in report
+    approximations = export_diffusers(GDF.from_diffusers(ltx, mu=2.05)).approximations
+    assert any("base_shift, max_shift, base_image_seq_len and max_image_seq_len are diffusers' defaults" in a for a in approximations)

@@ -345,12 +345,19 @@ def _dpm_solver(opts: _Options, c: Conversion) -> dict[str, Any]:
     return sampler
 
 
+#: FlowMatchEulerDiscreteScheduler options only diffusers' pipelines read (to compute mu).
+PIPELINE_MU_OPTIONS = ("base_shift", "max_shift", "base_image_seq_len", "max_image_seq_len")
+
+
 def _flow_match(opts: _Options, c: Conversion, mu: Optional[float]) -> dict[str, Any]:
     opts.require("invert_sigmas", (False,), "inverted σ (1 − σ) are not reproduced")
     opts.require("stochastic_sampling", (False,), "stochastic flow-match sampling is not reproduced")
     dynamic = bool(opts.get("use_dynamic_shifting"))
-    for k in ("base_shift", "max_shift", "base_image_seq_len", "max_image_seq_len"):
-        opts.get(k)
+    pipeline = {k: opts.get(k) for k in PIPELINE_MU_OPTIONS}
+    c.ignored.append(
+        ", ".join(f"{k}={v}" for k, v in pipeline.items()) + ": read by diffusers' pipelines to compute mu from the "
+        "image size, not by the scheduler; gdf takes mu from from_diffusers(mu=...), and to_diffusers does not keep them"
+    )
     if dynamic:
         if mu is None:
             raise SpecError(
@@ -505,6 +512,8 @@ def convert_diffusers(source: Any, *, scheduler_class: Optional[str] = None, mu:
             grid["sigmas"] = sigmas
         if algorithm == "dpm":
             _no_flow_sigmas(opts)
+        if name == "DDPMScheduler":  # its step goes to the next timestep it evaluates (previous_timestep), not τ − ⌊T/N⌋
+            grid["exact_steps"] = False
         if "lambda_min_clipped" in opts.known:
             clip = opts.number("lambda_min_clipped")
             if clip != -math.inf:
@@ -548,7 +557,7 @@ def convert_diffusers(source: Any, *, scheduler_class: Optional[str] = None, mu:
         raise SpecError(
             f"{name}: the option(s) {', '.join(unread)} are not reproduced by gdf", path=unread[0]
         )
-    c.ignored = [f"{k}={config[k]!r} (not an option of {name}; diffusers ignores it too)" for k in foreign]
+    c.ignored += [f"{k}={config[k]!r} (not an option of {name}; diffusers ignores it too)" for k in foreign]
     return c
 
 

@@ -52,9 +52,10 @@ def _as_dict(spec: Any) -> dict[str, Any]:
     return {"name": spec} if isinstance(spec, str) else dict(spec)
 
 
-#: diffusers schedulers with x̂0 limits: clip_sample and thresholding, or thresholding only.
+#: diffusers schedulers with x̂0 limits: clip_sample and thresholding, thresholding only, or clip_sample only.
 CLIPPING = ("DDIMScheduler", "DDPMScheduler", "LCMScheduler")
 THRESHOLDING = (*CLIPPING, "DPMSolverMultistepScheduler", "UniPCMultistepScheduler", "DEISMultistepScheduler")
+CLIP_ONLY = ("HeunDiscreteScheduler",)
 
 
 def _unlimited(target: Any) -> Any:
@@ -70,7 +71,7 @@ def _limit_options(target: Any, name: str, problems: list[str]) -> dict[str, Any
     if target.noise != noise:
         problems.append(f"target thresholded noise={target.noise!r}: {name} takes ε̂ {noise!r} after limiting x̂0")
     if target.method == "clip":
-        if name not in CLIPPING:
+        if name not in CLIPPING + CLIP_ONLY:
             problems.append(f"target thresholded (clip): {name} has no clip_sample")
         return {"clip_sample": True, "clip_sample_range": target.clip_range}
     if name not in THRESHOLDING:
@@ -213,6 +214,10 @@ def _export_flow(grid: dict[str, Any], sampler: dict[str, Any], target: str, noi
     approx = []
     if config["use_dynamic_shifting"]:
         approx.append(f"mu={grid.get('mu')} is a per-run argument in diffusers: pass set_timesteps(N, mu={grid.get('mu')})")
+        approx.append(
+            "base_shift, max_shift, base_image_seq_len and max_image_seq_len are diffusers' defaults (Flux's): gdf keeps mu, "
+            "not the pipeline's rule for it; a pipeline that computes mu from them (LTX-Video, CogView4) needs its own set here"
+        )
     return Export(config=config, approximations=approx)
 
 

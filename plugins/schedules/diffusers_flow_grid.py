@@ -24,6 +24,20 @@ from gdf_plugins.schedules.grids import SamplingSchedule
 from gdf_core.domains import Finite, IntRange, OpenUnitInterval, ShiftFactor, check_shift
 
 
+def stretch_to_terminal(sig: Tensor, shift_terminal: float, name: str) -> Tensor:
+    """diffusers' ``shift_terminal``: 1 − σ scaled so that the last σ of the run is ``shift_terminal``.
+
+    A 1-step run's one σ is 1 (the stretch is 0/0; diffusers gives NaN σ): refused.
+    """
+    if sig.shape[0] == 1:
+        raise ValueError(
+            f"schedule {name!r}: shift_terminal cannot stretch a 1-step run (its one σ is 1; diffusers divides 0 by 0 "
+            "and gives NaN): take at least 2 steps"
+        )
+    one_minus = 1 - sig
+    return 1 - one_minus / (one_minus[-1] / (1 - shift_terminal))
+
+
 def time_shift(sigma: Tensor, s: float) -> Tensor:
     """SD3's time shift σ′ = s·σ/(1 + (s − 1)·σ) (Esser et al. 2024, §5.3.2)."""
     return s * sigma / (1 + (s - 1) * sigma)
@@ -95,8 +109,7 @@ class DiffusersFlowGridSchedule(SamplingSchedule):
         sig = torch.linspace(hi, lo, steps, dtype=torch.float64) / T
         sig = time_shift(sig, self.run_shift)
         if self.shift_terminal is not None:
-            one_minus = 1 - sig
-            sig = 1 - one_minus / (one_minus[-1] / (1 - self.shift_terminal))
+            sig = stretch_to_terminal(sig, self.shift_terminal, self.name)
         if self.sigmas != "linear":
             sig = SIGMA_GRIDS[self.sigmas](float(sig[-1]), float(sig[0]), steps)
         return sig.to(torch.float32).to(torch.float64)
@@ -114,4 +127,4 @@ class DiffusersFlowGridSchedule(SamplingSchedule):
     levels = run_logsnrs  # type: ignore[assignment]
 
 
-__all__ = ["DiffusersFlowGridSchedule", "flow_logsnr", "time_shift"]
+__all__ = ["DiffusersFlowGridSchedule", "flow_logsnr", "stretch_to_terminal", "time_shift"]

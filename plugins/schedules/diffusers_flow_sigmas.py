@@ -31,7 +31,7 @@ import torch
 from torch import Tensor
 
 from gdf_core.domains import IntRange, LogShift, OpenUnitInterval, ShiftFactor, check_shift
-from gdf_plugins.schedules.diffusers_flow_grid import flow_logsnr, time_shift
+from gdf_plugins.schedules.diffusers_flow_grid import flow_logsnr, stretch_to_terminal, time_shift
 from gdf_plugins.schedules.grids import SamplingSchedule
 
 #: diffusers' number of training timesteps.
@@ -117,13 +117,7 @@ class DiffusersFlowSigmasSchedule(SamplingSchedule):
         else:
             sig = s * u / (1 + (s - 1) * u)
         if self.shift_terminal is not None:
-            if steps == 1:
-                raise ValueError(
-                    f"schedule {self.name!r}: shift_terminal cannot stretch a 1-step run (its one σ is 1; diffusers divides 0 by 0 "
-                    "and gives NaN): take at least 2 steps"
-                )
-            one_minus = 1 - sig
-            sig = 1 - one_minus / (one_minus[-1] / (1 - self.shift_terminal))
+            sig = stretch_to_terminal(sig, self.shift_terminal, self.name)
         if abs(float(sig[0]) - 1) < 1e-6:
             sig[0] -= 1e-6
         return sig

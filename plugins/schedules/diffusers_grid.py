@@ -49,6 +49,29 @@ def _f32(x: Tensor) -> Tensor:
     return x.to(torch.float32).to(torch.float64)
 
 
+def numpy_linspace(start: float, stop: float, num: int) -> list[float]:
+    """``numpy.linspace(start, stop, num)``'s float64 values: i·step + start, the last exactly ``stop``.
+
+    Not ``torch.linspace``, which fills its second half from ``stop`` down: the two differ in the last
+    bit at some points, and where diffusers then rounds (895.4999999999999 against 895.5) its timestep
+    is one less than torch's (PixArt's DPM-Solver at 26, 30, 46, 52 … steps).
+    """
+    if num == 1:
+        return [float(start)]
+    step = (stop - start) / (num - 1)
+    values = [i * step + start for i in range(num)]
+    values[-1] = float(stop)
+    return values
+
+
+def numpy_arange(start: float, stop: float, step: float) -> list[float]:
+    """``numpy.arange(start, stop, step)``'s float64 values: start + i·δ with δ = (start + step) − start,
+    ⌈(stop − start)/step⌉ of them (SDXL's Euler at 48 trailing steps: 936, not torch's 937)."""
+    count = max(math.ceil((stop - start) / step), 0)
+    delta = (start + step) - start
+    return [start + i * delta for i in range(count)]
+
+
 def spaced_timesteps(spacing: str, steps: int, train_steps: int, steps_offset: int, *, extra_point: bool = False, last: Optional[int] = None) -> Tensor:
     """The timesteps of an N-step run, noisiest first (float64; integers except Euler's ``linspace``).
 
@@ -58,12 +81,12 @@ def spaced_timesteps(spacing: str, steps: int, train_steps: int, steps_offset: i
     n = steps + 1 if extra_point else steps
     if spacing == "linspace":
         top = (last if extra_point else train_steps) - 1
-        ts = torch.linspace(0, top, n, dtype=torch.float64).flip(0)
+        ts = torch.tensor(numpy_linspace(0.0, float(top), n), dtype=torch.float64).flip(0)
     elif spacing == "leading":
         ratio = (last if extra_point else train_steps) // n
         ts = (torch.arange(n, dtype=torch.float64) * ratio).flip(0) + steps_offset
     elif spacing == "trailing":
-        ts = torch.round(torch.arange(last, 0, -train_steps / steps, dtype=torch.float64)) - 1
+        ts = torch.round(torch.tensor(numpy_arange(float(last), 0.0, -train_steps / steps), dtype=torch.float64)) - 1
         return ts
     else:
         raise ValueError(f"unknown timestep_spacing {spacing!r}; expected leading, trailing or linspace")
