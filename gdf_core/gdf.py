@@ -562,7 +562,7 @@ class GDF:
         if not isinstance(model_inputs, dict):
             raise TypeError(f"model_inputs must be a dict of keyword arguments of the model; got {type(model_inputs).__name__}")
         runtime_checks.check_sample_arguments(shape=shape, timesteps=timesteps, t_start=t_start, t_end=t_end, shift=shift,
-                                              generator=generator, x_init=x_init, device=device or "cpu", dtype=dtype)
+                                              generator=generator, x_init=x_init, device="cpu" if device is None else device, dtype=dtype)
         if device is None:  # x_init's device (checked with x_init below), else the CPU (the original's default)
             device = x_init.device if isinstance(x_init, Tensor) else "cpu"
         timesteps = int(timesteps)  # numpy ints too

@@ -13,7 +13,7 @@ the predictor starts from the corrected point.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, Optional
+from typing import Any, Callable, Literal, Optional
 
 import torch
 from torch import Tensor
@@ -22,7 +22,7 @@ from gdf_core.bases import SamplerBase
 from gdf_core.bases.sampler import scaled
 from gdf_core.protocols import Denoiser, InputScaler, SamplingState
 from gdf_core.tensors import as_dtype, batch_view, to_compute
-from gdf_plugins.interop_samplers.orders import OrderPlan, div0, infinite_ends, nonzero, order_of, plan_orders
+from gdf_plugins.interop_samplers.orders import OrderPlan, div0, infinite_ends, nonzero, plan_orders
 
 
 @dataclass(frozen=True)
@@ -117,16 +117,17 @@ class DiffusersUniPCSampler(SamplerBase):
         order. One variant for all samples, unless the plan could not read the grid's ends and they matter here."""
         plan, i, known = state.plan, state.step, len(state.history)
 
-        def orders_at(orders: tuple[int, ...]) -> tuple[int, int]:
-            return (min(orders[i - 1], known) if known else 0), min(orders[i], known + 1)
+        def pair(order: Callable[[int], int]) -> tuple[int, int]:
+            """(corrector, predictor) orders, capped by the history there is, from the order of each step."""
+            return (min(order(i - 1), known) if known else 0), min(order(i), known + 1)
 
-        if not isinstance(plan, UniPCPlan) or plan.ends is not None:
-            order = order_of(self._rule, state)
-            previous = plan.orders[i - 1] if isinstance(plan, OrderPlan) and known else self._rule(i - 1, state.num_steps)
-            return [((min(previous, known) if known else 0), min(order, known + 1), None)]
+        if not isinstance(plan, UniPCPlan) or plan.ends is not None:  # the plan's orders, or (by hand) the rule's
+            if isinstance(plan, OrderPlan) and i < len(plan.orders):
+                return [(*pair(plan.orders.__getitem__), None)]
+            return [(*pair(lambda j: self._rule(j, state.num_steps)), None)]
         cases: dict[tuple[int, int], list[tuple[bool, bool]]] = {}
         for case, orders in zip(ENDS, plan.by_ends):
-            cases.setdefault(orders_at(orders), []).append(case)
+            cases.setdefault(pair(orders.__getitem__), []).append(case)
         if len(cases) == 1:
             return [(*next(iter(cases)), None)]
         assert state.logsnrs is not None
@@ -163,7 +164,7 @@ class DiffusersUniPCSampler(SamplerBase):
                 assert newest.x is not None
                 x_v = torch.where(lam == newest.logsnr, xc, self._corrector(hist, newest.x, lam, m_t, corr, scaler, xc))
             x_next = torch.where(lam_t == lam, x_v, self._predictor(new, x_v, lam_t, pred, scaler))
-            if samples is None or start is None or out is None:
+            if samples is None or start is None or out is None:  # the first variant: every sample, until a later one's
                 start, out = x_v, x_next
             else:
                 where = batch_view(samples, xc)
