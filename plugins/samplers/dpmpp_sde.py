@@ -24,7 +24,7 @@ from gdf_core.tensors import as_dtype
 from gdf_core.protocols import Denoiser, InputScaler, SamplingState
 from gdf_plugins.samplers.domains import NoiseAmount, check_noise_amount
 from gdf_plugins.samplers.maths.combine import combine_rows
-from gdf_plugins.samplers.maths.exponential import data_weights
+from gdf_plugins.samplers.maths.exponential import FINAL_LEBESGUE, data_weights
 from gdf_plugins.samplers.maths.levels import Levels
 from gdf_plugins.samplers.multistep import MultistepSampler
 
@@ -58,7 +58,9 @@ class DPMPPSDESampler(MultistepSampler):
     def coefficients(self, etas: list[Tensor], lv: Levels, active: list[Tensor]) -> list[Tensor]:
         midpoint = self.solver_type == "midpoint" and self.order == 2
         separation = SDE_NODE_SEPARATION if self.eta > 0 else self.node_separation
-        w = data_weights(etas, lv.eta_next, kappa=1.0 + self.eta, midpoint=midpoint, active=active, separation=separation)
+        final = None if self.eta > 0 else FINAL_LEBESGUE  # noisy x̂0 values: nodes kept apart by distance
+        w = data_weights(etas, lv.eta_next, kappa=1.0 + self.eta, midpoint=midpoint, active=active, separation=separation,
+                         final_lebesgue=final)
         damp = torch.exp(-self.eta * lv.h) if self.eta > 0 else torch.ones_like(lv.h)  # 0·∞ at λ′ = +∞
         return [lv.b_ratio * damp] + [lv.a_next * wj for wj in w]
 

@@ -15,8 +15,7 @@ from gdf_core.tensors import as_dtype
 from gdf_core.protocols import Denoiser, InputScaler, SamplingState
 from gdf_plugins.samplers.domains import NoiseAmount, check_noise_amount
 from gdf_plugins.samplers.maths.combine import combine, combine_rows, compute
-from gdf_plugins.samplers.maths.exponential import data_weights
-from gdf_plugins.samplers.maths.lagrange import lagrange_at
+from gdf_plugins.samplers.maths.exponential import data_weights, final_weights
 from gdf_plugins.samplers.maths.levels import Levels, distinct_from_newer, half_logsnr, scaler_coeffs
 
 
@@ -166,12 +165,11 @@ def _last_coefficients(etas: list[Tensor], lv: Levels) -> list[Tensor]:
 
     An Euler step, except into λ′ = +∞ with a previous, distinct level: x̂0
     extrapolated to σ = 0 by a line in σ² (b′ = 0 there, so ε̂'s coefficient b′
-    is right for both).
+    is right for both) unless the two levels are too near for it (``final_weights``).
     """
     if len(etas) == 1:
         return [lv.a_next, lv.b_next]
-    q = [torch.exp(-2 * (e - etas[0])) for e in etas]
-    w = lagrange_at(q, 0.0, distinct_from_newer(etas))
+    w = final_weights(etas, distinct_from_newer(etas))
     return [
         torch.where(lv.final, lv.a_next * w[0], lv.a_next),
         lv.b_next,
