@@ -19,7 +19,8 @@ import torch
 from gdf_core.integrate import solve
 from gdf_core.testing.gaussian import ClosedFormScaler, Gaussian
 from gdf_plugins.samplers import DPMPP2MSampler, DPMPP2MSDESampler, DPMPP3MSampler, HeunSampler, UniPCSampler
-from gdf_plugins.samplers.maths.exponential import FINAL_LEBESGUE, final_weights
+from gdf_plugins.samplers.maths.exponential import final_weights
+from gdf_plugins.samplers.maths.lagrange import FINAL_LEBESGUE
 from gdf_plugins.samplers.maths.levels import half_logsnr
 from gdf_plugins.schedules.grids import KarrasSchedule
 

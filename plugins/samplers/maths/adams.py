@@ -20,8 +20,7 @@ import torch
 from torch import Tensor
 
 from gdf_core.host_cache import host_cache
-from gdf_plugins.samplers.maths.exponential import FINAL_LEBESGUE
-from gdf_plugins.samplers.maths.lagrange import Active, quadrature
+from gdf_plugins.samplers.maths.lagrange import Active, bounded_degree, quadrature
 from gdf_plugins.samplers.maths.phi_moments import noise_moments, power_series
 
 #: |γ| below this: I_k by its power series (32 terms, error < 0.25³²); above: the closed form.
@@ -45,15 +44,9 @@ def sigma_weights(sigmas: Sequence[Tensor], sigma_next: Tensor, active: Active =
     nodes = [(s - s0) / safe for s in sigmas]
     moments = [torch.full_like(s0, 1.0 / (k + 1)) for k in range(len(sigmas))]
     w = [span * wj for wj in quadrature(nodes, moments, active)]
-    zero = torch.zeros_like(span)
-    end = [span] + [zero] * (len(sigmas) - 1)  # the Euler step
-    for k in range(2, len(sigmas) + 1):
-        wk = quadrature(nodes[:k], moments[:k], None if active is None else active[:k], 0.0) + [zero] * (len(sigmas) - k)
-        total = sum(v.abs() for v in wk)
-        fits = torch.isfinite(total) & (total <= FINAL_LEBESGUE)
-        end = [torch.where(fits, span * v, e) for v, e in zip(wk, end)]
-    final = sigma_next == 0
-    return [torch.where(final, e, v) for e, v in zip(end, w)]
+    end = bounded_degree(lambda k: quadrature(nodes[:k], moments[:k], None if active is None else active[:k], 0.0), len(sigmas))
+    final = sigma_next == 0  # the Euler step where no higher degree fits
+    return [torch.where(final, span * e, v) for e, v in zip(end, w)]
 
 
 def log_sigma_weights(etas: Sequence[Tensor], eta_next: Tensor, active: Active = None) -> list[Tensor]:

@@ -17,18 +17,7 @@ import torch
 from torch import Tensor
 
 from gdf_plugins.samplers.maths import interpolation as interp
-from gdf_plugins.samplers.maths.lagrange import NODE_SEPARATION, Active, lagrange_at, node_activity, quadrature
-
-
-#: The largest Σ_j |w_j| a step into σ = 0 may give its x̂0 values: that of a line in σ² through levels
-#: 1 % apart in σ² (about 0.5 % in σ). Each lower degree is tried in turn (nodes newest first), down
-#: to x̂0 at the last level. Dropping a node by its distance alone (``NODE_SEPARATION``, 5 %) stalled
-#: every data-form sampler on EDM's Karras grid from about 1 400 steps on (there the last levels are
-#: under 5 % apart in σ²): x̂0 taken at σ_min = 0.002 is off by O(σ_min²), so unipc's float64 error
-#: rose from 1.5·10⁻⁹ at 1 000 steps to 8.2·10⁻⁶ at 2 000; and the quadratic through levels 5 % and
-#: 10 % apart, which it kept at 1 000 steps, has Σ|w| ≈ 820, which multiplied float32's rounding
-#: of x̂0 into a last-step error 10× the run's own (5.2·10⁻⁵ against 5.5·10⁻⁶).
-FINAL_LEBESGUE = 201.0
+from gdf_plugins.samplers.maths.lagrange import FINAL_LEBESGUE, NODE_SEPARATION, Active, bounded_degree, lagrange_at, node_activity, quadrature
 
 
 def final_weights(
@@ -47,14 +36,7 @@ def final_weights(
     q = [torch.exp(-2 * (e - eta0)) for e in etas]  # the step spans q from 1 to 0
     if lebesgue is None or len(q) == 1:
         return lagrange_at(q, 0.0, active, separation)
-    zero = torch.zeros_like(q[0])
-    out = [torch.ones_like(q[0])] + [zero] * (len(q) - 1)  # x̂0 at the last level
-    for k in range(2, len(q) + 1):
-        w = lagrange_at(q[:k], 0.0, None if active is None else active[:k], 0.0) + [zero] * (len(q) - k)
-        total = sum(wj.abs() for wj in w)
-        fits = torch.isfinite(total) & (total <= lebesgue)
-        out = [torch.where(fits, wj, oj) for wj, oj in zip(w, out)]
-    return out
+    return bounded_degree(lambda k: lagrange_at(q[:k], 0.0, None if active is None else active[:k], 0.0), len(q), lebesgue)
 
 
 def data_weights(
