@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from gdf_core import GDF
+from gdf_core import GDF, build
 from gdf_plugins.schedules import gdf_register_schedules
 from gdf_plugins.schedules.grids import (
     SAMPLING_SCHEDULES,
@@ -127,3 +127,17 @@ def test_the_sd3_preset_applies_its_shift_once(steps: int):
     lam = run.logsnrs[:, 0].double()
     assert float(lam[0]) == -math.inf and float(lam[-1]) == math.inf
     torch.testing.assert_close(lam[1:-1], expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("name, key", [("karras", "rho"), ("edm_sample", "p"), ("diffusers_edm_grid", "rho")])
+@pytest.mark.parametrize("rho", [0.04, 0.005])
+def test_a_small_rho_keeps_the_karras_curve_finite(name: str, key: str, rho: float) -> None:
+    # σmax^(1/ρ) overflows float32 at ρ = 0.04 (the curve was -inf or NaN) and float64 at ρ = 0.005 (OverflowError)
+    schedule = build("schedule", {"name": name, key: rho})
+    t = torch.tensor([1.0, 0.5, 0.1, 1e-3], dtype=torch.float64)
+    expected = -2 * (math.log(80) + rho * torch.log(t))  # (σmin/σmax)^(1/ρ) is below 1e-100 here
+    for dtype in (torch.float32, torch.float64):
+        torch.testing.assert_close(schedule(t.to(dtype)).double(), expected, rtol=1e-6, atol=1e-5)
+    gdf = GDF("cosine", "vp", "v", "logsnr", "constant", sample_schedule=schedule)
+    final = gdf.sample_final(lambda x, c: torch.tanh(x) * 0.5, {}, (2, 2), timesteps=3, cfg=None)
+    assert torch.isfinite(final).all()

@@ -18,15 +18,18 @@ import torch
 from torch import Tensor
 
 from gdf_core.domains import Positive
-from gdf_plugins.schedules.grids import SamplingSchedule
+from gdf_plugins.schedules.grids import SamplingSchedule, karras_log_sigma
 
 
 def edm_sigmas(sigma_min: float, sigma_max: float, rho: float, sigma_schedule: str, steps: int) -> Tensor:
     """σ of the N model calls (float64 of diffusers' float32), noisiest first."""
     if sigma_schedule == "karras":
         ramp = torch.linspace(0, 1, steps, dtype=torch.float64)
-        hi, lo = sigma_max ** (1 / rho), sigma_min ** (1 / rho)
-        sig = (hi + ramp * (lo - hi)) ** rho
+        try:
+            hi, lo = sigma_max ** (1 / rho), sigma_min ** (1 / rho)
+            sig = (hi + ramp * (lo - hi)) ** rho
+        except OverflowError:  # σ_max^(1/ρ) beyond float64 (a tiny ρ, where diffusers fails): the same curve in logs
+            sig = karras_log_sigma(1 - ramp, sigma_min, sigma_max, rho).exp()
     else:
         # diffusers takes this one in float32 (torch's default dtype), exp included
         sig = torch.linspace(math.log(sigma_min), math.log(sigma_max), steps, dtype=torch.float32).exp().flip(0)
@@ -64,8 +67,7 @@ class DiffusersEDMGridSchedule(SamplingSchedule):
         """λ(t) of the same σ curve, t = 1 at σ_max, t → 0 at σ_min (the grid at t = 1 − i/(N − 1))."""
         tt = t.to(torch.float64)
         if self.sigma_schedule == "karras":
-            hi, lo = self.sigma_max ** (1 / self.rho), self.sigma_min ** (1 / self.rho)
-            log_sigma = self.rho * torch.log(hi + (1 - tt) * (lo - hi))
+            log_sigma = karras_log_sigma(tt, self.sigma_min, self.sigma_max, self.rho)
         else:
             log_sigma = math.log(self.sigma_min) + tt * (math.log(self.sigma_max) - math.log(self.sigma_min))
         return (-2 * log_sigma).to(t.dtype)

@@ -14,6 +14,7 @@ from torch import Tensor
 
 from gdf_core.bases import ScheduleBase
 from gdf_core.domains import Finite, NonNegative, OrderedPair, Positive
+from gdf_plugins.schedules.grids import karras_log_sigma
 
 
 class EDMSampleSchedule(ScheduleBase):
@@ -28,10 +29,7 @@ class EDMSampleSchedule(ScheduleBase):
 
     def logsnr(self, t: Tensor) -> Tensor:
         smin, smax = self.sigma_range
-        p = self.p
-        root_max, root_min = smax ** (1 / p), smin ** (1 / p)
-        sigma_root = root_max + (1 - t) * (root_min - root_max)
-        return -2 * p * torch.log(sigma_root)
+        return (-2 * karras_log_sigma(t, smin, smax, self.p)).to(t.dtype)
 
 
 class EDMTrainSchedule(ScheduleBase):

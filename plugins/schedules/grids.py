@@ -33,6 +33,18 @@ TimeFraction = Annotated[float, at.Gt(0), at.Le(1)]
 BetaShape = Annotated[float, at.Ge(0.5), at.Le(1e6)]
 
 
+def karras_log_sigma(t: Tensor, sigma_min: float, sigma_max: float, rho: float) -> Tensor:
+    """log σ(t) of Karras et al.'s curve σ = (σmin^(1/ρ) + t·(σmax^(1/ρ) − σmin^(1/ρ)))^ρ, in float64.
+
+    Evaluated as log σmax + ρ·log(r + t·(1 − r)) with r = (σmin/σmax)^(1/ρ) taken in logs:
+    σmax^(1/ρ) itself overflows for a small ρ (float32 below ρ ≈ 0.05, float64 below ≈ 0.007 at σmax = 80).
+    """
+    tt = t.to(torch.float64)
+    log_r = (math.log(sigma_min) - math.log(sigma_max)) / rho if sigma_min > 0 else -math.inf
+    inner = torch.logaddexp(torch.full_like(tt, log_r), torch.log(tt) + math.log1p(-math.exp(log_r)))
+    return math.log(sigma_max) + rho * inner
+
+
 def _pos_inf_at_zero(t: Tensor, lam: Tensor, to_data: bool) -> Tensor:
     if not to_data:
         return lam
@@ -102,8 +114,7 @@ class KarrasSchedule(SamplingSchedule):
         super().__init__(to_data=to_data, **kwargs)
 
     def curve(self, t: Tensor) -> Tensor:
-        lo, hi = self.sigma_min ** (1 / self.rho), self.sigma_max ** (1 / self.rho)
-        return -2 * self.rho * torch.log(lo + t * (hi - lo))
+        return (-2 * karras_log_sigma(t, self.sigma_min, self.sigma_max, self.rho)).to(t.dtype)
 
 
 class LinearLogSNRSchedule(SamplingSchedule):
