@@ -241,7 +241,13 @@ def check_grid_ends(target: Any, scaler: Any, logsnrs: Tensor, *, schedule: Any 
         return
     levels = logsnrs[:-1] if logsnrs.shape[0] > 1 else logsnrs
     ends = torch.stack([levels[0].reshape(-1)[0], levels[-1].reshape(-1)[0]]).detach().to("cpu", torch.float64)
-    for end in ends.tolist():  # our own grid's two ends, once, before the loop
+    name = getattr(type(schedule), "name", type(schedule).__name__) if schedule is not None else "the schedule"
+    for which, end in zip(("first", "last"), ends.tolist()):  # our own grid's two ends, once, before the loop
+        if math.isnan(end):
+            raise ValueError(
+                f"the sampling grid of schedule {name!r} has λ = NaN at its {which} evaluated level: the schedule "
+                "gives no noise level there at these parameters; every sample would be NaN"
+            )
         if math.isfinite(end):
             continue
         lam = torch.full((1,), end, dtype=torch.float32)
@@ -254,7 +260,6 @@ def check_grid_ends(target: Any, scaler: Any, logsnrs: Tensor, *, schedule: Any 
             continue
         sign = "−∞ (pure noise, a = 0)" if end < 0 else "+∞ (clean data, b = 0)"
         lost = "x0" if not bool(torch.isfinite(x0).all()) else "ε"
-        name = getattr(type(schedule), "name", type(schedule).__name__) if schedule is not None else "the schedule"
         fix = (
             "use a v, x0 or rectified_flows target, or a grid that stops short of pure noise "
             "(t_start < 1, or e.g. {'name': 'flow_shift', 't_max': 0.999})"

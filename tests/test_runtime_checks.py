@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from gdf_core import GDF
+from gdf_core import GDF, build
 from gdf_core.errors import SpecError
 from gdf_core import runtime_checks as rc
 
@@ -228,6 +228,14 @@ def test_an_x0_target_evaluated_at_clean_data_is_refused():
     with pytest.raises(ValueError, match=r"the target 'x0' cannot give ε at λ = \+∞"):
         rc.check_grid_ends(gdf.target, gdf.input_scaler, grid)
     rc.check_grid_ends(gdf.target, gdf.input_scaler, torch.tensor([[-1.0], [1.0], [math.inf]]))  # +∞ last: only stepped to
+
+
+def test_a_grid_with_a_nan_end_is_refused_as_nan_not_as_an_infinity():
+    gdf = GDF.from_spec("v_prediction")
+    for grid in (torch.tensor([[math.nan], [1.0], [math.inf]]), torch.tensor([[-1.0], [math.nan], [math.inf]])):
+        with pytest.raises(ValueError, match=r"schedule 'karras' has λ = NaN at its (first|last) evaluated level") as info:
+            rc.check_grid_ends(gdf.target, gdf.input_scaler, grid, schedule=build("schedule", "karras"))
+        assert "+∞" not in str(info.value)
 
 
 def test_a_training_only_schedule_is_refused_for_sampling(gdf):

@@ -141,3 +141,15 @@ def test_a_small_rho_keeps_the_karras_curve_finite(name: str, key: str, rho: flo
     gdf = GDF("cosine", "vp", "v", "logsnr", "constant", sample_schedule=schedule)
     final = gdf.sample_final(lambda x, c: torch.tanh(x) * 0.5, {}, (2, 2), timesteps=3, cfg=None)
     assert torch.isfinite(final).all()
+
+
+@pytest.mark.parametrize("name", ["diffusers_flow_grid", "diffusers_flow_sigmas"])
+@pytest.mark.parametrize("flow_shift", [0.46, 1e-3])
+def test_a_flow_shift_whose_sigma_max_rounds_above_one_starts_at_pure_noise(name: str, flow_shift: float) -> None:
+    # the time shift of σ = 1 rounds to 1 + 1 ulp at these shifts: λ was NaN at t = 1 (and 0.001's run grid began at NaN)
+    schedule = build("schedule", {"name": name, "flow_shift": flow_shift})
+    assert not schedule(torch.tensor([1.0, 0.5], dtype=torch.float64)).isnan().any()
+    assert not schedule.run_logsnrs(3).isnan().any()
+    gdf = GDF("rectified_flows", "lerp", "rectified_flows", "rectified_flows", "constant", sample_schedule=schedule)
+    final = gdf.sample_final(lambda x, c: torch.tanh(x) * 0.5, {}, (2, 2), timesteps=3, sampler="euler", cfg=None)
+    assert torch.isfinite(final).all()

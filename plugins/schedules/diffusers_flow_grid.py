@@ -44,7 +44,12 @@ def time_shift(sigma: Tensor, s: float) -> Tensor:
 
 
 def flow_logsnr(sigma: Tensor) -> Tensor:
-    """λ = 2·log((1 − σ)/σ) of rectified flow x = (1 − σ)·x0 + σ·ε (+∞ at σ = 0)."""
+    """λ = 2·log((1 − σ)/σ) of rectified flow x = (1 − σ)·x0 + σ·ε (+∞ at σ = 0, −∞ at σ = 1).
+
+    σ is clamped to [0, 1] first: the time shift of σ = 1 rounds above 1 for some shifts
+    (e.g. 0.46 in float64, 0.001 in diffusers' float32 table), which was λ = NaN.
+    """
+    sigma = sigma.clamp(0, 1)
     return 2 * (torch.log1p(-sigma) - torch.log(sigma))
 
 
