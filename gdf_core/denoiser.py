@@ -90,11 +90,14 @@ class ModelDenoiser:
         guide_model: Optional[Callable[..., Tensor]] = None,
         state: SamplingState,
         tables: Optional[LevelTables] = None,
+        batch: Optional[int] = None,
     ) -> None:
         self.model, self.scaler, self.target, self.noise_cond = model, scaler, target, noise_cond
         self.tables = tables
         self.guide_model = guide_model
         self.unconditional_inputs = unconditional_inputs
+        self.batch = batch  # x's batch, which a doubled input's first dimension must be (None: not checked)
+        self.branches: tuple[str, ...] = ()
         self.t_values = tuple(t_values)
         self.follow(state, 0)
         self.set_inputs(model_inputs)
@@ -113,13 +116,21 @@ class ModelDenoiser:
         if not isinstance(model_inputs, dict):
             raise TypeError(f"model_inputs must be a dict of keyword arguments of the model; got {type(model_inputs).__name__}")
         self.cond_inputs = model_inputs
-        self.both_inputs = batch_with_unconditional(model_inputs, self.unconditional_inputs)
+        self.both_inputs: Optional[dict[str, Any]] = None
+        self._double_inputs()
 
     def set_guidance(self, guidance: Optional[Guidance]) -> None:
         """Guide with ``guidance`` from the next call on, from a fresh per-run state."""
         self.guidance = guidance
         self.guidance_state = None if guidance is None else guidance.init_state()
         self.branches = () if guidance is None else tuple(getattr(guidance, "branches", ("unconditional",)))
+        self._double_inputs()
+
+    def _double_inputs(self) -> None:
+        """The doubled batch of inputs, built once the guidance asks for the unconditional branch (an
+        unguided run passes its inputs as they are: a 0-d tensor, or one of another batch, is the model's business)."""
+        if self.both_inputs is None and "unconditional" in self.branches:
+            self.both_inputs = batch_with_unconditional(self.cond_inputs, self.unconditional_inputs, batch=self.batch)
 
     def __call__(self, x: Tensor, logsnr: Tensor) -> tuple[Tensor, Tensor]:
         step = self.offset + self.state.step
@@ -147,6 +158,7 @@ class ModelDenoiser:
         """The model calls the guidance asks for, the guidance in its space, and (x̂0, ε̂) of the result."""
         if "unconditional" in self.branches:
             x_both = torch.cat([x, x])
+            assert self.both_inputs is not None  # built by set_guidance
             pred_both = self.model(x_both, torch.cat([cond, cond]), **self.both_inputs)
             if not self._checked_guided:
                 check_model_output(pred_both, x_both)
@@ -206,29 +218,47 @@ class ModelDenoiser:
         return self.target.x0(xc, predc, logsnr, a, b), self.target.epsilon(xc, predc, logsnr, a, b)
 
 
-def batch_with_unconditional(model_inputs: dict[str, Any], unconditional: Optional[dict[str, Any]]) -> dict[str, Any]:
-    """Each input with its unconditional counterpart appended along the batch (zeros if missing)."""
+def batch_with_unconditional(
+    model_inputs: dict[str, Any], unconditional: Optional[dict[str, Any]], *, batch: Optional[int] = None
+) -> dict[str, Any]:
+    """Each input with its unconditional counterpart appended along the batch (zeros if missing).
+
+    Every tensor needs a batch dimension (of ``batch`` samples, when given): a ValueError names the one that has not.
+    """
     unconditional = unconditional or {}
     both: dict[str, Any] = {}
     for key, value in model_inputs.items():
         other = unconditional.get(key)
+        where = f"[{key!r}]"
         if isinstance(value, Tensor):
-            both[key] = torch.cat([value, torch.zeros_like(value) if other is None else other])
+            both[key] = _doubled(where, value, other, batch)
         elif isinstance(value, (list, tuple)):
             others = other if other is not None else [None] * len(value)
             both[key] = [
-                torch.cat([v, torch.zeros_like(v) if o is None else o]) if isinstance(v, Tensor) else v
-                for v, o in zip(value, others)
+                _doubled(f"{where}[{i}]", v, o, batch) if isinstance(v, Tensor) else v
+                for i, (v, o) in enumerate(zip(value, others))
             ]
         elif isinstance(value, dict):
             others = other or {}
             both[key] = {
-                k: torch.cat([v, others.get(k, torch.zeros_like(v))]) if isinstance(v, Tensor) else v
+                k: _doubled(f"{where}[{k!r}]", v, others.get(k), batch) if isinstance(v, Tensor) else v
                 for k, v in value.items()
             }
         else:
             both[key] = value
     return both
+
+
+def _doubled(where: str, value: Tensor, other: Optional[Tensor], batch: Optional[int]) -> Tensor:
+    """``value`` and its unconditional counterpart (zeros if None) as one batch, or a ValueError naming ``where``."""
+    if value.dim() == 0 or (batch is not None and value.shape[0] != batch):
+        raise ValueError(
+            f"model_inputs{where} has shape {tuple(value.shape)}, but the guidance batches each tensor input with its "
+            f"unconditional counterpart along the first dimension, which must be the run's batch"
+            f"{f' ({batch} samples)' if batch is not None else ''}: expand it to ({batch if batch is not None else 'batch'}, ...), "
+            "or pass a value shared by the batch as a Python number"
+        )
+    return torch.cat([value, torch.zeros_like(value) if other is None else other])
 
 
 __all__ = ["LevelTables", "ModelDenoiser", "Prediction", "batch_with_unconditional"]

@@ -622,6 +622,7 @@ class GDF:
             t_values=t_values,
             state=state,
             tables=tables,
+            batch=x.shape[0],
         )
         assert state.logsnrs is not None
         return PreparedSample(sampler_obj, denoiser, x, state.logsnrs, state, t_values, self.input_scaler)

@@ -77,6 +77,30 @@ def test_a_wrong_model_output_under_cfg_names_the_doubled_batch(gdf):
 
 
 # -- unconditional inputs --------------------------------------------------------------------
+def test_a_0d_tensor_input_of_an_unguided_run_reaches_the_model(gdf):
+    # it was torch.cat into a doubled batch even without guidance: a raw "zero-dimensional tensor" RuntimeError
+    seen = []
+    run(gdf, model=lambda x, cond, scale: seen.append(scale) or torch.tanh(x) * scale, model_inputs={"scale": torch.tensor(0.5)})
+    assert all(s.shape == () for s in seen) and seen
+
+
+@pytest.mark.parametrize(
+    ("inputs", "words"),
+    [
+        ({"scale": torch.tensor(0.5)}, "model_inputs['scale'] has shape ()"),
+        ({"c": torch.ones(5, 4)}, "model_inputs['c'] has shape (5, 4)"),
+        ({"c": [torch.ones(2, 4), torch.ones(1, 4)]}, "model_inputs['c'][1] has shape (1, 4)"),
+        ({"c": {"k": torch.ones(3)}}, "model_inputs['c']['k'] has shape (3,)"),
+    ],
+)
+def test_a_tensor_input_without_the_runs_batch_is_refused_by_name_under_cfg(gdf, inputs, words):
+    before = snapshot(inputs)
+    with pytest.raises(ValueError) as info:
+        run(gdf, model=lambda x, cond, **kw: torch.tanh(x), model_inputs=inputs, cfg=3.0)
+    assert words in str(info.value) and "the run's batch (2 samples)" in str(info.value)
+    assert same(inputs, before)
+
+
 @pytest.mark.parametrize(
     ("cond", "uncond", "error", "words"),
     [
