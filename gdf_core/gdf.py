@@ -152,7 +152,12 @@ class GDF:
                   sampler=parts.get("sampler"), sample_schedule=parts.get("sample_schedule"),
                   shift=1.0 if parts.get("shift") is None else parts["shift"], guidance=parts.get("guidance"))
         if limits is not None:
-            gdf.setup_limits(**limits)
+            try:
+                gdf.setup_limits(**limits)
+            except SpecError:
+                raise
+            except ValueError as exc:
+                raise SpecError(str(exc), path="limits") from None
         return gdf
 
     def to_spec(self) -> dict[str, Any]:
@@ -295,6 +300,8 @@ class GDF:
         float32 at least.
         """
         _check_tensor("x0", x0, min_dim=1)
+        runtime_checks.check_shift_argument("shift", shift)
+        runtime_checks.check_shift_argument("loss_shift", loss_shift, optional=False)
         batch = x0.shape[0]
         if shift is None:
             shift = self.shift_for(x0.shape)

@@ -163,7 +163,8 @@ def _problem(err: Any, cls: type, params: list[str], values: Optional[dict[str, 
     if err["type"] == "missing" and len(loc) == 1:
         return pname, f"missing required parameter {pname!r}"
     message = _pydantic_message(err)
-    where = f" (element {'.'.join(loc[1:])})" if len(loc) > 1 else ""
+    element = [str(p) for p in err["loc"][1:] if isinstance(p, int)]  # positions; not pydantic's union branch tags
+    where = f" (element {'.'.join(element)})" if element else ""
     if not pname:  # a check across parameters (ordered_parameters)
         return "", message
     annotation = component_fields(cls).get(pname, (Any,))[0]

@@ -79,11 +79,7 @@ def check_sample_arguments(
             f"t_start and t_end must differ (t_start > t_end samples towards data, t_start < t_end inverts "
             f"data towards noise); got t_start = t_end = {excerpt(t_start)}"
         )
-    if shift is not None:  # None: the GDF's own shift
-        _number("shift", shift, low=0.0, low_open=True, high=MAX_SHIFT,
-                allowed="None (the GDF's shift) or a finite number > 0, at most 1e6")
-        if float(shift) < MIN_SHIFT:
-            raise ValueError(f"shift must be None (the GDF's shift) or a finite number > 0, at least 1e-6; got {excerpt(shift)}")
+    check_shift_argument("shift", shift)
     batch: Optional[int] = None
     if x_init is None:
         if isinstance(shape, (str, bytes)) or not isinstance(shape, (Sequence, torch.Size)):
@@ -105,6 +101,16 @@ def check_sample_arguments(
             )
     check_generator(generator, batch)
     check_device_and_dtype(device, dtype)
+
+
+def check_shift_argument(name: str, shift: Any, *, optional: bool = True) -> None:
+    """A shift argument (``sample``'s and ``diffuse``'s): a finite number in [1e-6, 1e6], or None (the GDF's own)."""
+    if shift is None and optional:
+        return
+    either = "None (the GDF's shift) or " if optional else ""
+    _number(name, shift, low=0.0, low_open=True, high=MAX_SHIFT, allowed=f"{either}a finite number > 0, at most 1e6")
+    if float(shift) < MIN_SHIFT:
+        raise ValueError(f"{name} must be {either}a finite number > 0, at least 1e-6; got {excerpt(shift)}")
 
 
 def _is_shape(shape: Any) -> bool:
@@ -279,5 +285,6 @@ __all__ = [
     "check_guidance",
     "check_model_output",
     "check_sample_arguments",
+    "check_shift_argument",
     "check_unconditional_inputs",
 ]

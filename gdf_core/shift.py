@@ -21,7 +21,7 @@ from typing import Annotated, Any, Sequence, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from gdf_core.domains import MAX_LOG_SHIFT, SHIFT_RANGE
+from gdf_core.domains import MAX_LOG_SHIFT, MAX_SHIFT, MIN_SHIFT, SHIFT_RANGE
 from gdf_core.errors import SpecError
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
@@ -92,8 +92,8 @@ def as_shift(value: Any, path: str = "shift") -> Shift:
             raise SpecError(f"{err['msg']} (got {err.get('input')!r})", path=f"{path}.{where}" if where else path) from None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SpecError(f"a shift is a number > 0 or {{'name': 'resolution', ...}}; got {value!r}", path=path)
-    if not (math.isfinite(value) and value > 0):
-        raise SpecError(f"a shift must be finite and > 0, got {value!r}", path=path)
+    if not (math.isfinite(value) and MIN_SHIFT <= value <= MAX_SHIFT):  # sample()'s own bounds: beyond, λ rounds to ±∞
+        raise SpecError(f"a shift must be a finite number in {SHIFT_RANGE}, got {value!r}", path=path)
     return float(value)
 
 

@@ -26,7 +26,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from gdf_core.component import component_spec
-from gdf_core.domains import NonNegative, Positive, refusing_bools
+from gdf_core.domains import SHIFT_RANGE, NonNegative, Positive, ShiftFactor, refusing_bools
 from gdf_core.errors import SpecError, SpecIssue, did_you_mean, excerpt
 from gdf_core.kinds import GDF_PARTS, KIND_RECORDS, KINDS, PROTOCOLS
 from gdf_core.parameters import component_fields, name_of, parameters_model, spec_error
@@ -82,8 +82,8 @@ def _gdf_spec_fields() -> dict[str, Any]:
         Field(None, description="setup_limits(**limits) after building (limits stretching)"),
     )
     fields["shift"] = (
-        Optional[Union[refusing_bools(Positive), dict[str, Any]]],
-        Field(None, description="the GDF's shift (a number > 0 or {name: resolution, ...}), read by diffuse and sample"),
+        Optional[Union[refusing_bools(ShiftFactor), dict[str, Any]]],
+        Field(None, description="the GDF's shift (a number in [1e-6, 1e6] or {name: resolution, ...}), read by diffuse and sample"),
     )
     return fields
 
@@ -365,8 +365,8 @@ def _shape_issues(data: dict[str, Any]) -> tuple[list[SpecIssue], set[str]]:
         for err in exc.errors():
             key = ".".join(str(p) for p in err["loc"])
             top = str(err["loc"][0]) if err["loc"] else ""
-            if top in bad and top in GDF_COMPONENTS:
-                continue  # a union of str and dict reports both branches
+            if top in bad and (top in GDF_COMPONENTS or top == "shift"):
+                continue  # a union (str or dict, number or dict) reports each of its branches
             bad.add(top)
             if err["type"] == "extra_forbidden" and top == "limits" and len(err["loc"]) == 2:
                 arg = str(err["loc"][1])
@@ -386,6 +386,9 @@ def _shape_issues(data: dict[str, Any]) -> tuple[list[SpecIssue], set[str]]:
                     f"expected a {GDF_COMPONENTS[top]}: a name or a {{'name': ..., **params}} dict; "
                     f"got {type(err.get('input')).__name__} {excerpt(err.get('input'))}"
                 )
+                key = top
+            elif top == "shift" and err["type"] != "extra_forbidden":
+                problem = f"a shift is a number in {SHIFT_RANGE} or {{'name': 'resolution', ...}}; got {excerpt(err.get('input'))}"
                 key = top
             else:
                 message = str(err["msg"]).removeprefix("Value error, ")

@@ -358,3 +358,12 @@ def test_validate_reports_every_error_and_the_spec_error_lists_them() -> None:
     paths = [issue.path for issue in info.value.issues]
     assert paths == ["offset_noise", "schedule.cosine.s", "input_scaler"]
     assert str(info.value).splitlines()[0] == "3 problems in the spec:"
+
+
+def test_a_union_parameter_names_no_pydantic_branch_tags():
+    # "(element function-before[_refuse_bool(), constrained-float])" and "shift.dict[str,any]" leaked into messages
+    for spec in ({"preset": "sd3", "guidance": {"name": "cfg", "scale": float("nan")}}, {"preset": "sd3", "shift": 0}):
+        with pytest.raises(SpecError) as info:
+            GDF.from_spec(spec)
+        assert "function-before" not in str(info.value) and "dict[str,any]" not in str(info.value)
+        assert len(info.value.issues) == 1, str(info.value)

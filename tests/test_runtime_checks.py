@@ -346,3 +346,31 @@ def test_a_resolution_shift_beyond_its_range_is_refused_by_name():
     gdf = GDF.from_spec({"preset": "sd3", "shift": {"name": "resolution", "base_shift": 800.0, "max_shift": 800.5}})
     with pytest.raises(ValueError, match="the resolution shift gives μ = 800"):
         gdf.diffuse(torch.randn(2, 4, 8, 8))
+
+
+@pytest.mark.parametrize("shift", [1e7, 1e300, 1e-9])
+def test_the_gdfs_own_shift_has_samples_bounds(shift):
+    # 1e300 was taken (only "finite and > 0" was checked) and the edm preset sampled NaN with it
+    with pytest.raises(SpecError, match=r"shift: a shift is a number in \[1e-6, 1e6\]"):
+        GDF.from_spec({"preset": "edm", "shift": shift})
+    with pytest.raises(SpecError, match=r"a shift must be a finite number in \[1e-6, 1e6\]"):
+        GDF("cosine", "vp", "v", "logsnr", "constant", shift=shift)
+    assert GDF.from_spec({"preset": "edm", "shift": 1e6}).shift == 1e6
+
+
+@pytest.mark.parametrize("name", ["shift", "loss_shift"])
+@pytest.mark.parametrize(("value", "error"), [(-1.0, ValueError), (math.nan, ValueError), (1e300, ValueError), ("2", TypeError)])
+def test_diffuse_checks_its_shifts_by_name(name, value, error):
+    # -1 was math's bare "math domain error", NaN and 1e300 silently NaN, "2" a TypeError from deep inside
+    with pytest.raises(error, match=rf"^{name} must be"):
+        GDF.from_spec("edm").diffuse(torch.randn(4, 2), **{name: value})
+
+
+@pytest.mark.parametrize("shift", [1e6, 1e-6])
+def test_setup_limits_refuses_a_shift_that_leaves_nothing_to_stretch(shift):
+    # both ends of the clamped cosine schedule fall on one λ: the stretch divided by 0 and every sample was NaN
+    with pytest.raises(ValueError, match="setup_limits: schedule 'cosine' at shift=.* there is no range to stretch"):
+        GDF.from_spec("stable_cascade").setup_limits(shift=shift)
+    with pytest.raises(SpecError) as info:
+        GDF.from_spec({"preset": "stable_cascade", "limits": {"shift": shift}})
+    assert info.value.issues[0].path == "limits"

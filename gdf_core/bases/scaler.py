@@ -59,5 +59,11 @@ class ScalerBase(Component):
         a_ends, b_ends = self.scalers(to_compute(ends))
         min_a, max_b = (a_ends[0].item(), b_ends[0].item()) if stretch_max else (0.0, 1.0)
         max_a, min_b = (a_ends[1].item(), b_ends[1].item()) if stretch_min else (1.0, 0.0)
+        if not (min_a < max_a and min_b < max_b):  # the stretch would divide by max_a − min_a = 0: NaN samples
+            raise ValueError(
+                f"setup_limits: schedule {getattr(schedule, 'name', type(schedule).__name__)!r} at shift={shift!r} has "
+                f"λ(1) = {ends[0].item():.4g} and λ(0) = {ends[1].item():.4g}, whose (a, b) do not differ (a from {min_a:.6g} "
+                f"to {max_a:.6g}, b from {max_b:.6g} to {min_b:.6g}): there is no range to stretch; use a shift closer to 1"
+            )
         self.limits = (min_a, max_a, min_b, max_b)
         return list(self.limits)
