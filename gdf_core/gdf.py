@@ -9,6 +9,7 @@ Differences from the original are listed in docs/differences.md.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any, Callable, Generator, Mapping, Optional, Sequence, Union
 
@@ -325,6 +326,12 @@ class GDF:
                 kwargs = {"generator": generator} if generator is not None else {}
                 logsnr = self.schedule(batch, shift=shift, **kwargs)
         else:
+            if isinstance(t, bool) or not isinstance(t, (Tensor, numbers.Real)):
+                raise TypeError(f"diffuse: t must be None, a number in [0, 1] or a tensor of them; got {type(t).__name__}")
+            if not isinstance(t, Tensor) and not 0 <= float(t) <= 1:  # a tensor's values are not read: no host sync
+                raise ValueError(f"diffuse: t must be in [0, 1]; got {t!r}")
+            if isinstance(t, Tensor) and not t.is_floating_point():
+                raise TypeError(f"diffuse: t must be a floating-point tensor; got dtype {t.dtype}")
             t = torch.as_tensor(t)
             if t.dim() == 0:
                 t = t.expand(batch)

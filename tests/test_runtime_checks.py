@@ -374,3 +374,15 @@ def test_setup_limits_refuses_a_shift_that_leaves_nothing_to_stretch(shift):
     with pytest.raises(SpecError) as info:
         GDF.from_spec({"preset": "stable_cascade", "limits": {"shift": shift}})
     assert info.value.issues[0].path == "limits"
+
+
+def test_diffuse_checks_a_t_it_can_check_without_reading_a_tensor() -> None:
+    """A Python t outside [0, 1], a string, a bool or an integer tensor is refused by name (a string was
+    a raw torch TypeError; t = 2.0 was clamped silently; True was t = 1)."""
+    gdf = GDF.from_spec("stable_cascade")
+    x0 = torch.zeros(2, 3)
+    for bad, error in [(2.0, ValueError), (-0.5, ValueError), ("a", TypeError), (True, TypeError),
+                       (torch.tensor([0, 1]), TypeError)]:
+        with pytest.raises(error, match="diffuse: t must"):
+            gdf.diffuse(x0, t=bad)
+    assert torch.isfinite(gdf.diffuse(x0, t=0.5)[0]).all()
